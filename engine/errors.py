@@ -1,0 +1,161 @@
+"""Every error unimeter raises, grouped by what the caller should do about it.
+
+Hierarchy::
+
+    UnimeterError
+    ├── SpecError                  a mapping file is wrong (fix the YAML)
+    │   └── ExpressionSyntaxError  a JSONata expression does not parse
+    ├── QueryError                 the caller's query is wrong (HTTP 400)
+    │   ├── UnsupportedParameterError
+    │   ├── InvalidParameterError
+    │   └── QueryCheckError        a cross-parameter rule of the mapping failed
+    ├── ConfigurationError         credentials or context of the account are wrong (HTTP 400)
+    ├── MappingError               a transform produced something unusable (fix the mapping)
+    │   ├── ExpressionEvaluationError
+    │   └── RowValidationError     a row fails schemas/usage.schema.json
+    ├── VendorError                the vendor answered with an error (HTTP 502 unless below)
+    │   ├── VendorAuthError        bad credentials (401/403)
+    │   ├── VendorRateLimitError   429 after the retries ran out
+    │   ├── VendorClientError      another 4xx
+    │   ├── VendorServerError      5xx after the retries ran out
+    │   └── VendorResponseError    a body that is not the JSON we need
+    ├── TransportError             no answer: connection failed or timed out
+    │   └── VendorTimeoutError
+    └── PaginationError            pagination could not finish
+        ├── PaginationLoopError    the same cursor or page came back twice
+        └── MaxPagesExceededError
+
+Errors carry a place (file, line, key path, record index, JSON path) so that a person can find the cause
+without a debugger. Messages never contain a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class UnimeterError(Exception):
+    """Base of all unimeter errors. ``code`` is a stable, machine-readable name."""
+
+    code = "unimeter_error"
+    http_status = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = {k: v for k, v in details.items() if v is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as plain data, as the error envelope and the fixtures show it."""
+        return {"type": type(self).__name__, "code": self.code, "message": self.message, **self.details}
+
+
+class SpecError(UnimeterError):
+    """A mapping file is invalid. ``location`` is ``file:line:col`` and ``key_path`` the dotted key."""
+
+    code = "invalid_spec"
+
+    def __init__(self, message: str, *, file: str, line: int | None = None, column: int | None = None,
+                 key_path: str = "", position: int | None = None) -> None:
+        self.file, self.line, self.column, self.key_path, self.position = file, line, column, key_path, position
+        where = file if line is None else f"{file}:{line}:{column or 1}"
+        text = f"{where}: {message}"
+        if key_path:
+            text += f" ({key_path})"
+        super().__init__(text, file=file, line=line, column=column, key_path=key_path, position=position)
+
+
+class ExpressionSyntaxError(SpecError):
+    code = "invalid_expression"
+
+
+class QueryError(UnimeterError):
+    code = "invalid_query"
+    http_status = 400
+
+
+class UnsupportedParameterError(QueryError):
+    code = "unsupported_parameter"
+
+
+class InvalidParameterError(QueryError):
+    code = "invalid_parameter"
+
+
+class QueryCheckError(QueryError):
+    code = "invalid_query"
+
+
+class ConfigurationError(UnimeterError):
+    code = "invalid_account_configuration"
+    http_status = 400
+
+
+class MappingError(UnimeterError):
+    code = "mapping_error"
+    http_status = 500
+
+
+class ExpressionEvaluationError(MappingError):
+    code = "expression_error"
+
+
+class RowValidationError(MappingError):
+    code = "invalid_row"
+
+
+class VendorError(UnimeterError):
+    """The vendor answered, but not with what we need. ``status`` is the vendor's HTTP status."""
+
+    code = "remote_error"
+    http_status = 502
+
+    def __init__(self, message: str, *, status: int | None = None, vendor_message: str | None = None,
+                 **details: Any) -> None:
+        self.status = status
+        self.vendor_message = vendor_message
+        super().__init__(message, status=status, vendor_message=vendor_message, **details)
+
+
+class VendorAuthError(VendorError):
+    code = "remote_unauthorized"
+
+
+class VendorRateLimitError(VendorError):
+    code = "remote_rate_limited"
+    http_status = 429
+
+
+class VendorClientError(VendorError):
+    code = "remote_bad_request"
+
+
+class VendorServerError(VendorError):
+    code = "remote_server_error"
+
+
+class VendorResponseError(VendorError):
+    code = "remote_invalid_response"
+
+
+class TransportError(UnimeterError):
+    code = "remote_unreachable"
+    http_status = 502
+
+
+class VendorTimeoutError(TransportError):
+    code = "remote_timeout"
+    http_status = 504
+
+
+class PaginationError(UnimeterError):
+    code = "pagination_error"
+    http_status = 502
+
+
+class PaginationLoopError(PaginationError):
+    code = "pagination_loop"
+
+
+class MaxPagesExceededError(PaginationError):
+    code = "max_pages_exceeded"
