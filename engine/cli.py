@@ -1,0 +1,131 @@
+"""The ``unimeter`` command: ``check`` replays fixtures, ``lint`` checks spec files, ``usage`` runs one query.
+
+``usage`` prints the response body exactly as the HTTP API returns it; an error prints the error envelope to stderr
+and exits 1. No secret is ever printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import UnimeterError
+from .fixtures import discover_cases, run_cases
+from .functions import parse_instant
+from .pipeline import list_usage
+from .spec import MAPPINGS_DIR, available_integrations, lint_spec
+
+
+def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"unimeter: {option} expects KEY=VALUE, got {item.split('=')[0]!r}...")
+        result[key] = value
+    return result
+
+
+def _error_envelope(error: UnimeterError) -> dict[str, Any]:
+    status = error.http_status
+    envelope: dict[str, Any] = {"status": status, "error": error.code, "message": error.message,
+                                "details": {k: v for k, v in error.details.items()
+                                            if k not in {"status", "vendor_message"}}}
+    vendor_status = getattr(error, "status", None)
+    if vendor_status is not None or error.code.startswith("remote_"):
+        envelope["is_remote_error"] = True
+        envelope["remote_status"] = vendor_status
+        envelope["remote_message"] = getattr(error, "vendor_message", None)
+    return envelope
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.integrations) - set(available_integrations()))
+    if unknown:
+        print(f"unimeter check: unknown integration {unknown[0]!r}; available: {', '.join(available_integrations())}",
+              file=sys.stderr)
+        return 2
+    cases = discover_cases(args.integrations or None)
+    if not cases:
+        print("unimeter check: no fixture cases found", file=sys.stderr)
+        return 1
+    failed = 0
+    for outcome in run_cases(cases):
+        if outcome.ok:
+            print(f"ok    {outcome.case.id}")
+            continue
+        failed += 1
+        print(f"FAIL  {outcome.case.id}")
+        for problem in outcome.problems:
+            print("      " + problem.replace("\n", "\n      "))
+    print(f"{len(cases) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    files = [Path(f) for f in args.files] or sorted(MAPPINGS_DIR.glob("*.yaml"))
+    bad = 0
+    for file in files:
+        problems = lint_spec(file)
+        for problem in problems:
+            print(problem.message)
+        if problems:
+            bad += 1
+        else:
+            print(f"{file}: ok")
+    return 1 if bad else 0
+
+
+def _cmd_usage(args: argparse.Namespace) -> int:
+    if args.format != "unified":
+        print(f"unimeter usage: format {args.format!r} is served by the HTTP API; the CLI prints 'unified'",
+              file=sys.stderr)
+        return 2
+    try:
+        now = parse_instant(args.now) if args.now else None
+    except ValueError as error:
+        print(f"unimeter usage: --now: {error}", file=sys.stderr)
+        return 2
+    try:
+        response = list_usage(args.integration, credentials=_pairs(args.credential, "--credential"),
+                              context=_pairs(args.context, "--context"), params=_pairs(args.param, "--param"),
+                              now=now)
+    except UnimeterError as error:
+        print(json.dumps(_error_envelope(error), indent=2), file=sys.stderr)
+        return 1
+    print(json.dumps(response, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unimeter", description="Unified usage metering over AI and cloud vendors.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="replay the recorded fixtures and compare with the expected output")
+    check.add_argument("integrations", nargs="*", metavar="INTEGRATION")
+    check.set_defaults(handler=_cmd_check)
+    lint = commands.add_parser("lint", help="check integration spec files (default: all of mappings/)")
+    lint.add_argument("files", nargs="*", metavar="FILE")
+    lint.set_defaults(handler=_cmd_lint)
+    usage = commands.add_parser("usage", help="run one unified usage query and print the response JSON")
+    usage.add_argument("integration", metavar="INTEGRATION")
+    usage.add_argument("--credential", action="append", metavar="KEY=VALUE")
+    usage.add_argument("--context", action="append", metavar="KEY=VALUE")
+    usage.add_argument("--param", action="append", metavar="KEY=VALUE")
+    usage.add_argument("--now", metavar="ISO8601", help="pin the clock used for defaults")
+    usage.add_argument("--format", default="unified", choices=["unified", "raw", "normalized", "stream", "debug"])
+    usage.set_defaults(handler=_cmd_usage)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Replay the recorded fixture cases in ``fixtures/<integration>/<case>/`` and compare with the expected output.
+
+The format is documented in ``docs/fixtures.md``. Both ``unimeter check`` and pytest run cases through
+:func:`run_case`, so the command and the test suite can never disagree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UnimeterError
+from .functions import parse_instant
+from .pipeline import alist_usage
+from .replay import ReplayMismatch, ReplayTransport
+from .spec import PROJECT_ROOT
+
+FIXTURES_DIR = PROJECT_ROOT / "fixtures"
+
+
+@dataclass
+class FixtureCase:
+    integration: str
+    name: str
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return f"{self.integration}/{self.name}"
+
+    def call(self) -> dict[str, Any]:
+        data = yaml.safe_load((self.path / "case.yaml").read_text(encoding="utf-8")) or {}
+        return data if isinstance(data, dict) else {}
+
+    def exchanges(self) -> list[dict[str, Any]]:
+        path = self.path / "exchanges.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+
+    def expected(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.path / "expected.json").read_text(encoding="utf-8"))
+        return data
+
+
+@dataclass
+class CaseOutcome:
+    case: FixtureCase
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def discover_cases(integrations: list[str] | None = None, root: Path = FIXTURES_DIR) -> list[FixtureCase]:
+    """Every case folder (one holding ``case.yaml``), sorted, optionally for some integrations only."""
+    cases = []
+    for case_file in sorted(root.glob("*/*/case.yaml")):
+        integration = case_file.parent.parent.name
+        if integrations and integration not in integrations:
+            continue
+        cases.append(FixtureCase(integration, case_file.parent.name, case_file.parent))
+    return cases
+
+
+def _diff(expected: Any, actual: Any) -> str:
+    want = json.dumps(expected, indent=2, sort_keys=True).splitlines()
+    got = json.dumps(actual, indent=2, sort_keys=True).splitlines()
+    return "\n".join(difflib.unified_diff(want, got, "expected.json", "actual", lineterm="", n=3))
+
+
+async def run_case(case: FixtureCase) -> CaseOutcome:
+    """Replay one case; the outcome lists every mismatch in readable form."""
+    outcome = CaseOutcome(case)
+    call = case.call()
+    expected = case.expected()
+    transport = ReplayTransport(case.exchanges())
+    waits: list[float] = []
+
+    async def record_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    now_raw = call.get("now")
+    now: datetime | None = parse_instant(str(now_raw)) if now_raw else None
+    actual: dict[str, Any] | None = None
+    error: UnimeterError | None = None
+    try:
+        actual = await alist_usage(case.integration, credentials=call.get("credentials") or {},
+                                   context=call.get("context") or {}, params=call.get("params") or {},
+                                   remote_query=call.get("remote_query"), now=now, transport=transport,
+                                   sleep=record_sleep)
+    except ReplayMismatch as mismatch:
+        outcome.problems.append(str(mismatch))
+        return outcome
+    except UnimeterError as raised:
+        error = raised
+    try:
+        transport.assert_consumed()
+    except ReplayMismatch as mismatch:
+        outcome.problems.append(str(mismatch))
+    if "error" in expected:
+        _compare_error(outcome, expected["error"], error, actual)
+    elif error is not None:
+        outcome.problems.append(f"expected a result, got {type(error).__name__}: {error}")
+    else:
+        want = {k: v for k, v in expected.items() if k != "waits"}
+        if actual != want:
+            outcome.problems.append(_diff(want, actual))
+    if "waits" in expected and [float(w) for w in expected["waits"]] != waits:
+        outcome.problems.append(f"retry waits {waits} != expected {expected['waits']}")
+    return outcome
+
+
+def _compare_error(outcome: CaseOutcome, want: dict[str, Any], error: UnimeterError | None,
+                   actual: dict[str, Any] | None) -> None:
+    if error is None:
+        outcome.problems.append(f"expected {want.get('type')}, got a result: {json.dumps(actual)[:300]}")
+        return
+    if want.get("type") and type(error).__name__ != want["type"]:
+        outcome.problems.append(f"expected error {want['type']}, got {type(error).__name__}: {error}")
+    if "status" in want and getattr(error, "status", None) != want["status"]:
+        outcome.problems.append(f"expected vendor status {want['status']}, got {getattr(error, 'status', None)}")
+    if "message_contains" in want and want["message_contains"] not in str(error):
+        outcome.problems.append(f"error message {str(error)!r} does not contain {want['message_contains']!r}")
+
+
+def run_cases(cases: list[FixtureCase]) -> list[CaseOutcome]:
+    """Run cases one after another (each replay is independent)."""
+    async def run_all() -> list[CaseOutcome]:
+        return [await run_case(case) for case in cases]
+
+    return asyncio.run(run_all())

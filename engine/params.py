@@ -1,0 +1,105 @@
+"""Validate the caller's unified query parameters against what an integration declares, and fill defaults.
+
+A parameter the integration does not support is an error naming it and listing what it accepts; a malformed value
+names the parameter and the expected format. Defaults are JSONata, so they can depend on the pinned clock and on the
+other parameters (Datadog's ``end_date`` defaults to the end of ``start_date``'s month).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from .errors import InvalidParameterError, QueryCheckError, UnsupportedParameterError
+from .functions import format_instant, parse_instant
+from .spec import IntegrationSpec, ParamSpec
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FORMATS = {
+    "date": "a date YYYY-MM-DD",
+    "date-time": "a date YYYY-MM-DD or an RFC 3339 date-time such as 2026-10-01T00:00:00Z",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "string": "a string",
+}
+
+
+def _describe(spec: ParamSpec) -> str:
+    if spec.enum:
+        return "one of " + ", ".join(spec.enum)
+    return _FORMATS[spec.type]
+
+
+def _parse_value(spec: ParamSpec, raw: Any) -> Any:
+    """Convert one raw value (usually a query-string string) to the declared type; ValueError when malformed."""
+    if spec.type == "date":
+        text = str(raw).strip()
+        if not _DATE_RE.match(text):
+            raise ValueError
+        date.fromisoformat(text)
+        return text
+    if spec.type == "date-time":
+        text = str(raw).strip()
+        if _DATE_RE.match(text):
+            date.fromisoformat(text)
+            return text
+        return format_instant(parse_instant(text))
+    if spec.type == "integer":
+        if isinstance(raw, bool):
+            raise ValueError
+        if isinstance(raw, int):
+            return raw
+        text = str(raw).strip()
+        if not re.fullmatch(r"-?\d+", text):
+            raise ValueError
+        return int(text)
+    if spec.type == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        lowered = str(raw).strip().lower()
+        if lowered not in {"true", "false"}:
+            raise ValueError
+        return lowered == "true"
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+        raise ValueError
+    text = str(raw)
+    if spec.enum and text not in spec.enum:
+        raise ValueError
+    return text
+
+
+def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters an operation sees as ``$params``: given ones parsed, missing ones defaulted, checks applied."""
+    unknown = sorted(set(given) - set(spec.params))
+    if unknown:
+        supported = ", ".join(sorted(spec.params)) or "none"
+        raise UnsupportedParameterError(
+            f"{spec.name} does not support the parameter {unknown[0]!r}; it supports: {supported}",
+            parameter=unknown[0], supported=sorted(spec.params))
+    params: dict[str, Any] = {}
+    for name, param in spec.params.items():
+        if name not in given or given[name] is None or given[name] == "":
+            continue
+        try:
+            params[name] = _parse_value(param, given[name])
+        except ValueError:
+            raise InvalidParameterError(
+                f"invalid value {given[name]!r} for parameter {name!r}: expected {_describe(param)}"
+                + (f" ({param.note})" if param.note else ""), parameter=name) from None
+    for name, param in spec.params.items():
+        if name in params:
+            continue
+        if param.default is not None:
+            value = param.default.evaluate(None, {"params": dict(params), "context": dict(context)})
+            if value is not None:
+                params[name] = _parse_value(param, value)
+                continue
+        if param.required:
+            raise InvalidParameterError(f"the parameter {name!r} is required: {_describe(param)}", parameter=name)
+    for check in spec.checks:
+        bindings = {"params": params, "context": dict(context)}
+        if check.fail_if.evaluate(None, bindings) is True:
+            raise QueryCheckError(str(check.message.evaluate(None, bindings)))
+    return params

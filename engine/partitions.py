@@ -1,0 +1,75 @@
+"""Split a requested range into the windows a vendor accepts (Cursor: 30 days; Datadog, Confluent: months).
+
+A table from partition kind to splitter, as jsonschema maps keywords to functions. Windows are half-open
+``[start, end)`` in UTC and come out in order; the last one is clipped to the requested end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .errors import QueryCheckError
+from .functions import add_months, format_instant, parse_instant
+from .spec import PartitionSpec
+
+MAX_WINDOWS = 10_000
+
+
+@dataclass(frozen=True)
+class PartitionWindow:
+    """One window of the requested range, as expressions see it in ``$window``."""
+
+    start: str | None
+    end: str | None
+    index: int = 0
+
+    def as_binding(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "index": self.index}
+
+
+def _days(start: datetime, end: datetime, size: int) -> Iterator[tuple[datetime, datetime]]:
+    cursor = start
+    while cursor < end:
+        following = min(cursor + timedelta(days=size), end)
+        yield cursor, following
+        cursor = following
+
+
+def _months(start: datetime, end: datetime, size: int) -> Iterator[tuple[datetime, datetime]]:
+    cursor = start
+    while cursor < end:
+        first_of_month = cursor.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = min(add_months(first_of_month, size), end)
+        yield cursor, following
+        cursor = following
+
+
+SPLITTERS: dict[str, Callable[[datetime, datetime, int], Iterator[tuple[datetime, datetime]]]] = {
+    "days": _days,
+    "months": _months,
+}
+
+
+def plan_windows(partition: PartitionSpec, bindings: dict[str, Any]) -> list[PartitionWindow]:
+    """The windows to run, in order. An empty or inverted range is a query error, not an empty result."""
+    start_raw = partition.start.evaluate(None, bindings) if partition.start else None
+    end_raw = partition.end.evaluate(None, bindings) if partition.end else None
+    if partition.kind == "none":
+        return [PartitionWindow(_normalise(start_raw), _normalise(end_raw), 0)]
+    start, end = parse_instant(start_raw), parse_instant(end_raw)
+    if start >= end:
+        raise QueryCheckError(
+            f"the requested range is empty: start {format_instant(start)} is not before end {format_instant(end)}")
+    windows = []
+    for index, (window_start, window_end) in enumerate(SPLITTERS[partition.kind](start, end, partition.size)):
+        if index >= MAX_WINDOWS:
+            raise QueryCheckError(f"the requested range needs more than {MAX_WINDOWS} vendor windows")
+        windows.append(PartitionWindow(format_instant(window_start), format_instant(window_end), index))
+    return windows
+
+
+def _normalise(value: Any) -> str | None:
+    return format_instant(parse_instant(value)) if value is not None else None

@@ -1,0 +1,125 @@
+"""The whole pipeline of one unified call: plan -> request -> paginate -> transform -> validate.
+
+``iter_pages`` yields each vendor page with its rows as they are produced (the service's ``stream`` and ``debug``
+formats build on it); ``alist_usage`` and ``list_usage`` collect everything into ``{"result", "next_cursor"}``.
+A call either completes or raises a typed error: there is no partial result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from .accounts import resolve_context, resolve_credentials
+from .errors import MappingError, QueryCheckError
+from .jsonata import pinned_now
+from .pagination import PageState, make_paginator
+from .params import resolve_params
+from .partitions import PartitionWindow, plan_windows
+from .requests import build_request, resolve_base_url
+from .sender import Exchange, Sleep, send
+from .spec import IntegrationSpec, OperationSpec, load_integration
+from .transform import select_records, transform_records
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass
+class VendorPage:
+    """One vendor response and the unified rows made from it."""
+
+    operation: str
+    window: PartitionWindow
+    exchange: Exchange
+    rows: list[dict[str, Any]]
+    next_state: PageState | None
+    is_looping: bool = False
+    records: list[Any] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _clock(now: datetime | None) -> Iterator[None]:
+    with pinned_now(now):
+        yield
+
+
+def _choose_operation(spec: IntegrationSpec, bindings: dict[str, Any]) -> OperationSpec:
+    for operation in spec.operations:
+        if operation.when is None or operation.when.evaluate(None, {**bindings, "operation": operation.name}) is True:
+            return operation
+    raise QueryCheckError(f"{spec.name}: no operation serves this query (window {bindings['window']})")
+
+
+async def _default_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping[str, Any] | None = None,
+                     context: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
+                     remote_query: Mapping[str, Any] | None = None, now: datetime | None = None,
+                     transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None,
+                     keep_remote_data: bool = True,
+                     timeout: float = DEFAULT_TIMEOUT_SECONDS) -> AsyncIterator[VendorPage]:
+    """Every vendor page of one unified query, in order, with its validated rows."""
+    spec = integration if isinstance(integration, IntegrationSpec) else load_integration(integration)
+    creds = resolve_credentials(spec, credentials or {})
+    ctx = resolve_context(spec, context or {})
+    with _clock(now):
+        resolved = resolve_params(spec, params or {}, ctx)
+        base_bindings: dict[str, Any] = {"params": resolved, "context": ctx}
+        base_url = resolve_base_url(spec, ctx, base_bindings)
+        windows = plan_windows(spec.partition, base_bindings)
+    seen_ids: set[str] = set()
+    async with httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as client:
+        for window in windows:
+            bindings = {**base_bindings, "window": window.as_binding()}
+            with _clock(now):
+                operation = _choose_operation(spec, bindings)
+            bindings["operation"] = operation.name
+            paginator = make_paginator(operation.pagination)
+            state: PageState | None = paginator.first()
+            record_index = 0
+            while state is not None:
+                page_bindings = {**bindings, "page": state.page}
+                with _clock(now):
+                    request = build_request(spec, operation, base_url=base_url, bindings=page_bindings,
+                                            credentials=creds, remote_query=remote_query, next_url=state.next_url)
+                exchange = await send(client, request, spec, sleep=sleep or _default_sleep)
+                with _clock(now):
+                    records = select_records(operation, exchange.body, page_bindings)
+                    rows = list(transform_records(spec, operation, records, page_bindings,
+                                                  first_index=record_index, keep_remote_data=keep_remote_data))
+                    _check_unique_ids(spec, rows, seen_ids)
+                    following = paginator.advance(exchange.body, exchange.headers, len(records),
+                                                  {**page_bindings, "headers": exchange.headers})
+                record_index += len(records)
+                yield VendorPage(operation.name, window, exchange, rows, following, paginator.is_looping, records)
+                state = following
+
+
+def _check_unique_ids(spec: IntegrationSpec, rows: list[dict[str, Any]], seen: set[str]) -> None:
+    for row in rows:
+        row_id = row["id"]
+        if row_id in seen:
+            raise MappingError(f"{spec.name} ({spec.file}) produced two rows with the id {row_id!r}; "
+                               "row ids must be unique within a result", row_id=row_id)
+        seen.add(row_id)
+
+
+async def alist_usage(integration: str | IntegrationSpec, **options: Any) -> dict[str, Any]:
+    """All unified rows of one query: ``{"result": [...], "next_cursor": None}``."""
+    result: list[dict[str, Any]] = []
+    async for page in iter_pages(integration, **options):
+        result.extend(page.rows)
+    return {"result": result, "next_cursor": None}
+
+
+def list_usage(integration: str | IntegrationSpec, **options: Any) -> dict[str, Any]:
+    """Synchronous :func:`alist_usage` for scripts (not callable from inside a running event loop)."""
+    return asyncio.run(alist_usage(integration, **options))

@@ -1,0 +1,65 @@
+"""Build the vendor HTTP request of one page from an operation's request templates.
+
+Values keep their JSON types: a query value is rendered to text only at the very end (as HTTP requires), and a body
+is sent as JSON built from the evaluated data, never from rendered text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from .auth import auth_headers
+from .errors import MappingError
+from .spec import IntegrationSpec, OperationSpec
+
+USER_AGENT = "unimeter/0.1"
+
+
+def _query_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def resolve_base_url(spec: IntegrationSpec, context: Mapping[str, Any], bindings: dict[str, Any]) -> str:
+    """The account's ``base_url`` when set (proxy, regional host, simulator), else the spec's."""
+    override = context.get("base_url")
+    base = override if override else spec.base_url.evaluate(None, bindings)
+    if not isinstance(base, str) or not base.startswith(("http://", "https://")):
+        raise MappingError(f"{spec.name}: base URL {base!r} is not an http(s) URL", key_path="base_url")
+    return base
+
+
+def build_request(spec: IntegrationSpec, operation: OperationSpec, *, base_url: str, bindings: dict[str, Any],
+                  credentials: Mapping[str, Any], remote_query: Mapping[str, Any] | None = None,
+                  next_url: str | None = None) -> httpx.Request:
+    """One page's request. ``next_url`` (from next-URL or Link pagination) replaces path and query."""
+    request = operation.request
+    headers: dict[str, str] = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if request.headers is not None:
+        headers.update({k: _query_text(v) for k, v in (request.headers.evaluate(None, bindings) or {}).items()})
+    headers.update(auth_headers(spec.auth, credentials, bindings))
+    if next_url is not None:
+        url = httpx.URL(urljoin(base_url.rstrip("/") + "/", next_url))
+    else:
+        path = request.path.evaluate(None, bindings)
+        if not isinstance(path, str):
+            raise MappingError(f"{spec.name}: request path evaluated to {path!r}, not a string",
+                               key_path=request.path.key_path)
+        query = request.query.evaluate(None, bindings) if request.query is not None else {}
+        query = {k: _query_text(v) for k, v in (query or {}).items()}
+        query.update({k: _query_text(v) for k, v in (remote_query or {}).items()})
+        url = httpx.URL(base_url.rstrip("/") + "/" + path.lstrip("/"), params=query)
+    content = None
+    if request.body is not None and request.method != "GET":
+        body = request.body.evaluate(None, bindings)
+        content = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    return httpx.Request(request.method, url, headers=headers, content=content)

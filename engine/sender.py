@@ -1,0 +1,175 @@
+"""Send one vendor request through an httpx transport, retrying what the mapping says is retryable.
+
+Any transport plugs in here (live, replay, mock, fault injection). Retries use the vendor's ``Retry-After`` when it
+gives one (seconds or an HTTP date), else capped exponential backoff with jitter. Every wait is recorded on the
+returned :class:`Exchange` so debug output can show it. Statuses that mean bad credentials and other 4xx are never
+retried. A response that is not the JSON we need is a typed error with an excerpt, never a partial result.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from .errors import (
+    ExpressionEvaluationError,
+    TransportError,
+    VendorAuthError,
+    VendorClientError,
+    VendorError,
+    VendorRateLimitError,
+    VendorResponseError,
+    VendorServerError,
+    VendorTimeoutError,
+)
+from .spec import IntegrationSpec
+
+Sleep = Callable[[float], Awaitable[None]]
+
+MAX_WAIT_SECONDS = 120.0
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 30.0
+
+
+@dataclass
+class Exchange:
+    """One request and its final response, with every retry wait taken on the way."""
+
+    request: httpx.Request
+    status: int
+    headers: dict[str, str]
+    body: Any
+    elapsed_ms: float
+    waits: list[float] = field(default_factory=list)
+    attempts: int = 1
+
+
+def _parse_retry_after(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return max(0.0, float(value))
+    text = str(value).strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _decode(response: httpx.Response, vendor: str) -> Any:
+    text = response.text
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        start = max(0, error.pos - 40)
+        excerpt = text[start:error.pos + 40].replace("\n", " ")
+        raise VendorResponseError(
+            f"{vendor} returned malformed JSON at offset {error.pos}: {error.msg}; near {excerpt!r}",
+            status=response.status_code, offset=error.pos) from None
+
+
+def _vendor_message(spec: IntegrationSpec, body: Any, headers: dict[str, str]) -> str | None:
+    if spec.errors.message is None or body is None:
+        return None
+    try:
+        message = spec.errors.message.evaluate(body, {"headers": headers})
+    except ExpressionEvaluationError:
+        return None
+    if message is None:
+        return None
+    if isinstance(message, list):
+        return "; ".join(str(part) for part in message)
+    return str(message)
+
+
+def _error_for(spec: IntegrationSpec, status: int, message: str | None, retry_after: float | None) -> VendorError:
+    detail = f": {message}" if message else ""
+    text = f"{spec.label} answered HTTP {status}{detail}"
+    if status in spec.errors.auth_statuses:
+        return VendorAuthError(f"{text} (check the account's credentials)", status=status, vendor_message=message)
+    if status == 429:
+        return VendorRateLimitError(f"{text} (rate limited; retries exhausted)", status=status,
+                                    vendor_message=message, retry_after=retry_after)
+    if status >= 500:
+        return VendorServerError(text, status=status, vendor_message=message)
+    return VendorClientError(text, status=status, vendor_message=message)
+
+
+def _backoff(attempt: int) -> float:
+    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt) * (0.5 + random.random() / 2)
+
+
+async def send(client: httpx.AsyncClient, request: httpx.Request, spec: IntegrationSpec, *, sleep: Sleep,
+               budget_seconds: float = 600.0) -> Exchange:
+    """Send ``request``, retrying per ``spec.errors``; the successful exchange or a typed error."""
+    waits: list[float] = []
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        begun = time.monotonic()
+        try:
+            response = await client.send(request)
+            await response.aread()
+        except httpx.TimeoutException:
+            failure: Exception = VendorTimeoutError(f"{spec.label} did not answer in time", url=_safe_url(request))
+            retryable, wait_hint, status = True, None, None
+        except httpx.TransportError as error:
+            failure = TransportError(f"could not reach {spec.label}: {type(error).__name__}", url=_safe_url(request))
+            retryable, wait_hint, status = True, None, None
+        else:
+            elapsed = (time.monotonic() - begun) * 1000
+            status = response.status_code
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            if 200 <= status < 300:
+                body = _decode(response, spec.label)
+                return Exchange(request, status, headers, body, elapsed, waits, attempt)
+            try:
+                error_body = _decode(response, spec.label)
+            except VendorResponseError:
+                error_body = None
+            message = _vendor_message(spec, error_body, headers)
+            wait_hint = _retry_after(spec, error_body, headers)
+            retryable = status in spec.errors.retry_statuses and status not in spec.errors.auth_statuses
+            failure = _error_for(spec, status, message, wait_hint)
+        if not retryable or attempt > spec.errors.max_retries:
+            raise failure
+        wait = wait_hint if wait_hint is not None else _backoff(attempt - 1)
+        spent = time.monotonic() - started
+        if wait > MAX_WAIT_SECONDS or spent + wait > budget_seconds:
+            raise failure
+        waits.append(wait)
+        await sleep(wait)
+
+
+def _retry_after(spec: IntegrationSpec, body: Any, headers: dict[str, str]) -> float | None:
+    if spec.errors.retry_after is not None:
+        try:
+            value = spec.errors.retry_after.evaluate(body, {"headers": headers})
+        except ExpressionEvaluationError:
+            value = None
+    else:
+        value = headers.get("retry-after")
+    return _parse_retry_after(value)
+
+
+def _safe_url(request: httpx.Request) -> str:
+    """The URL without its query string, which could carry a token."""
+    return str(request.url.copy_with(query=None))

@@ -1,0 +1,382 @@
+"""Load an integration spec (``mappings/<name>.yaml``) into typed, compiled, validated form.
+
+Loading checks the file against ``schemas/integration.schema.json`` and compiles every JSONata expression once, so a
+broken mapping fails at load with ``file:line:col: message (key path)`` and never in the middle of a vendor call.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .errors import ExpressionEvaluationError, ExpressionSyntaxError, SpecError
+from .jsonata import Expression, JsonataEvaluationError, JsonataSyntaxError
+from .source import KeyPath, SourceDocument, format_key_path, load_yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+MAPPINGS_DIR = PROJECT_ROOT / "mappings"
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A JSON schema from ``schemas/``."""
+    with (SCHEMAS_DIR / name).open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+@dataclass(frozen=True)
+class Template:
+    """A literal, a JSONata expression, or a dict/list of templates; evaluated into plain JSON data.
+
+    ``None`` results inside a dict are dropped, so a value that evaluates to null or undefined is left out.
+    """
+
+    literal: Any = None
+    expression: Expression | None = None
+    children: dict[str, Template] | list[Template] | None = None
+    key_path: str = ""
+
+    def evaluate(self, data: Any = None, bindings: dict[str, Any] | None = None) -> Any:
+        if self.expression is not None:
+            try:
+                return self.expression.evaluate(data, bindings)
+            except JsonataEvaluationError as error:
+                raise ExpressionEvaluationError(
+                    f"JSONata error in {self.key_path}: {error}", key_path=self.key_path,
+                    expression=self.expression.source) from None
+        if isinstance(self.children, dict):
+            result = {}
+            for key, child in self.children.items():
+                value = child.evaluate(data, bindings)
+                if value is not None:
+                    result[key] = value
+            return result
+        if isinstance(self.children, list):
+            return [child.evaluate(data, bindings) for child in self.children]
+        return self.literal
+
+    @property
+    def is_expression(self) -> bool:
+        return self.expression is not None
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    secret: bool = True
+    required: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ContextField:
+    name: str
+    description: str = ""
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: str
+    enum: tuple[str, ...] | None = None
+    required: bool = False
+    default: Template | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    fail_if: Template
+    message: Template
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    kind: str
+    headers: dict[str, Template] = field(default_factory=dict)
+    username: Template | None = None
+    password: Template | None = None
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    kind: str = "none"
+    size: int = 1
+    start: Template | None = None
+    end: Template | None = None
+
+
+@dataclass(frozen=True)
+class PaginationSpec:
+    kind: str = "none"
+    next: Template | None = None
+    stop: Template | None = None
+    start: int = 1
+    limit: int | None = None
+    max_pages: int = 1000
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    message: Template | None = None
+    auth_statuses: frozenset[int] = frozenset({401, 403})
+    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    retry_after: Template | None = None
+    max_retries: int = 3
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    method: str
+    path: Template
+    query: Template | None = None
+    headers: Template | None = None
+    body: Template | None = None
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    name: str
+    request: RequestSpec
+    records: Template
+    transform: Template
+    pagination: PaginationSpec = field(default_factory=PaginationSpec)
+    when: Template | None = None
+    filter: Template | None = None
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class IntegrationSpec:
+    """One vendor integration, ready to run."""
+
+    name: str
+    label: str
+    docs_url: str
+    file: str
+    fills: tuple[str, ...]
+    base_url: Template
+    auth: AuthSpec
+    operations: tuple[OperationSpec, ...]
+    credentials: dict[str, CredentialField] = field(default_factory=dict)
+    context: dict[str, ContextField] = field(default_factory=dict)
+    params: dict[str, ParamSpec] = field(default_factory=dict)
+    checks: tuple[CheckSpec, ...] = ()
+    partition: PartitionSpec = field(default_factory=PartitionSpec)
+    errors: ErrorSpec = field(default_factory=ErrorSpec)
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        return tuple(name for name, spec in self.credentials.items() if spec.secret)
+
+
+class _Builder:
+    """Turns validated plain data into the dataclasses above, compiling expressions with their positions."""
+
+    def __init__(self, document: SourceDocument) -> None:
+        self.doc = document
+
+    def error(self, message: str, path: KeyPath, cls: type[SpecError] = SpecError,
+              position: int | None = None) -> SpecError:
+        line, column = self.doc.position(path) or (None, None)
+        return cls(message, file=self.doc.file, line=line, column=column, key_path=format_key_path(path),
+                   position=position)
+
+    def template(self, raw: Any, path: KeyPath) -> Template:
+        key_path = format_key_path(path)
+        if isinstance(raw, dict) and set(raw) == {"jsonata"}:
+            source = raw["jsonata"]
+            try:
+                return Template(expression=Expression(source), key_path=key_path)
+            except JsonataSyntaxError as error:
+                where = f" at position {error.position}" if error.position is not None else ""
+                excerpt = _excerpt(source, error.position)
+                raise self.error(f"JSONata syntax error{where}: {error}{excerpt}", (*path, "jsonata"),
+                                 ExpressionSyntaxError, error.position) from None
+        if isinstance(raw, dict):
+            return Template(children={k: self.template(v, (*path, k)) for k, v in raw.items()}, key_path=key_path)
+        if isinstance(raw, list):
+            return Template(children=[self.template(v, (*path, i)) for i, v in enumerate(raw)], key_path=key_path)
+        return Template(literal=raw, key_path=key_path)
+
+    def optional(self, raw: dict[str, Any], key: str, path: KeyPath) -> Template | None:
+        return self.template(raw[key], (*path, key)) if key in raw else None
+
+    def build(self) -> IntegrationSpec:
+        data: dict[str, Any] = self.doc.data
+        operations = tuple(self.operation(op, ("operations", i), i) for i, op in enumerate(data["operations"]))
+        names = [op.name for op in operations]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                raise self.error(f"duplicate operation name {name!r}", ("operations", index, "name"))
+        return IntegrationSpec(
+            name=data["name"], label=data["label"], docs_url=data["docs_url"], file=self.doc.file,
+            fills=tuple(data["fills"]), base_url=self.template(data["base_url"], ("base_url",)),
+            auth=self.auth(data["auth"]), operations=operations,
+            credentials={k: CredentialField(k, **v) for k, v in (data.get("credentials") or {}).items()},
+            context={k: ContextField(k, **{**v, "enum": tuple(v["enum"]) if "enum" in v else None})
+                     for k, v in (data.get("context") or {}).items()},
+            params={k: self.param(k, v) for k, v in (data.get("params") or {}).items()},
+            checks=tuple(CheckSpec(self.template(c["fail_if"], ("checks", i, "fail_if")),
+                                   self.template(c["message"], ("checks", i, "message")))
+                         for i, c in enumerate(data.get("checks") or [])),
+            partition=self.partition(data.get("partition") or {"kind": "none"}),
+            errors=self.errors(data.get("errors") or {}),
+        )
+
+    def param(self, name: str, raw: dict[str, Any]) -> ParamSpec:
+        path: KeyPath = ("params", name)
+        return ParamSpec(name=name, type=raw["type"], enum=tuple(raw["enum"]) if "enum" in raw else None,
+                         required=bool(raw.get("required", False)), default=self.optional(raw, "default", path),
+                         note=raw.get("note", ""))
+
+    def auth(self, raw: dict[str, Any]) -> AuthSpec:
+        kind = raw["kind"]
+        if kind == "basic" and "username" not in raw:
+            raise self.error("basic auth needs a username", ("auth",))
+        if kind == "headers" and not raw.get("headers"):
+            raise self.error("header auth needs at least one header", ("auth",))
+        headers = {k: self.template(v, ("auth", "headers", k)) for k, v in (raw.get("headers") or {}).items()}
+        return AuthSpec(kind=kind, headers=headers, username=self.optional(raw, "username", ("auth",)),
+                        password=self.optional(raw, "password", ("auth",)))
+
+    def partition(self, raw: dict[str, Any]) -> PartitionSpec:
+        if raw["kind"] != "none" and ("start" not in raw or "end" not in raw):
+            raise self.error(f"a {raw['kind']!r} partition needs start and end", ("partition",))
+        return PartitionSpec(kind=raw["kind"], size=raw.get("size", 1),
+                             start=self.optional(raw, "start", ("partition",)),
+                             end=self.optional(raw, "end", ("partition",)))
+
+    def errors(self, raw: dict[str, Any]) -> ErrorSpec:
+        defaults = ErrorSpec()
+        return ErrorSpec(
+            message=self.optional(raw, "message", ("errors",)),
+            auth_statuses=frozenset(raw.get("auth_statuses", defaults.auth_statuses)),
+            retry_statuses=frozenset(raw.get("retry_statuses", defaults.retry_statuses)),
+            retry_after=self.optional(raw, "retry_after", ("errors",)),
+            max_retries=raw.get("max_retries", defaults.max_retries),
+        )
+
+    def pagination(self, raw: dict[str, Any], path: KeyPath) -> PaginationSpec:
+        kind = raw["kind"]
+        needs = {"cursor": "next", "next_url": "next", "page": "stop", "offset": "limit"}.get(kind)
+        if needs and needs not in raw:
+            raise self.error(f"{kind!r} pagination needs {needs!r}", path)
+        return PaginationSpec(kind=kind, next=self.optional(raw, "next", path), stop=self.optional(raw, "stop", path),
+                              start=raw.get("start", 0 if kind == "offset" else 1), limit=raw.get("limit"),
+                              max_pages=raw.get("max_pages", 1000))
+
+    def operation(self, raw: dict[str, Any], path: KeyPath, index: int) -> OperationSpec:
+        request = raw["request"]
+        request_path: KeyPath = (*path, "request")
+        return OperationSpec(
+            name=raw["name"], index=index,
+            request=RequestSpec(method=request["method"], path=self.template(request["path"], (*request_path, "path")),
+                                query=self.optional(request, "query", request_path),
+                                headers=self.optional(request, "headers", request_path),
+                                body=self.optional(request, "body", request_path)),
+            records=self.template(raw["records"], (*path, "records")),
+            transform=self.template(raw["transform"], (*path, "transform")),
+            pagination=self.pagination(raw.get("pagination") or {"kind": "none"}, (*path, "pagination")),
+            when=self.optional(raw, "when", path), filter=self.optional(raw, "filter", path),
+        )
+
+
+def _excerpt(source: str, position: int | None) -> str:
+    if position is None:
+        return ""
+    start = max(0, position - 30)
+    snippet = source[start:position + 10].replace("\n", " ")
+    caret = " " * (position - start) + "^"
+    return f"\n    {snippet}\n    {caret}"
+
+
+def _schema_errors(document: SourceDocument) -> list[SpecError]:
+    validator = jsonschema.Draft202012Validator(load_schema("integration.schema.json"))
+    found: list[SpecError] = []
+    for error in sorted(validator.iter_errors(document.data), key=lambda e: list(map(str, e.absolute_path))):
+        chosen = jsonschema.exceptions.best_match([error])
+        path: KeyPath = tuple(chosen.absolute_path)
+        message = chosen.message
+        if chosen.validator == "additionalProperties":
+            extras = [k for k in chosen.instance if k not in chosen.schema.get("properties", {})]
+            if extras:
+                path = (*path, extras[0])
+                message = f"unknown key {extras[0]!r}"
+                allowed = sorted(chosen.schema.get("properties", {}))
+                if allowed:
+                    message += f"; allowed here: {', '.join(allowed)}"
+        line, column = document.position(path) or (None, None)
+        found.append(SpecError(message, file=document.file, line=line, column=column,
+                               key_path=format_key_path(path)))
+    return found
+
+
+def lint_spec(path: Path | str, text: str | None = None) -> list[SpecError]:
+    """Every problem found in one spec file (empty when it is valid)."""
+    try:
+        document = load_yaml(path, text)
+    except (OSError, ValueError) as error:
+        return [SpecError(str(error).split(": ", 1)[-1] if ": " in str(error) else str(error), file=str(path))
+                if isinstance(error, OSError) else _yaml_error(str(path), str(error))]
+    if not isinstance(document.data, dict):
+        return [SpecError("a spec must be a YAML mapping", file=str(path), line=1, column=1)]
+    problems = _schema_errors(document)
+    if problems:
+        return problems
+    try:
+        spec = _Builder(document).build()
+    except SpecError as error:
+        return [error]
+    expected_name = Path(path).stem
+    if spec.name != expected_name:
+        line, column = document.position(("name",)) or (None, None)
+        return [SpecError(f"name {spec.name!r} must match the file name {expected_name!r}", file=str(path),
+                          line=line, column=column, key_path="name")]
+    return []
+
+
+def _yaml_error(file: str, text: str) -> SpecError:
+    error = SpecError(text.removeprefix(f"{file}: ") if text.startswith(file) else text, file=file)
+    error.message = error.args[0] if not text.startswith(file) else text
+    error.args = (error.message,)
+    return error
+
+
+def load_spec(path: Path | str, text: str | None = None) -> IntegrationSpec:
+    """Load one spec, raising the first :class:`SpecError` found."""
+    try:
+        document = load_yaml(path, text)
+    except ValueError as error:
+        raise _yaml_error(str(path), str(error)) from None
+    if not isinstance(document.data, dict):
+        raise SpecError("a spec must be a YAML mapping", file=str(path), line=1, column=1)
+    problems = _schema_errors(document)
+    if problems:
+        raise problems[0]
+    return _Builder(document).build()
+
+
+@functools.cache
+def load_integration(name: str) -> IntegrationSpec:
+    """The integration ``name`` from ``mappings/``, loaded once per process."""
+    path = MAPPINGS_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise SpecError(f"no integration named {name!r}; available: {', '.join(available_integrations())}",
+                        file=str(path))
+    return load_spec(path)
+
+
+def available_integrations() -> list[str]:
+    """Names of the integrations in ``mappings/``."""
+    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml"))
