@@ -77,6 +77,16 @@ def _diff(expected: Any, actual: Any) -> str:
 
 async def run_case(case: FixtureCase) -> CaseOutcome:
     """Replay one case; the outcome lists every mismatch in readable form."""
+    outcome, _ = await _run(case)
+    return outcome
+
+
+def run_case_with_result(case: FixtureCase) -> tuple[CaseOutcome, dict[str, Any] | None]:
+    """Replay one case and also return the engine's response (for ``unimeter demo``)."""
+    return asyncio.run(_run(case))
+
+
+async def _run(case: FixtureCase) -> tuple[CaseOutcome, dict[str, Any] | None]:
     outcome = CaseOutcome(case)
     call = case.call()
     expected = case.expected()
@@ -97,7 +107,7 @@ async def run_case(case: FixtureCase) -> CaseOutcome:
                                    sleep=record_sleep)
     except ReplayMismatch as mismatch:
         outcome.problems.append(str(mismatch))
-        return outcome
+        return outcome, None
     except UnimeterError as raised:
         error = raised
     try:
@@ -114,7 +124,7 @@ async def run_case(case: FixtureCase) -> CaseOutcome:
             outcome.problems.append(_diff(want, actual))
     if "waits" in expected and [float(w) for w in expected["waits"]] != waits:
         outcome.problems.append(f"retry waits {waits} != expected {expected['waits']}")
-    return outcome
+    return outcome, actual
 
 
 def _compare_error(outcome: CaseOutcome, want: dict[str, Any], error: UnimeterError | None,

@@ -13,7 +13,7 @@ no calendar arithmetic (vendors page by day and month) and no hash (row ids must
 | ``$startOfDay(t)``, ``$startOfMonth(t)`` | start of t's UTC day / month, RFC 3339 UTC |
 | ``$toInstant(t)`` | a date or RFC 3339 date-time as ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` |
 | ``$isDate(t)`` | whether t is a plain ``YYYY-MM-DD`` |
-| ``$formatDate(t, fmt)`` | ``"date"`` -> ``YYYY-MM-DD``, ``"month"`` -> ``YYYY-MM``, ``"ms"`` / ``"s"`` -> epoch number |
+| ``$formatDate(t, fmt)`` | ``"date"``: ``YYYY-MM-DD``; ``"month"``: ``YYYY-MM``; ``"ms"``/``"s"``: epoch |
 
 Undefined or null input gives null (absent stays absent), so ``$cents(record.missing)`` omits the field.
 """

@@ -64,7 +64,7 @@ class JsonataEvaluationError(ValueError):
 
 def _locate_syntax_error(source: str) -> int | None:
     try:
-        import jsonata as positional_parser  # jsonata-python
+        import jsonata as positional_parser  # type: ignore[import-untyped]  # jsonata-python, no stubs
 
         positional_parser.Jsonata(source)
     except Exception as error:  # the parser raises its own JException

@@ -51,7 +51,8 @@ class ReplayTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
             except json.JSONDecodeError:
                 return "request body is not JSON"
             if body != recorded["body"]:
-                return f"body {json.dumps(body, sort_keys=True)} != recorded {json.dumps(recorded['body'], sort_keys=True)}"
+                want = json.dumps(recorded["body"], sort_keys=True)
+                return f"body {json.dumps(body, sort_keys=True)} != recorded {want}"
         for name, value in (recorded.get("headers") or {}).items():
             if request.headers.get(name) != value:
                 shown = "<missing>" if name.lower() not in request.headers else "<different value>"
@@ -61,7 +62,8 @@ class ReplayTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
     def _respond(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if self.position >= len(self.exchanges):
-            raise ReplayMismatch(f"unexpected request #{self.position + 1} (nothing more recorded): {_describe(request)}")
+            raise ReplayMismatch(
+                f"unexpected request #{self.position + 1} (nothing more recorded): {_describe(request)}")
         exchange = self.exchanges[self.position]
         problem = self._mismatch(exchange["request"], request)
         if problem:

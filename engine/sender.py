@@ -113,7 +113,7 @@ def _error_for(spec: IntegrationSpec, status: int, message: str | None, retry_af
 
 
 def _backoff(attempt: int) -> float:
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt) * (0.5 + random.random() / 2)
+    return float(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt) * (0.5 + random.random() / 2))
 
 
 async def send(client: httpx.AsyncClient, request: httpx.Request, spec: IntegrationSpec, *, sleep: Sleep,
