@@ -5,6 +5,9 @@ position for syntax errors, so when it rejects an expression we parse it again w
 where it broke. Compiled ``jsonatapy`` expressions must not be shared between threads: :class:`Expression` keeps one
 compiled copy per thread.
 
+Two built-ins are replaced because jsonatapy 2.2.13 gets them wrong: ``$encodeUrlComponent`` and ``$encodeUrl``
+escape unreserved characters (``-`` becomes ``%2D``), which breaks vendor URLs.
+
 The clock is injectable: ``$now()`` and ``$millis()`` read :func:`pinned_now` so a caller (and every fixture) can pin
 "now" without touching the expressions.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -50,6 +54,16 @@ def _millis(*_args: Any) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _encode_url_component(value: Any = None) -> str | None:
+    """ECMAScript ``encodeURIComponent``: jsonatapy 2.2.13 also escapes unreserved characters such as ``-``."""
+    return None if value is None else urllib.parse.quote(str(value), safe="-_.!~*'()")
+
+
+def _encode_url(value: Any = None) -> str | None:
+    """ECMAScript ``encodeURI`` (same jsonatapy defect as above)."""
+    return None if value is None else urllib.parse.quote(str(value), safe=";,/?:@&=+$-_.!~*'()#")
+
+
 class JsonataSyntaxError(ValueError):
     """An expression does not parse. ``position`` is the 0-based character offset where parsing stopped."""
 
@@ -77,6 +91,8 @@ def _compile(source: str) -> Any:
     compiled = jsonatapy.compile(source)
     compiled.register_override("now", _now)
     compiled.register_override("millis", _millis)
+    compiled.register_override("encodeUrlComponent", _encode_url_component)
+    compiled.register_override("encodeUrl", _encode_url)
     for name, func in FUNCTIONS.items():
         compiled.register(name, func)
     return compiled
