@@ -56,12 +56,13 @@ class SpecError(UnimeterError):
     code = "invalid_spec"
 
     def __init__(self, message: str, *, file: str, line: int | None = None, column: int | None = None,
-                 key_path: str = "", position: int | None = None) -> None:
+                 key_path: str = "", position: int | None = None, excerpt: str = "") -> None:
         self.file, self.line, self.column, self.key_path, self.position = file, line, column, key_path, position
         where = file if line is None else f"{file}:{line}:{column or 1}"
         text = f"{where}: {message}"
         if key_path:
             text += f" ({key_path})"
+        text += excerpt
         super().__init__(text, file=file, line=line, column=column, key_path=key_path, position=position)
 
 

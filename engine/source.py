@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from .errors import SpecError
+
 KeyPath = tuple[str | int, ...]
 
 
@@ -65,7 +67,7 @@ class _Builder:
 
 
 def load_yaml(path: Path | str, text: str | None = None) -> SourceDocument:
-    """Load one YAML document; a YAML syntax error is re-raised as ValueError with ``file:line:col``."""
+    """Load one YAML document; a YAML syntax error is raised as :class:`SpecError` with its line and column."""
     file = str(path)
     if text is None:
         text = Path(path).read_text(encoding="utf-8")
@@ -78,8 +80,8 @@ def load_yaml(path: Path | str, text: str | None = None) -> SourceDocument:
         data = builder.build(node, ())
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        raise ValueError(f"{where}: invalid YAML: {error.problem or error.context}") from None
+        raise SpecError(f"invalid YAML: {error.problem or error.context}", file=file,
+                        line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
     finally:
         loader.dispose()
     return SourceDocument(file, data, builder.positions)

@@ -187,10 +187,10 @@ class _Builder:
         self.doc = document
 
     def error(self, message: str, path: KeyPath, cls: type[SpecError] = SpecError,
-              position: int | None = None) -> SpecError:
+              position: int | None = None, excerpt: str = "") -> SpecError:
         line, column = self.doc.position(path) or (None, None)
         return cls(message, file=self.doc.file, line=line, column=column, key_path=format_key_path(path),
-                   position=position)
+                   position=position, excerpt=excerpt)
 
     def template(self, raw: Any, path: KeyPath) -> Template:
         key_path = format_key_path(path)
@@ -201,8 +201,8 @@ class _Builder:
             except JsonataSyntaxError as error:
                 where = f" at position {error.position}" if error.position is not None else ""
                 excerpt = _excerpt(source, error.position)
-                raise self.error(f"JSONata syntax error{where}: {error}{excerpt}", (*path, "jsonata"),
-                                 ExpressionSyntaxError, error.position) from None
+                raise self.error(f"JSONata syntax error{where}: {error}", (*path, "jsonata"),
+                                 ExpressionSyntaxError, error.position, excerpt) from None
         if isinstance(raw, dict):
             return Template(children={k: self.template(v, (*path, k)) for k, v in raw.items()}, key_path=key_path)
         if isinstance(raw, list):
@@ -326,9 +326,10 @@ def lint_spec(path: Path | str, text: str | None = None) -> list[SpecError]:
     """Every problem found in one spec file (empty when it is valid)."""
     try:
         document = load_yaml(path, text)
-    except (OSError, ValueError) as error:
-        return [SpecError(str(error).split(": ", 1)[-1] if ": " in str(error) else str(error), file=str(path))
-                if isinstance(error, OSError) else _yaml_error(str(path), str(error))]
+    except OSError as error:
+        return [SpecError(f"cannot read the file: {error.strerror}", file=str(path))]
+    except SpecError as error:
+        return [error]
     if not isinstance(document.data, dict):
         return [SpecError("a spec must be a YAML mapping", file=str(path), line=1, column=1)]
     problems = _schema_errors(document)
@@ -346,19 +347,9 @@ def lint_spec(path: Path | str, text: str | None = None) -> list[SpecError]:
     return []
 
 
-def _yaml_error(file: str, text: str) -> SpecError:
-    error = SpecError(text.removeprefix(f"{file}: ") if text.startswith(file) else text, file=file)
-    error.message = error.args[0] if not text.startswith(file) else text
-    error.args = (error.message,)
-    return error
-
-
 def load_spec(path: Path | str, text: str | None = None) -> IntegrationSpec:
     """Load one spec, raising the first :class:`SpecError` found."""
-    try:
-        document = load_yaml(path, text)
-    except ValueError as error:
-        raise _yaml_error(str(path), str(error)) from None
+    document = load_yaml(path, text)
     if not isinstance(document.data, dict):
         raise SpecError("a spec must be a YAML mapping", file=str(path), line=1, column=1)
     problems = _schema_errors(document)
