@@ -1,6 +1,7 @@
 """Build the vendor HTTP request of one page from an operation's request templates.
 
-Values keep their JSON types: a query value is rendered to text only at the very end (as HTTP requires), and a body
+Values keep their JSON types: an array in the query becomes a repeated parameter (``group_by[]=a&group_by[]=b``);
+a query value is rendered to text only at the very end (as HTTP requires), and a body
 is sent as JSON built from the evaluated data, never from rendered text.
 """
 
@@ -53,10 +54,11 @@ def build_request(spec: IntegrationSpec, operation: OperationSpec, *, base_url: 
         if not isinstance(path, str):
             raise MappingError(f"{spec.name}: request path evaluated to {path!r}, not a string",
                                key_path=request.path.key_path)
-        query = request.query.evaluate(None, bindings) if request.query is not None else {}
-        query = {k: _query_text(v) for k, v in (query or {}).items()}
-        query.update({k: _query_text(v) for k, v in (remote_query or {}).items()})
-        url = httpx.URL(base_url.rstrip("/") + "/" + path.lstrip("/"), params=query)
+        evaluated = request.query.evaluate(None, bindings) if request.query is not None else {}
+        query = {**(evaluated or {}), **(remote_query or {})}
+        pairs = [(name, _query_text(item)) for name, value in query.items()
+                 for item in (value if isinstance(value, list) else [value]) if item is not None]
+        url = httpx.URL(base_url.rstrip("/") + "/" + path.lstrip("/"), params=pairs)
     content = None
     if request.body is not None and request.method != "GET":
         body = request.body.evaluate(None, bindings)
