@@ -8,7 +8,8 @@ Hierarchy::
     ├── QueryError                 the caller's query is wrong (HTTP 400)
     │   ├── UnsupportedParameterError
     │   ├── InvalidParameterError
-    │   └── QueryCheckError        a cross-parameter rule of the mapping failed
+    │   ├── QueryCheckError        a cross-parameter rule of the mapping failed
+    │   └── InvalidCursorError     a next_cursor that is tampered, foreign or stale
     ├── ConfigurationError         credentials or context of the account are wrong (HTTP 400)
     ├── MappingError               a transform produced something unusable (fix the mapping)
     │   ├── ExpressionEvaluationError
@@ -85,6 +86,10 @@ class InvalidParameterError(QueryError):
 
 class QueryCheckError(QueryError):
     code = "invalid_query"
+
+
+class InvalidCursorError(QueryError):
+    code = "invalid_cursor"
 
 
 class ConfigurationError(UnimeterError):

@@ -30,17 +30,51 @@ from .transform import select_records, transform_records
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a query continues: the window, the page state within it, and how many of that page's rows to skip.
+
+    This is what an opaque ``next_cursor`` carries, so a response can stop in the middle of a vendor page and the
+    next one continues exactly after its last row.
+    """
+
+    window: int = 0
+    page: Any = None
+    next_url: str | None = None
+    skip_rows: int = 0
+    started: bool = False
+
+    def as_state(self) -> PageState:
+        return PageState(page=self.page, next_url=self.next_url)
+
+
 @dataclass
 class VendorPage:
-    """One vendor response and the unified rows made from it."""
+    """One vendor response and the unified rows made from it (already past any rows a resume point skips)."""
 
     operation: str
     window: PartitionWindow
     exchange: Exchange
     rows: list[dict[str, Any]]
+    state: PageState
     next_state: PageState | None
+    is_last_window: bool
     is_looping: bool = False
     records: list[Any] = field(default_factory=list)
+    skipped_rows: int = 0
+
+    def resume_at(self, rows_taken: int) -> ResumePoint:
+        """The point just after the first ``rows_taken`` rows of this page."""
+        return ResumePoint(self.window.index, self.state.page, self.state.next_url,
+                           self.skipped_rows + rows_taken, started=True)
+
+    def resume_after(self) -> ResumePoint | None:
+        """The point after this whole page, or None when the query has nothing more."""
+        if self.next_state is not None:
+            return ResumePoint(self.window.index, self.next_state.page, self.next_state.next_url, 0, started=True)
+        if self.is_last_window:
+            return None
+        return ResumePoint(self.window.index + 1)
 
 
 @contextlib.contextmanager
@@ -64,9 +98,9 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
                      context: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
                      remote_query: Mapping[str, Any] | None = None, now: datetime | None = None,
                      transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None,
-                     keep_remote_data: bool = True,
+                     keep_remote_data: bool = True, start: ResumePoint | None = None,
                      timeout: float = DEFAULT_TIMEOUT_SECONDS) -> AsyncIterator[VendorPage]:
-    """Every vendor page of one unified query, in order, with its validated rows."""
+    """Every vendor page of one unified query, in order, with its validated rows, from ``start`` when given."""
     spec = integration if isinstance(integration, IntegrationSpec) else load_integration(integration)
     creds = resolve_credentials(spec, credentials or {})
     ctx = resolve_context(spec, context or {})
@@ -77,13 +111,18 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
         windows = plan_windows(spec.partition, base_bindings)
     seen_ids: set[str] = set()
     async with httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as client:
-        for window in windows:
+        start = start or ResumePoint()
+        if start.window >= len(windows):
+            raise QueryCheckError("next_cursor points past the end of this query")
+        for window in windows[start.window:]:
             bindings = {**base_bindings, "window": window.as_binding()}
             with _clock(now):
                 operation = _choose_operation(spec, bindings)
             bindings["operation"] = operation.name
             paginator = make_paginator(operation.pagination)
-            state: PageState | None = paginator.first()
+            resuming = start.started and window.index == start.window
+            state: PageState | None = start.as_state() if resuming else paginator.first()
+            skip = start.skip_rows if resuming else 0
             record_index = 0
             while state is not None:
                 page_bindings = {**bindings, "page": state.page}
@@ -99,7 +138,9 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
                     following = paginator.advance(exchange.body, exchange.headers, len(records),
                                                   {**page_bindings, "headers": exchange.headers})
                 record_index += len(records)
-                yield VendorPage(operation.name, window, exchange, rows, following, paginator.is_looping, records)
+                yield VendorPage(operation.name, window, exchange, rows[skip:], state, following,
+                                 window.index == len(windows) - 1, paginator.is_looping, records, skip)
+                skip = 0
                 state = following
 
 
