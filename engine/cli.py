@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .envelope import error_envelope
 from .errors import UnimeterError
 from .fixtures import discover_cases, run_case_with_result, run_cases
 from .functions import parse_instant
@@ -28,19 +29,6 @@ def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
             raise SystemExit(f"unimeter: {option} expects KEY=VALUE, got {item.split('=')[0]!r}...")
         result[key] = value
     return result
-
-
-def _error_envelope(error: UnimeterError) -> dict[str, Any]:
-    status = error.http_status
-    envelope: dict[str, Any] = {"status": status, "error": error.code, "message": error.message,
-                                "details": {k: v for k, v in error.details.items()
-                                            if k not in {"status", "vendor_message"}}}
-    vendor_status = getattr(error, "status", None)
-    if vendor_status is not None or error.code.startswith("remote_"):
-        envelope["is_remote_error"] = True
-        envelope["remote_status"] = vendor_status
-        envelope["remote_message"] = getattr(error, "vendor_message", None)
-    return envelope
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -95,7 +83,7 @@ def _cmd_usage(args: argparse.Namespace) -> int:
                               context=_pairs(args.context, "--context"), params=_pairs(args.param, "--param"),
                               now=now)
     except UnimeterError as error:
-        print(json.dumps(_error_envelope(error), indent=2), file=sys.stderr)
+        print(json.dumps(error_envelope(error), indent=2), file=sys.stderr)
         return 1
     print(json.dumps(response, indent=2))
     return 0

@@ -1,0 +1,292 @@
+"""The HTTP service: ``GET /unified/usage-metering/usage`` over integrated accounts, with the engine embedded.
+
+Every failure is the JSON error envelope (``engine/envelope.py``); nothing escapes as a 500 with a traceback. The
+account store and API tokens come from ``engine/store.py``; any httpx transport can be injected for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .envelope import REDACTED, error_envelope, redact
+from .errors import InvalidParameterError, QueryError, UnimeterError, VendorAuthError
+from .formats import RESPONSE_FORMATS, exclude_fields, flatten, key_by
+from .paging import Slice, decode_cursor, encode_cursor, query_binding, take
+from .pipeline import ResumePoint, VendorPage, iter_pages
+from .sender import Sleep
+from .spec import load_integration
+
+log = logging.getLogger("unimeter.service")
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+_RESERVED = {"integrated_account_id", "truto_response_format", "truto_key_by", "truto_ignore_limit",
+             "truto_ignore_remote_data", "limit", "next_cursor"}
+_BRACKET = re.compile(r"^(?P<name>[a-z_]+)\[(?P<key>[^\]]*)\]$")
+
+
+class UnauthorizedError(UnimeterError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class NotFoundError(UnimeterError):
+    code = "not_found"
+    http_status = 404
+
+
+class AccountLike(Protocol):
+    id: str
+    integration: str
+    environment: str
+    credentials: dict[str, Any]
+    context: dict[str, Any]
+
+
+class AccountStore(Protocol):
+    def environment_for_token(self, token: str) -> str | None: ...
+    def get_account(self, account_id: str, environment: str) -> AccountLike | None: ...
+    def mark_status(self, account_id: str, status: str) -> None: ...
+
+
+@dataclass
+class UsageQuery:
+    """The list endpoint's query string, parsed; ``params`` are the integration's own parameters."""
+
+    account_id: str
+    response_format: str
+    key_by: str | None
+    ignore_limit: bool
+    ignore_remote_data: bool
+    exclude: list[str]
+    remote_query: dict[str, str]
+    limit: int
+    next_cursor: str | None
+    params: dict[str, str]
+
+
+def _boolean(name: str, raw: str | None) -> bool:
+    if raw is None or raw == "":
+        return False
+    if raw.lower() in {"true", "1"}:
+        return True
+    if raw.lower() in {"false", "0"}:
+        return False
+    raise InvalidParameterError(f"invalid value {raw!r} for {name!r}: expected true or false", parameter=name)
+
+
+def parse_query(request: Request) -> UsageQuery:
+    items = request.query_params.multi_items()
+    single: dict[str, str] = {}
+    exclude: list[str] = []
+    remote: dict[str, str] = {}
+    for name, value in items:
+        bracket = _BRACKET.match(name)
+        if (bracket and bracket["name"] == "truto_exclude_fields") or name == "truto_exclude_fields":
+            exclude.extend(v for v in value.split(",") if v)
+        elif bracket and bracket["name"] == "remote_query" and bracket["key"]:
+            remote[bracket["key"]] = value
+        elif name in single:
+            raise InvalidParameterError(f"the parameter {name!r} is given more than once", parameter=name)
+        else:
+            single[name] = value
+    account_id = single.pop("integrated_account_id", "")
+    if not account_id:
+        raise InvalidParameterError("the parameter 'integrated_account_id' is required (a UUID)",
+                                    parameter="integrated_account_id")
+    try:
+        uuid.UUID(account_id)
+    except ValueError:
+        raise InvalidParameterError(f"invalid integrated_account_id {account_id!r}: expected a UUID",
+                                    parameter="integrated_account_id") from None
+    response_format = single.pop("truto_response_format", "unified") or "unified"
+    if response_format not in RESPONSE_FORMATS:
+        raise InvalidParameterError(f"invalid truto_response_format {response_format!r}: expected one of "
+                                    f"{', '.join(RESPONSE_FORMATS)}", parameter="truto_response_format")
+    limit_raw = single.pop("limit", "")
+    if limit_raw and (not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_LIMIT):
+        raise InvalidParameterError(f"invalid limit {limit_raw!r}: expected an integer from 1 to {MAX_LIMIT}",
+                                    parameter="limit")
+    return UsageQuery(
+        account_id=account_id, response_format=response_format, key_by=single.pop("truto_key_by", None) or None,
+        ignore_limit=_boolean("truto_ignore_limit", single.pop("truto_ignore_limit", None)),
+        ignore_remote_data=_boolean("truto_ignore_remote_data", single.pop("truto_ignore_remote_data", None)),
+        exclude=exclude, remote_query=remote, limit=int(limit_raw) if limit_raw else DEFAULT_LIMIT,
+        next_cursor=single.pop("next_cursor", None) or None, params=single)
+
+
+class UsageService:
+    """The application state: store, cursor key, and the transport used to reach vendors."""
+
+    def __init__(self, store: AccountStore, cursor_key: bytes, *,
+                 transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None) -> None:
+        self.store = store
+        self.cursor_key = cursor_key
+        self.transport = transport
+        self.sleep = sleep
+
+    def authenticate(self, request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthorizedError("missing API token: send Authorization: Bearer <token>")
+        environment = self.store.environment_for_token(token.strip())
+        if environment is None:
+            raise UnauthorizedError("the API token is not valid")
+        return environment
+
+    async def list_usage(self, request: Request) -> Response:
+        environment = self.authenticate(request)
+        query = parse_query(request)
+        account = self.store.get_account(query.account_id, environment)
+        if account is None:
+            raise NotFoundError(f"no integrated account {query.account_id}", integrated_account_id=query.account_id)
+        spec = load_integration(account.integration)
+        binding = query_binding(account.id, account.integration, query.params, query.remote_query)
+        start = decode_cursor(query.next_cursor, key=self.cursor_key, binding=binding) if query.next_cursor else None
+        secrets = [str(account.credentials.get(name, "")) for name in spec.secret_fields]
+
+        def pages() -> AsyncIterator[VendorPage]:
+            return iter_pages(spec, credentials=account.credentials, context=account.context, params=query.params,
+                              remote_query=query.remote_query, transport=self.transport, sleep=self.sleep,
+                              keep_remote_data=not query.ignore_remote_data, start=start)
+
+        if query.response_format == "stream":
+            return StreamingResponse(self._stream(pages(), query, account.id, secrets),
+                                     media_type="application/x-ndjson")
+        try:
+            result = await take(pages(), None if query.ignore_limit else query.limit)
+        except VendorAuthError:
+            self.store.mark_status(account.id, "needs_reauth")
+            raise
+        self.store.mark_status(account.id, "active")
+        next_cursor = None if result.resume is None else encode_cursor(result.resume, key=self.cursor_key,
+                                                                       binding=binding)
+        return JSONResponse(self._body(result, query, next_cursor, secrets))
+
+    def _rows(self, rows: list[dict[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:
+        shaped = [exclude_fields(row, query.exclude) for row in rows] if query.exclude else rows
+        if query.response_format == "normalized":
+            shaped = [flatten(row) for row in shaped]
+        return shaped
+
+    def _body(self, result: Slice, query: UsageQuery, next_cursor: str | None, secrets: list[str]) -> dict[str, Any]:
+        if query.response_format == "raw":
+            return {"result": [page.exchange.body for page in result.pages], "next_cursor": next_cursor}
+        rows = self._rows(result.rows, query)
+        body: dict[str, Any] = {"result": key_by(rows, query.key_by) if query.key_by else rows,
+                                "next_cursor": next_cursor}
+        if query.response_format == "debug":
+            body["debug"] = redact(_debug(result, next_cursor, len(rows)), secrets)
+        return body
+
+    async def _stream(self, pages: AsyncIterator[VendorPage], query: UsageQuery, account_id: str,
+                      secrets: list[str]) -> AsyncIterator[bytes]:
+        try:
+            async for page in pages:
+                for row in self._rows(page.rows, query):
+                    yield (json.dumps(row) + "\n").encode("utf-8")
+        except UnimeterError as error:
+            if isinstance(error, VendorAuthError):
+                self.store.mark_status(account_id, "needs_reauth")
+            yield (json.dumps({"error": redact(error_envelope(error), secrets)}) + "\n").encode("utf-8")
+            return
+        except Exception:
+            log.exception("stream failed")
+            yield (json.dumps({"error": _internal_error()}) + "\n").encode("utf-8")
+            return
+        self.store.mark_status(account_id, "active")
+
+
+def _redacted_headers(request: httpx.Request) -> dict[str, str]:
+    sensitive = {"authorization", "proxy-authorization", "cookie"}
+    return {k: (REDACTED if k.lower() in sensitive or "key" in k.lower() or "token" in k.lower() else v)
+            for k, v in request.headers.items()}
+
+
+def _debug(result: Slice, next_cursor: str | None, count: int) -> dict[str, Any]:
+    requests = []
+    for page in result.pages:
+        exchange = page.exchange
+        body = exchange.request.content.decode("utf-8", "replace") if exchange.request.content else None
+        requests.append({
+            "requestUrl": str(exchange.request.url),
+            "requestOptions": {"method": exchange.request.method, "headers": _redacted_headers(exchange.request),
+                               "body": json.loads(body) if body else None},
+            "data": exchange.body, "responseHeaders": exchange.headers, "status": exchange.status,
+            "retryWaits": exchange.waits, "attempts": exchange.attempts, "operation": page.operation,
+            "window": page.window.as_binding(), "isLooping": page.is_looping,
+        })
+    last = requests[-1] if requests else {}
+    return {**{k: last.get(k) for k in ("requestUrl", "requestOptions", "data", "responseHeaders")},
+            "nextCursor": next_cursor, "isLooping": any(r["isLooping"] for r in requests),
+            "isEmptyResult": count == 0, "resultCount": count, "requests": requests}
+
+
+def _internal_error() -> dict[str, Any]:
+    return {"status": 500, "error": "internal_error", "message": "internal error; see the service log", "details": {}}
+
+
+def _error_response(error: UnimeterError) -> JSONResponse:
+    headers = {}
+    retry_after = error.details.get("retry_after")
+    if error.http_status == 429 and retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    return JSONResponse(error_envelope(error), status_code=error.http_status, headers=headers)
+
+
+def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except UnimeterError as error:
+            if not isinstance(error, QueryError | UnauthorizedError | NotFoundError):
+                log.info("request failed: %s", error.code)
+            return _error_response(error)
+        except Exception:
+            log.exception("unexpected failure")
+            return JSONResponse(_internal_error(), status_code=500)
+    return endpoint
+
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(service: UsageService) -> Starlette:
+    """The ASGI application; the routes are the reference's endpoint plus health and OpenAPI."""
+    from .openapi import openapi_document
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"status": 404, "error": "not_found", "message": f"no route {request.url.path}",
+                             "details": {}}, status_code=404)
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"status": 405, "error": "method_not_allowed",
+                             "message": f"{request.method} is not allowed on {request.url.path}", "details": {}},
+                            status_code=405)
+
+    routes = [
+        Route("/unified/usage-metering/usage", _guarded(service.list_usage), methods=["GET"]),
+        Route("/health", _health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
+
+
+__all__ = ["AccountStore", "ResumePoint", "UsageService", "create_app", "parse_query"]
