@@ -11,6 +11,10 @@ Hierarchy::
     │   ├── QueryCheckError        a cross-parameter rule of the mapping failed
     │   └── InvalidCursorError     a next_cursor that is tampered, foreign or stale
     ├── ConfigurationError         credentials or context of the account are wrong (HTTP 400)
+    │   └── UnknownIntegrationError  no mapping has that name
+    ├── AccountNotFoundError       no such account in the caller's environment (HTTP 404)
+    ├── StoreError                 the accounts store cannot be reached or read (HTTP 503)
+    │   └── SecretKeyError         the secret key is missing, malformed or not the one that sealed the credentials
     ├── MappingError               a transform produced something unusable (fix the mapping)
     │   ├── ExpressionEvaluationError
     │   └── RowValidationError     a row fails schemas/usage.schema.json
@@ -45,6 +49,33 @@ class UnimeterError(Exception):
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = {k: v for k, v in details.items() if v is not None}
+
+    def redact(self, secrets: list[str]) -> None:
+        """Remove every secret value from the message and details (vendors sometimes echo a key back)."""
+        values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+        def scrub(value: Any) -> Any:
+            if isinstance(value, str):
+                for secret in values:
+                    value = value.replace(secret, "[REDACTED]")
+                return value
+            if isinstance(value, dict):
+                return {k: scrub(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [scrub(v) for v in value]
+            return value
+
+        if not values:
+            return
+        self.message = scrub(self.message)
+        self.args = (self.message, *self.args[1:])
+        self.details = scrub(self.details)
+        for name in ("vendor_message",):
+            if isinstance(getattr(self, name, None), str):
+                setattr(self, name, scrub(getattr(self, name)))
+
+    def __str__(self) -> str:
+        return self.message
 
     def to_dict(self) -> dict[str, Any]:
         """The error as plain data, as the error envelope and the fixtures show it."""
@@ -95,6 +126,27 @@ class InvalidCursorError(QueryError):
 class ConfigurationError(UnimeterError):
     code = "invalid_account_configuration"
     http_status = 400
+
+
+class UnknownIntegrationError(ConfigurationError):
+    code = "unknown_integration"
+
+
+class AccountNotFoundError(UnimeterError):
+    """Also raised for an account of another environment, so that an id reveals nothing across environments."""
+
+    code = "account_not_found"
+    http_status = 404
+
+
+class StoreError(UnimeterError):
+    code = "store_unavailable"
+    http_status = 503
+
+
+class SecretKeyError(StoreError):
+    code = "secret_key_error"
+    http_status = 500
 
 
 class MappingError(UnimeterError):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from .errors import InvalidParameterError, QueryCheckError, UnsupportedParameterError
+from .errors import InvalidParameterError, MappingError, QueryCheckError, UnsupportedParameterError
 from .functions import format_instant, parse_instant
 from .spec import IntegrationSpec, ParamSpec
 
@@ -94,7 +94,12 @@ def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Map
         if param.default is not None:
             value = param.default.evaluate(None, {"params": dict(params), "context": dict(context)})
             if value is not None:
-                params[name] = _parse_value(param, value)
+                try:
+                    params[name] = _parse_value(param, value)
+                except ValueError:
+                    raise MappingError(f"{spec.name} ({spec.file}): the default of parameter {name!r} evaluated to "
+                                       f"{value!r}, not {_describe(param)}",
+                                       key_path=f"params.{name}.default") from None
                 continue
         if param.required:
             raise InvalidParameterError(f"the parameter {name!r} is required: {_describe(param)}", parameter=name)

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from .accounts import resolve_context, resolve_credentials
-from .errors import MappingError, QueryCheckError
+from .errors import MappingError, QueryCheckError, UnimeterError
 from .jsonata import pinned_now
 from .pagination import PageState, make_paginator
 from .params import resolve_params
@@ -100,8 +100,28 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
                      transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None,
                      keep_remote_data: bool = True, start: ResumePoint | None = None,
                      timeout: float = DEFAULT_TIMEOUT_SECONDS) -> AsyncIterator[VendorPage]:
-    """Every vendor page of one unified query, in order, with its validated rows, from ``start`` when given."""
+    """Every vendor page of one unified query, in order, with its validated rows, from ``start`` when given.
+
+    Any error raised on the way has the account's secret values removed from its message.
+    """
     spec = integration if isinstance(integration, IntegrationSpec) else load_integration(integration)
+    secrets = [str(v) for k, v in (credentials or {}).items() if k in spec.secret_fields and v]
+    try:
+        async for page in _iter_pages(spec, credentials=credentials, context=context, params=params,
+                                      remote_query=remote_query, now=now, transport=transport, sleep=sleep,
+                                      keep_remote_data=keep_remote_data, start=start, timeout=timeout):
+            yield page
+    except UnimeterError as error:
+        error.redact(secrets)
+        raise
+
+
+async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] | None,
+                      context: Mapping[str, Any] | None, params: Mapping[str, Any] | None,
+                      remote_query: Mapping[str, Any] | None, now: datetime | None,
+                      transport: httpx.AsyncBaseTransport | None, sleep: Sleep | None,
+                      keep_remote_data: bool, start: ResumePoint | None,
+                      timeout: float) -> AsyncIterator[VendorPage]:
     creds = resolve_credentials(spec, credentials or {})
     ctx = resolve_context(spec, context or {})
     with _clock(now):
@@ -132,11 +152,11 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
                 exchange = await send(client, request, spec, sleep=sleep or _default_sleep)
                 with _clock(now):
                     records = select_records(operation, exchange.body, page_bindings)
+                    following = paginator.advance(exchange.body, exchange.headers, len(records),
+                                                  {**page_bindings, "headers": exchange.headers})
                     rows = list(transform_records(spec, operation, records, page_bindings,
                                                   first_index=record_index, keep_remote_data=keep_remote_data))
                     _check_unique_ids(spec, rows, seen_ids)
-                    following = paginator.advance(exchange.body, exchange.headers, len(records),
-                                                  {**page_bindings, "headers": exchange.headers})
                 record_index += len(records)
                 yield VendorPage(operation.name, window, exchange, rows[skip:], state, following,
                                  window.index == len(windows) - 1, paginator.is_looping, records, skip)

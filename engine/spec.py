@@ -304,7 +304,10 @@ def _excerpt(source: str, position: int | None) -> str:
 def _schema_errors(document: SourceDocument) -> list[SpecError]:
     validator = jsonschema.Draft202012Validator(load_schema("integration.schema.json"))
     found: list[SpecError] = []
-    for error in sorted(validator.iter_errors(document.data), key=lambda e: list(map(str, e.absolute_path))):
+    # Unknown keys first: a misspelt key also makes the right key "missing", and the typo is what to show.
+    ordered = sorted(validator.iter_errors(document.data),
+                     key=lambda e: (e.validator != "additionalProperties", list(map(str, e.absolute_path))))
+    for error in ordered:
         chosen = jsonschema.exceptions.best_match([error])
         path: KeyPath = tuple(chosen.absolute_path)
         message = chosen.message
