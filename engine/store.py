@@ -1,0 +1,370 @@
+"""Integrated accounts and API tokens, kept in SQLite or PostgreSQL behind one :class:`Store` protocol.
+
+An integrated account is one customer's connection to one integration in one environment: which mapping, its
+credentials (sealed by :mod:`engine.secrets` before they reach the database), its context, and whether it still works
+(``needs_reauth`` once the vendor rejected its credentials). Every read and write names the environment, and an
+account of another environment is reported exactly like a missing one, so a token of one environment cannot probe the
+ids of another.
+
+:func:`open_store` picks the backend from one URL (``--database`` or ``UNIMETER_DATABASE_URL``):
+``sqlite:///ABSOLUTE/PATH.db`` for one machine (default: ``<data dir>/unimeter.db``), ``postgresql://...`` for several
+service instances sharing one store. Each operation runs in its own connection and transaction, so one store object
+is safe to share between threads; the price is one connection per operation, which a pool can remove later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol, get_args
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID, uuid4
+
+from .accounts import resolve_context, resolve_credentials
+from .errors import AccountNotFoundError, ConfigurationError, StoreError, UnknownIntegrationError
+from .secrets import SecretBox, data_dir, hash_api_token, load_secret_box, new_api_token
+from .spec import available_integrations, load_integration
+
+DATABASE_URL_ENV = "UNIMETER_DATABASE_URL"
+AccountStatus = Literal["active", "needs_reauth"]
+ACCOUNT_STATUSES: tuple[str, ...] = get_args(AccountStatus)
+_ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(frozen=True, repr=False)
+class Account:
+    """One integrated account, credentials decrypted. Only :meth:`to_public` may leave the process."""
+
+    id: UUID
+    integration: str
+    environment: str
+    credentials: dict[str, Any]
+    context: dict[str, Any]
+    status: AccountStatus
+    created_at: datetime
+    updated_at: datetime
+
+    def __repr__(self) -> str:
+        return (f"Account(id={self.id}, integration={self.integration!r}, environment={self.environment!r}, "
+                f"credentials={sorted(self.credentials)} (values hidden), status={self.status!r})")
+
+    def to_public(self) -> dict[str, Any]:
+        """The account as the API and CLI show it: which credential fields are set, never their values."""
+        return {
+            "id": str(self.id),
+            "integration": self.integration,
+            "environment": self.environment,
+            "credentials": {name: "set" for name, value in self.credentials.items() if value not in (None, "")},
+            "context": dict(self.context),
+            "status": self.status,
+            "created_at": self.created_at.strftime(_TIME_FORMAT),
+            "updated_at": self.updated_at.strftime(_TIME_FORMAT),
+        }
+
+
+class Store(Protocol):
+    """Where integrated accounts and API tokens live. Lookups by id always name the environment too."""
+
+    def create_account(self, integration: str, *, environment: str, credentials: Mapping[str, Any],
+                       context: Mapping[str, Any] | None = None) -> Account: ...
+
+    def list_accounts(self, environment: str | None = None) -> list[Account]: ...
+
+    def get_account(self, account_id: UUID | str, *, environment: str) -> Account: ...
+
+    def update_account(self, account_id: UUID | str, *, environment: str,
+                       credentials: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None,
+                       status: AccountStatus | None = None) -> Account: ...
+
+    def delete_account(self, account_id: UUID | str, *, environment: str) -> None: ...
+
+    def mark_status(self, account_id: UUID | str, *, environment: str, status: AccountStatus) -> Account: ...
+
+    def create_token(self, *, environment: str) -> str: ...
+
+    def resolve_token(self, token: str) -> str | None: ...
+
+
+def database_url(explicit: str | None = None) -> str:
+    """``explicit``, else ``UNIMETER_DATABASE_URL``, else the SQLite file in the user's data dir."""
+    return explicit or os.environ.get(DATABASE_URL_ENV) or f"sqlite://{data_dir() / 'unimeter.db'}"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced, for messages and reprs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def open_store(url: str | None = None, *, key_file: Path | None = None) -> Store:
+    """The store at ``url`` (see :func:`database_url`), its tables created if missing."""
+    url = database_url(url)
+    scheme = url.partition(":")[0]
+    store: _SqlStore
+    if scheme == "sqlite":
+        store = SqliteStore(_sqlite_path(url), load_secret_box(key_file))
+    elif scheme in {"postgresql", "postgres"}:
+        store = PostgresStore(url, load_secret_box(key_file))
+    else:
+        raise ConfigurationError(
+            f"unsupported database URL {redact_url(url)!r}: expected sqlite:///ABSOLUTE/PATH.db or postgresql://...",
+            field="database")
+    store.create_schema()
+    return store
+
+
+def _sqlite_path(url: str) -> Path:
+    path = url.removeprefix("sqlite://")
+    if not path.startswith("/"):
+        raise ConfigurationError(f"SQLite URL {url!r} needs an absolute path: sqlite:///ABSOLUTE/PATH.db",
+                                 field="database")
+    return Path(path)
+
+
+_Run = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+_COLUMNS = "id, integration, environment, credentials, context, status, created_at, updated_at"
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS unimeter_accounts (
+        id TEXT PRIMARY KEY, integration TEXT NOT NULL, environment TEXT NOT NULL, credentials TEXT NOT NULL,
+        context TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS unimeter_accounts_environment ON unimeter_accounts (environment, created_at)",
+    """CREATE TABLE IF NOT EXISTS unimeter_api_tokens (
+        token_hash TEXT PRIMARY KEY, environment TEXT NOT NULL, created_at TEXT NOT NULL)""",
+)
+
+
+class _SqlStore(ABC):
+    """The store's logic over plain SQL; a backend supplies transactions and its row-lock clause.
+
+    SQL is written with ``?`` placeholders; credentials are sealed before any statement sees them.
+    """
+
+    _for_update = ""
+
+    def __init__(self, box: SecretBox) -> None:
+        self._box = box
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[_Run]:
+        """A connection in one transaction: committed when the block ends, rolled back when it raises."""
+
+    def create_schema(self) -> None:
+        with self._transaction() as run:
+            for statement in _SCHEMA:
+                run(statement, ())
+
+    def create_account(self, integration: str, *, environment: str, credentials: Mapping[str, Any],
+                       context: Mapping[str, Any] | None = None) -> Account:
+        _check_environment(environment)
+        _validate(integration, credentials, context or {})
+        now = datetime.now(UTC)
+        account = Account(id=uuid4(), integration=integration, environment=environment,
+                          credentials=dict(credentials), context=dict(context or {}), status="active",
+                          created_at=now, updated_at=now)
+        with self._transaction() as run:
+            run(f"INSERT INTO unimeter_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._row(account))
+        return account
+
+    def list_accounts(self, environment: str | None = None) -> list[Account]:
+        where, params = ("WHERE environment = ?", (environment,)) if environment is not None else ("", ())
+        with self._transaction() as run:
+            rows = run(f"SELECT {_COLUMNS} FROM unimeter_accounts {where} ORDER BY created_at, id", params)
+        return [self._account(row) for row in rows]
+
+    def get_account(self, account_id: UUID | str, *, environment: str) -> Account:
+        with self._transaction() as run:
+            return self._fetch(run, account_id, environment)
+
+    def update_account(self, account_id: UUID | str, *, environment: str,
+                       credentials: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None,
+                       status: AccountStatus | None = None) -> Account:
+        """Replace the given parts. New credentials make the account ``active`` again unless ``status`` says
+        otherwise, because replacing rejected credentials is how a ``needs_reauth`` account is repaired."""
+        if status is not None and status not in ACCOUNT_STATUSES:
+            raise ConfigurationError(f"invalid status {status!r}: expected one of {', '.join(ACCOUNT_STATUSES)}",
+                                     field="status")
+        with self._transaction() as run:
+            current = self._fetch(run, account_id, environment, lock=True)
+            new_credentials = dict(current.credentials if credentials is None else credentials)
+            new_context = dict(current.context if context is None else context)
+            if credentials is not None or context is not None:
+                _validate(current.integration, new_credentials, new_context)
+            new_status = status or ("active" if credentials is not None else current.status)
+            updated = Account(id=current.id, integration=current.integration, environment=current.environment,
+                              credentials=new_credentials, context=new_context, status=new_status,
+                              created_at=current.created_at, updated_at=datetime.now(UTC))
+            row = self._row(updated)
+            run("UPDATE unimeter_accounts SET credentials = ?, context = ?, status = ?, updated_at = ? WHERE id = ?",
+                (row[3], row[4], row[5], row[7], row[0]))
+        return updated
+
+    def mark_status(self, account_id: UUID | str, *, environment: str, status: AccountStatus) -> Account:
+        """Record what the vendor said about the credentials (``needs_reauth`` after a 401/403)."""
+        return self.update_account(account_id, environment=environment, status=status)
+
+    def delete_account(self, account_id: UUID | str, *, environment: str) -> None:
+        key = _account_key(account_id, environment)
+        with self._transaction() as run:
+            deleted = run("DELETE FROM unimeter_accounts WHERE id = ? AND environment = ? RETURNING id",
+                          (str(key), environment))
+        if not deleted:
+            raise _not_found(account_id, environment)
+
+    def create_token(self, *, environment: str) -> str:
+        _check_environment(environment)
+        token = new_api_token()
+        with self._transaction() as run:
+            run("INSERT INTO unimeter_api_tokens (token_hash, environment, created_at) VALUES (?, ?, ?)",
+                (hash_api_token(token), environment, datetime.now(UTC).strftime(_TIME_FORMAT)))
+        return token
+
+    def resolve_token(self, token: str) -> str | None:
+        """The environment of ``token``, or ``None`` when it is unknown."""
+        with self._transaction() as run:
+            rows = run("SELECT environment FROM unimeter_api_tokens WHERE token_hash = ?", (hash_api_token(token),))
+        return str(rows[0][0]) if rows else None
+
+    def _fetch(self, run: _Run, account_id: UUID | str, environment: str, *, lock: bool = False) -> Account:
+        key = _account_key(account_id, environment)
+        rows = run(f"SELECT {_COLUMNS} FROM unimeter_accounts WHERE id = ? AND environment = ?"
+                   f"{self._for_update if lock else ''}", (str(key), environment))
+        if not rows:
+            raise _not_found(account_id, environment)
+        return self._account(rows[0])
+
+    def _row(self, account: Account) -> tuple[str, ...]:
+        return (str(account.id), account.integration, account.environment,
+                self._box.seal(account.credentials, bound_to=f"account {account.id}"),
+                json.dumps(account.context, sort_keys=True), account.status,
+                account.created_at.strftime(_TIME_FORMAT), account.updated_at.strftime(_TIME_FORMAT))
+
+    def _account(self, row: tuple[Any, ...]) -> Account:
+        account_id, integration, environment, sealed, context, status, created_at, updated_at = row
+        return Account(id=UUID(account_id), integration=integration, environment=environment,
+                       credentials=self._box.open(sealed, bound_to=f"account {account_id}"),
+                       context=json.loads(context), status=status, created_at=_parse_time(created_at),
+                       updated_at=_parse_time(updated_at))
+
+
+class SqliteStore(_SqlStore):
+    """One SQLite file (stdlib ``sqlite3``), created with mode 0600 in a 0700 directory if missing."""
+
+    def __init__(self, path: Path, box: SecretBox) -> None:
+        super().__init__(box)
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    def create_schema(self) -> None:
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        super().create_schema()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Run]:
+        try:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the SQLite store {self.path}: {error}") from None
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            yield lambda sql, params: connection.execute(sql, params).fetchall()
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            connection.rollback()
+            raise StoreError(f"SQLite store {self.path}: {error}") from None
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+
+
+class PostgresStore(_SqlStore):
+    """A PostgreSQL database (psycopg 3) that several service instances can share."""
+
+    _for_update = " FOR UPDATE"
+
+    def __init__(self, url: str, box: SecretBox) -> None:
+        super().__init__(box)
+        self._url = url
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact_url(self._url)!r})"
+
+    def create_schema(self) -> None:
+        """Create the tables under an advisory lock: concurrent ``CREATE TABLE IF NOT EXISTS`` can collide."""
+        with self._transaction() as run:
+            run("SELECT pg_advisory_xact_lock(7202611260)", ())
+            for statement in _SCHEMA:
+                run(statement, ())
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Run]:
+        import psycopg  # imported here so that commands without a PostgreSQL store do not pay for it
+
+        try:
+            connection = psycopg.connect(self._url, connect_timeout=10)
+        except psycopg.Error as error:
+            raise StoreError(f"cannot connect to the PostgreSQL store {redact_url(self._url)}: {error}") from None
+
+        def run(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            cursor = connection.execute(sql.replace("?", "%s"), params)
+            return cursor.fetchall() if cursor.description is not None else []
+
+        try:
+            with connection, connection.transaction():
+                yield run
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL store {redact_url(self._url)}: {error}") from None
+
+
+def _validate(integration: str, credentials: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    """Check the account against the fields its integration declares; messages name fields, never secrets."""
+    if integration not in available_integrations():
+        raise UnknownIntegrationError(
+            f"no integration named {integration!r}; available: {', '.join(available_integrations())}",
+            field="integration")
+    spec = load_integration(integration)
+    resolve_credentials(spec, credentials)
+    resolve_context(spec, context)
+
+
+def _check_environment(environment: str) -> None:
+    if not isinstance(environment, str) or not _ENVIRONMENT_NAME.fullmatch(environment):
+        raise ConfigurationError(
+            "an environment name is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+            field="environment")
+
+
+def _account_key(account_id: UUID | str, environment: str) -> UUID:
+    """``account_id`` as a UUID; a malformed id is reported like a missing account."""
+    if isinstance(account_id, UUID):
+        return account_id
+    try:
+        return UUID(account_id)
+    except (ValueError, TypeError, AttributeError):
+        raise _not_found(account_id, environment) from None
+
+
+def _not_found(account_id: UUID | str, environment: str) -> AccountNotFoundError:
+    return AccountNotFoundError(f"no account {str(account_id)!r} in environment {environment!r}",
+                                account_id=str(account_id), environment=environment)
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
