@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from .fixtures import discover_cases, run_case_with_result, run_cases
 from .functions import parse_instant
 from .pipeline import list_usage
 from .spec import MAPPINGS_DIR, available_integrations, lint_spec
+from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
 
 
 def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
@@ -134,7 +135,92 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="unified usage from every integration's recorded default call")
     demo.add_argument("--json", action="store_true", help="print the full unified responses")
     demo.set_defaults(handler=_cmd_demo)
+    _add_store_commands(commands)
     return parser
+
+
+def _run_on_store(args: argparse.Namespace, action: Callable[[Store], Any]) -> int:
+    """Open the store named by ``--database``, run ``action``, print its result as JSON or the error envelope."""
+    try:
+        result = action(open_store(args.database))
+    except UnimeterError as error:
+        print(json.dumps(error_envelope(error), indent=2), file=sys.stderr)
+        return 1
+    if result is not None:
+        print(json.dumps(result, indent=2))
+    return 0
+
+
+def _cmd_accounts_create(args: argparse.Namespace) -> int:
+    return _run_on_store(args, lambda store: store.create_account(
+        args.integration, environment=args.environment, credentials=_pairs(args.credential, "--credential"),
+        context=_pairs(args.context, "--context")).to_public())
+
+
+def _cmd_accounts_list(args: argparse.Namespace) -> int:
+    return _run_on_store(args, lambda store: [a.to_public() for a in store.list_accounts(args.environment)])
+
+
+def _cmd_accounts_get(args: argparse.Namespace) -> int:
+    return _run_on_store(args, lambda store: store.get_account(args.id, environment=args.environment).to_public())
+
+
+def _cmd_accounts_update(args: argparse.Namespace) -> int:
+    return _run_on_store(args, lambda store: store.update_account(
+        args.id, environment=args.environment,
+        credentials=_pairs(args.credential, "--credential") if args.credential else None,
+        context=_pairs(args.context, "--context") if args.context else None, status=args.status).to_public())
+
+
+def _cmd_accounts_delete(args: argparse.Namespace) -> int:
+    def delete(store: Store) -> dict[str, Any]:
+        store.delete_account(args.id, environment=args.environment)
+        return {"id": args.id, "deleted": True}
+    return _run_on_store(args, delete)
+
+
+def _cmd_tokens_create(args: argparse.Namespace) -> int:
+    """Print the new token alone on stdout (for ``$(...)``); it is stored only as a hash and cannot be shown again."""
+    def create(store: Store) -> None:
+        print(store.create_token(environment=args.environment))
+        print(f"unimeter tokens: API token for environment {args.environment!r}; store it now, it is not shown again",
+              file=sys.stderr)
+    return _run_on_store(args, create)
+
+
+def _add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``accounts`` and ``tokens``: manage the integrated-accounts store that the HTTP service reads."""
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument("--database", metavar="URL", help=f"sqlite:///ABSOLUTE/PATH.db or postgresql://... "
+                          f"(default: ${DATABASE_URL_ENV}, else unimeter.db in the user's data dir)")
+    accounts = commands.add_parser("accounts", help="create, list, show, update and delete integrated accounts")
+    actions = accounts.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", parents=[database], help="store a new account; prints it with its id")
+    create.add_argument("integration", metavar="INTEGRATION")
+    create.add_argument("--environment", required=True, metavar="NAME")
+    create.add_argument("--credential", action="append", metavar="KEY=VALUE")
+    create.add_argument("--context", action="append", metavar="KEY=VALUE")
+    create.set_defaults(handler=_cmd_accounts_create)
+    listing = actions.add_parser("list", parents=[database], help="accounts, of one environment or all")
+    listing.add_argument("--environment", metavar="NAME")
+    listing.set_defaults(handler=_cmd_accounts_list)
+    for name, handler, text in (("get", _cmd_accounts_get, "show one account (credential values are never shown)"),
+                                ("update", _cmd_accounts_update, "replace credentials, context or status"),
+                                ("delete", _cmd_accounts_delete, "delete one account")):
+        action = actions.add_parser(name, parents=[database], help=text)
+        action.add_argument("id", metavar="ID")
+        action.add_argument("--environment", required=True, metavar="NAME")
+        action.set_defaults(handler=handler)
+        if name == "update":
+            action.add_argument("--credential", action="append", metavar="KEY=VALUE",
+                                help="the full new set of credentials (new credentials make the account active)")
+            action.add_argument("--context", action="append", metavar="KEY=VALUE", help="the full new context")
+            action.add_argument("--status", choices=ACCOUNT_STATUSES)
+    tokens = commands.add_parser("tokens", help="API tokens of the HTTP service")
+    token_actions = tokens.add_subparsers(dest="action", required=True)
+    token = token_actions.add_parser("create", parents=[database], help="create a token for one environment")
+    token.add_argument("--environment", required=True, metavar="NAME")
+    token.set_defaults(handler=_cmd_tokens_create)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
