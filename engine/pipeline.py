@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
@@ -154,6 +155,9 @@ async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] |
                     records = select_records(operation, exchange.body, page_bindings)
                     following = paginator.advance(exchange.body, exchange.headers, len(records),
                                                   {**page_bindings, "headers": exchange.headers})
+                    if following is not None and following.next_url is not None:
+                        # A relative next URL (RFC 8288) is relative to the URL just requested, not the base URL.
+                        following = PageState(following.page, urljoin(str(exchange.request.url), following.next_url))
                     rows = list(transform_records(spec, operation, records, page_bindings,
                                                   first_index=record_index, keep_remote_data=keep_remote_data))
                     _check_unique_ids(spec, rows, seen_ids)

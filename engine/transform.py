@@ -28,7 +28,7 @@ def _prune(value: Any) -> Any:
             pruned[key] = cleaned
         return pruned
     if isinstance(value, list):
-        return [item for item in (_prune(v) for v in value) if item is not None]
+        return [item for item in (_prune(v) for v in value) if item is not None and item != {}]
     return value
 
 
