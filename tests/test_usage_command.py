@@ -1,0 +1,703 @@
+"""End to end: `python -m engine.cli usage` against a plain local HTTP server playing each vendor's documented example.
+
+For every integration the real CLI runs as a subprocess with `--context base_url=http://127.0.0.1:<port>` and a pinned
+`--now`, once with the reference's defaults (no params) and once or more with explicit params. The server
+(tests/plain_vendor_server.py) serves the example payloads of /work/shared/vendors/<vendor>.md verbatim. Each run
+checks: exit 0; the response envelope and every row against the JSON Schemas; every row FIELD BY FIELD against values
+written here by hand from the payload (never computed by the engine); the auth headers and the date parameters the
+server received.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+from plain_vendor_server import (
+    CLAUDE_401,
+    CLAUDE_ANALYTICS_USERS,
+    CLAUDE_CODE_LAST_PAGE,
+    CLAUDE_CODE_NEXT_PAGE_TOKEN,
+    CLAUDE_CODE_USAGE_REPORT,
+    CLAUDE_USER_USAGE_REPORT,
+    CLAUDE_USERS_LAST_PAGE,
+    CLAUDE_USERS_NEXT_PAGE_TOKEN,
+    CODEX_401,
+    CODEX_USAGE,
+    CONFLUENT_401,
+    CONFLUENT_COSTS,
+    CONFLUENT_LAST_PAGE,
+    CONFLUENT_NEXT_PAGE_TOKEN,
+    CURSOR_401,
+    CURSOR_DAILY_USAGE_DATA,
+    DATADOG_401,
+    DATADOG_ESTIMATED_COST,
+    RecordedRequest,
+    VendorServer,
+)
+from referencing import Registry, Resource
+
+PROJECT = Path(__file__).resolve().parent.parent
+USAGE_SCHEMA: dict[str, Any] = json.loads((PROJECT / "schemas" / "usage.schema.json").read_text())
+LIST_SCHEMA: dict[str, Any] = json.loads((PROJECT / "schemas" / "list-response.schema.json").read_text())
+ROW_VALIDATOR = Draft202012Validator(USAGE_SCHEMA, format_checker=FormatChecker())
+LIST_VALIDATOR = Draft202012Validator(
+    LIST_SCHEMA, format_checker=FormatChecker(),
+    registry=Registry().with_resource(USAGE_SCHEMA["$id"], Resource.from_contents(USAGE_SCHEMA)))
+
+# Fake credentials: distinctive values, so a leak into the output is easy to spot.
+CURSOR_CREDENTIALS = {"api_key": "key_FAKEcursorSECRET0001"}
+DATADOG_CREDENTIALS = {"api_key": "ddFAKEapiSECRET0002", "application_key": "ddFAKEappSECRET0003"}
+CONFLUENT_CREDENTIALS = {"api_key": "CFLTFAKEKEYID0004", "api_secret": "cfltFAKEapiSECRET0005"}
+CODEX_CREDENTIALS = {"api_key": "sk-FAKEcodexSECRET0006"}
+CLAUDE_CREDENTIALS = {"api_key": "sk-ant-admin01-FAKEclaudeSECRET0007"}
+WORKSPACE_ID = "5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+
+CURSOR_PATH = "/teams/daily-usage-data"
+DATADOG_ESTIMATED_PATH = "/api/v2/usage/estimated_cost"
+DATADOG_HISTORICAL_PATH = "/api/v2/usage/historical_cost"
+CONFLUENT_PATH = "/billing/v1/costs"
+CODEX_PATH = f"/v1/analytics/codex/workspaces/{WORKSPACE_ID}/usage"
+CLAUDE_USERS_PATH = "/v1/organizations/analytics/users"
+CLAUDE_USER_USAGE_PATH = "/v1/organizations/analytics/user_usage_report"
+CLAUDE_CODE_PATH = "/v1/organizations/usage_report/claude_code"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Harness
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vendor() -> Iterator[VendorServer]:
+    server = VendorServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _env() -> dict[str, str]:
+    """The subprocess environment without proxies: the CLI must reach 127.0.0.1 directly."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in {"http_proxy", "https_proxy", "all_proxy"}}
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env
+
+
+def run_usage(server: VendorServer, integration: str, *, credentials: dict[str, str], now: str,
+              context: dict[str, str] | None = None,
+              params: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "engine.cli", "usage", integration, "--context", f"base_url={server.url}",
+               "--now", now]
+    for option, pairs in (("--credential", credentials), ("--context", context or {}), ("--param", params or {})):
+        for key, value in pairs.items():
+            command += [option, f"{key}={value}"]
+    return subprocess.run(command, cwd=PROJECT, env=_env(), capture_output=True, text=True, timeout=120, check=False)
+
+
+def ok_rows(completed: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    """The rows of a successful run, after checking the exit code, the envelope and every row's schema."""
+    assert completed.returncode == 0, (
+        f"exit {completed.returncode}\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}")
+    response = json.loads(completed.stdout)
+    assert set(response) == {"result", "next_cursor"}
+    assert response["next_cursor"] is None
+    assert not list(LIST_VALIDATOR.iter_errors(response)), [e.message for e in LIST_VALIDATOR.iter_errors(response)]
+    rows: list[dict[str, Any]] = response["result"]
+    for index, row in enumerate(rows):
+        problems = [f"{list(e.absolute_path)}: {e.message}" for e in ROW_VALIDATOR.iter_errors(row)]
+        assert not problems, f"row {index} is not a valid Usage row: {problems}"
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids)), f"duplicate row ids: {ids}"
+    return rows
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list) and value:
+        out = {}
+        for index, item in enumerate(value):
+            out.update(_flatten(item, f"{prefix}[{index}]"))
+        return out
+    return {prefix: value}
+
+
+def _same(a: Any, b: Any) -> bool:
+    # A JSON number compares by value (150.5 == 150.5, 900.0 == 900) but a bool is never a number.
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+
+def assert_rows(actual: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    """Field-by-field comparison: every leaf of every expected row, and no field the expectation does not name."""
+    assert [r.get("id") for r in actual] == [r["id"] for r in expected]
+    for got, want in zip(actual, expected, strict=True):
+        flat_got, flat_want = _flatten(got), _flatten(want)
+        missing = sorted(set(flat_want) - set(flat_got))
+        extra = sorted(set(flat_got) - set(flat_want))
+        wrong = {k: (flat_got[k], flat_want[k]) for k in flat_want
+                 if k in flat_got and not _same(flat_got[k], flat_want[k])}
+        assert not (missing or extra or wrong), (
+            f"row {want['id']}:\n  missing fields: {missing}\n  unexpected fields: {extra}\n"
+            f"  wrong values (got, expected): {wrong}")
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def single(request: RecordedRequest) -> dict[str, str]:
+    """The query as a plain dict, checking no parameter was sent twice."""
+    assert all(len(v) == 1 for v in request.query.values()), request.query
+    return {k: v[0] for k, v in request.query.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Cursor: POST /teams/daily-usage-data, docs example (cursor.md section 3)
+# ---------------------------------------------------------------------------------------------------------------------
+
+CURSOR_RECORDS = json.loads(CURSOR_DAILY_USAGE_DATA)["data"]
+
+
+def cursor_expected() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": "cursor:2024-03-18:12345",
+            "product": {"id": "cursor", "name": "Cursor"},
+            "metric_name": "daily_activity",
+            "user": {"id": "12345", "email": "developer@company.com"},
+            "model": {"id": "gpt-5", "provider": "openai"},
+            "usage": {
+                "requests": {
+                    "total": 252,  # chat 128 + agent 12 + composer 45 + cmdk 67
+                    "chat": 128, "agent": 12, "composer": 45, "cmdk": 67,
+                    "tab_shown": 342, "tab_accepted": 289,
+                    "api_key": 0, "included": 180, "usage_based": 5, "bugbot": 3,
+                },
+                "code": {
+                    "lines_added": 1543, "lines_removed": 892,
+                    "lines_accepted_added": 1102, "lines_accepted_removed": 645,
+                    "applies": 87, "accepts": 73, "rejects": 14,
+                    "apply_most_used": ".tsx", "tab_most_used": ".ts",
+                },
+                "activity": {"is_active": True, "client_version": "0.25.1"},
+            },
+            "start_date": "2024-03-18T00:00:00Z",
+            "end_date": "2024-03-19T00:00:00Z",
+            "remote_data": CURSOR_RECORDS[0],
+        },
+        {
+            # The inactive user: reported zeros stay 0; null mostUsedModel, extensions, clientVersion are absent.
+            "id": "cursor:2024-03-18:12346",
+            "product": {"id": "cursor", "name": "Cursor"},
+            "metric_name": "daily_activity",
+            "user": {"id": "12346", "email": "inactive-user@company.com"},
+            "usage": {
+                "requests": {
+                    "total": 0, "chat": 0, "agent": 0, "composer": 0, "cmdk": 0,
+                    "tab_shown": 0, "tab_accepted": 0, "api_key": 0, "included": 0, "usage_based": 0, "bugbot": 0,
+                },
+                "code": {
+                    "lines_added": 0, "lines_removed": 0, "lines_accepted_added": 0, "lines_accepted_removed": 0,
+                    "applies": 0, "accepts": 0, "rejects": 0,
+                },
+                "activity": {"is_active": False},
+            },
+            "start_date": "2024-03-18T00:00:00Z",
+            "end_date": "2024-03-19T00:00:00Z",
+            "remote_data": CURSOR_RECORDS[1],
+        },
+    ]
+
+
+def check_cursor_request(request: RecordedRequest, start_ms: int, end_ms: int) -> None:
+    assert (request.method, request.path) == ("POST", CURSOR_PATH)
+    # Basic auth: the key as username, empty password.
+    assert request.headers["authorization"] == basic(CURSOR_CREDENTIALS["api_key"], "")
+    assert request.headers["content-type"].startswith("application/json")
+    assert request.query == {}
+    assert set(request.body) == {"startDate", "endDate", "page", "pageSize"}
+    assert request.body["startDate"] == start_ms
+    assert request.body["endDate"] == end_ms
+    # Always paginate: without page and pageSize Cursor returns active users only.
+    assert request.body["page"] == 1
+    assert isinstance(request.body["pageSize"], int) and request.body["pageSize"] > 0
+
+
+def test_cursor_defaults(vendor: VendorServer) -> None:
+    vendor.route("POST", CURSOR_PATH, CURSOR_DAILY_USAGE_DATA)
+    rows = ok_rows(run_usage(vendor, "cursor", credentials=CURSOR_CREDENTIALS, now="2024-03-20T12:00:00Z"))
+    assert_rows(rows, cursor_expected())
+    # Defaults: start of the current month (2024-03-01T00:00:00Z = 1709251200000) to now, both inclusive
+    # (2024-03-20T12:00:00Z = 1710936000000); 20 days, one request.
+    assert len(vendor.requests) == 1
+    check_cursor_request(vendor.requests[0], 1709251200000, 1710936000000)
+
+
+@pytest.mark.parametrize(("params", "start_ms", "end_ms"), [
+    # Dates, end inclusive: 2024-03-18T00:00:00Z .. 2024-03-19T23:59:59.999Z (the docs' own request window, whose
+    # endDate 1710892800000 is the next midnight).
+    ({"start_date": "2024-03-18", "end_date": "2024-03-19"}, 1710720000000, 1710892799999),
+    # Date-times: sent as those instants.
+    ({"start_date": "2024-03-18T00:00:00Z", "end_date": "2024-03-18T23:59:59Z"}, 1710720000000, 1710806399000),
+], ids=["dates", "date-times"])
+def test_cursor_explicit_range(vendor: VendorServer, params: dict[str, str], start_ms: int, end_ms: int) -> None:
+    vendor.route("POST", CURSOR_PATH, CURSOR_DAILY_USAGE_DATA)
+    rows = ok_rows(run_usage(vendor, "cursor", credentials=CURSOR_CREDENTIALS, now="2024-03-25T00:00:00Z",
+                             params=params))
+    assert_rows(rows, cursor_expected())
+    assert len(vendor.requests) == 1
+    check_cursor_request(vendor.requests[0], start_ms, end_ms)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Datadog: GET /api/v2/usage/{estimated,historical}_cost, assembled example (datadog.md section 7)
+# ---------------------------------------------------------------------------------------------------------------------
+
+DATADOG_ITEM = json.loads(DATADOG_ESTIMATED_COST)["data"][0]
+
+
+def datadog_expected(operation: str) -> list[dict[str, Any]]:
+    organization = {"id": "abcd1234efgh5678", "name": "Acme Prod"}
+    return [
+        {
+            "id": f"datadog:{operation}:abcd1234efgh5678:2026-10:infra_host",
+            "product": {"id": "infra_host", "name": "infra_host"},
+            "metric_name": "infra_host",
+            "organization": organization,
+            "charges": [
+                {"type": "committed", "amount": 900.0, "currency": "USD"},
+                {"type": "on_demand", "amount": 150.5, "currency": "USD"},
+                {"type": "total", "amount": 1050.5, "currency": "USD"},
+            ],
+            "start_date": "2026-10-01T00:00:00Z",
+            "end_date": "2026-11-01T00:00:00Z",
+            "remote_data": DATADOG_ITEM,
+        },
+        {
+            "id": f"datadog:{operation}:abcd1234efgh5678:2026-10:logs_indexed_15day",
+            "product": {"id": "logs_indexed_15day", "name": "logs_indexed_15day"},
+            "metric_name": "logs_indexed_15day",
+            "organization": organization,
+            "charges": [
+                {"type": "on_demand", "amount": 200.0, "currency": "USD"},
+                {"type": "total", "amount": 200.0, "currency": "USD"},
+            ],
+            "start_date": "2026-10-01T00:00:00Z",
+            "end_date": "2026-11-01T00:00:00Z",
+            "remote_data": DATADOG_ITEM,
+        },
+    ]
+
+
+def check_datadog_request(request: RecordedRequest, path: str, view: str, month: str) -> None:
+    assert (request.method, request.path) == ("GET", path)
+    assert request.headers["dd-api-key"] == DATADOG_CREDENTIALS["api_key"]
+    assert request.headers["dd-application-key"] == DATADOG_CREDENTIALS["application_key"]
+    assert "application/json" in request.headers["accept"]
+    assert "authorization" not in request.headers
+    assert single(request) == {"view": view, "start_month": month, "end_month": month}
+
+
+def test_datadog_defaults(vendor: VendorServer) -> None:
+    vendor.route("GET", DATADOG_ESTIMATED_PATH, DATADOG_ESTIMATED_COST)
+    rows = ok_rows(run_usage(vendor, "datadog", credentials=DATADOG_CREDENTIALS, now="2026-10-15T12:00:00Z"))
+    assert_rows(rows, datadog_expected("estimated_cost"))
+    # Defaults: the current month, 2026-10 (start of month .. end of month), from estimated_cost, sub-org view.
+    assert len(vendor.requests) == 1
+    check_datadog_request(vendor.requests[0], DATADOG_ESTIMATED_PATH, "sub-org", "2026-10")
+
+
+@pytest.mark.parametrize(("now", "params", "context", "path", "operation", "view"), [
+    # October is the previous month on 2026-11-05: still estimated.
+    ("2026-11-05T08:00:00Z", {"start_date": "2026-10-01T00:00:00Z", "end_date": "2026-10-31T23:59:59Z"}, {},
+     DATADOG_ESTIMATED_PATH, "estimated_cost", "sub-org"),
+    # October is two months back on 2026-12-20: final, from historical_cost; the summary view is passed through.
+    ("2026-12-20T00:00:00Z", {"start_date": "2026-10-01", "end_date": "2026-10-31"}, {"view": "summary"},
+     DATADOG_HISTORICAL_PATH, "historical_cost", "summary"),
+], ids=["estimated-previous-month", "historical-summary"])
+def test_datadog_explicit_range(vendor: VendorServer, now: str, params: dict[str, str], context: dict[str, str],
+                                path: str, operation: str, view: str) -> None:
+    # The two endpoints share the CostByOrgResponse shape; both serve the documented example.
+    vendor.route("GET", DATADOG_ESTIMATED_PATH, DATADOG_ESTIMATED_COST)
+    vendor.route("GET", DATADOG_HISTORICAL_PATH, DATADOG_ESTIMATED_COST)
+    rows = ok_rows(run_usage(vendor, "datadog", credentials=DATADOG_CREDENTIALS, now=now, params=params,
+                             context=context))
+    assert_rows(rows, datadog_expected(operation))
+    assert len(vendor.requests) == 1
+    check_datadog_request(vendor.requests[0], path, view, "2026-10")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Confluent: GET /billing/v1/costs, assembled example (confluent.md section 6)
+# ---------------------------------------------------------------------------------------------------------------------
+
+CONFLUENT_RECORD = json.loads(CONFLUENT_COSTS)["data"][0]
+# The row id recipe of mappings/confluent.yaml, filled in by hand from the example row.
+CONFLUENT_KEY = ("confluent|2022-10-12T00:00:00Z|2022-10-15T00:00:00Z|env-123|lkc-12345|KAFKA|KAFKA_NUM_CKUS|INTERNET"
+                 "|GB|1.5|KAFKA101|connector_type=BigQuerySink,provider=aws,region=us-east-1")
+
+
+def confluent_expected() -> list[dict[str, Any]]:
+    return [{
+        "id": "confluent:2022-10-12:KAFKA_NUM_CKUS:lkc-12345:"
+              + hashlib.sha256(CONFLUENT_KEY.encode()).hexdigest()[:16],
+        "product": {"id": "KAFKA", "name": "Kafka"},
+        "metric_name": "KAFKA_NUM_CKUS",
+        "resources": [{"id": "lkc-12345", "name": "prod-kafka-cluster", "workspace": {"id": "env-123"}}],
+        "charges": [
+            {"type": "total", "amount": 149.85, "currency": "USD"},  # original_amount
+            {"type": "discount", "amount": 20.85, "currency": "USD"},  # discount_amount
+            {"type": "net", "amount": 129.0, "currency": "USD"},  # amount
+        ],
+        "usage": {"quantity": 99.9, "unit": "GB"},
+        "start_date": "2022-10-12T00:00:00Z",
+        "end_date": "2022-10-15T00:00:00Z",
+        "remote_data": CONFLUENT_RECORD,
+    }]
+
+
+def check_confluent_requests(requests: list[RecordedRequest], start: str, end: str) -> None:
+    # The documented example announces a next page; the engine follows it with the token and the same dates.
+    assert len(requests) == 2
+    first, second = requests
+    for request in requests:
+        assert (request.method, request.path) == ("GET", CONFLUENT_PATH)
+        assert request.headers["authorization"] == basic(CONFLUENT_CREDENTIALS["api_key"],
+                                                         CONFLUENT_CREDENTIALS["api_secret"])
+    first_query = single(first)
+    assert set(first_query) == {"start_date", "end_date", "page_size"}
+    assert (first_query["start_date"], first_query["end_date"]) == (start, end)
+    assert 1 <= int(first_query["page_size"]) <= 10000  # the documented maximum
+    # page_size is "only valid on the first request".
+    assert single(second) == {"start_date": start, "end_date": end, "page_token": CONFLUENT_NEXT_PAGE_TOKEN}
+
+
+def route_confluent(vendor: VendorServer) -> None:
+    vendor.route("GET", CONFLUENT_PATH, CONFLUENT_COSTS, pages={CONFLUENT_NEXT_PAGE_TOKEN: CONFLUENT_LAST_PAGE})
+
+
+def test_confluent_defaults(vendor: VendorServer) -> None:
+    route_confluent(vendor)
+    rows = ok_rows(run_usage(vendor, "confluent", credentials=CONFLUENT_CREDENTIALS, now="2022-10-20T12:00:00Z"))
+    assert_rows(rows, confluent_expected())
+    # Defaults: start of the current month to the end of it; the vendor's end_date is exclusive (1st of next month).
+    check_confluent_requests(vendor.requests, "2022-10-01", "2022-11-01")
+
+
+def test_confluent_explicit_range(vendor: VendorServer) -> None:
+    route_confluent(vendor)
+    rows = ok_rows(run_usage(vendor, "confluent", credentials=CONFLUENT_CREDENTIALS, now="2022-10-20T12:00:00Z",
+                             params={"start_date": "2022-10-12", "end_date": "2022-10-14"}))
+    assert_rows(rows, confluent_expected())
+    # A date end_date includes that whole day: the docs' own request start_date=2022-10-12&end_date=2022-10-15.
+    check_confluent_requests(vendor.requests, "2022-10-12", "2022-10-15")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# OpenAI Codex: GET /v1/analytics/codex/workspaces/{workspace_id}/usage, assembled example (openai-codex.md 2.5)
+# ---------------------------------------------------------------------------------------------------------------------
+
+CODEX_RECORD = json.loads(CODEX_USAGE)["data"][0]
+
+
+def codex_expected() -> list[dict[str, Any]]:
+    return [{
+        "id": f"openai-codex:{WORKSPACE_ID}:2026-03-05:user-AbC123xyz",  # start_time 1772668800 = 2026-03-05
+        "product": {"id": "codex", "name": "Codex"},
+        "metric_name": "codex_usage",
+        "resources": [{"id": WORKSPACE_ID, "workspace": {"id": WORKSPACE_ID}}],
+        "user": {"id": "user-AbC123xyz", "email": "dev@example.com"},
+        "model": {"id": "gpt-5.5", "provider": "openai"},
+        # cost_usd is null: no usage_based charge; estimated_cost_usd 49.38 is the (estimated) total.
+        "charges": [{"type": "total", "amount": 49.38, "currency": "USD"}],
+        "usage": {
+            "quantity": 1234.5,
+            "unit": "credits",
+            "conversations": {"thread_count": 12, "turn_count": 48},
+            "tokens": {"input": 100000, "cache_read": 2000000, "output": 50000, "total": 2150000},
+            "code": {"lines_added": 420, "lines_removed": 95},
+            "activity": {"is_active": True},
+        },
+        "start_date": "2026-03-05T00:00:00Z",
+        "end_date": "2026-03-06T00:00:00Z",
+        "surface": "codex",
+        "remote_data": CODEX_RECORD,
+    }]
+
+
+def check_codex_request(request: RecordedRequest) -> None:
+    assert (request.method, request.path) == ("GET", CODEX_PATH)
+    assert request.headers["authorization"] == "Bearer " + CODEX_CREDENTIALS["api_key"]
+    query = single(request)
+    # The day 2026-03-05 UTC: start_time inclusive, end_time exclusive, Unix seconds; per-user rows (no `group`).
+    assert (query["start_time"], query["end_time"]) == ("1772668800", "1772755200")
+    assert query["group_by"] == "day"
+    assert "group" not in query and "page" not in query
+    assert set(query) <= {"start_time", "end_time", "group_by", "limit"}
+
+
+def test_openai_codex_defaults(vendor: VendorServer) -> None:
+    vendor.route("GET", CODEX_PATH, CODEX_USAGE)
+    rows = ok_rows(run_usage(vendor, "openai-codex", credentials=CODEX_CREDENTIALS, now="2026-03-06T12:00:00Z",
+                             context={"workspace_id": WORKSPACE_ID}))
+    assert_rows(rows, codex_expected())
+    # Default date: yesterday (UTC) = 2026-03-05.
+    assert len(vendor.requests) == 1
+    check_codex_request(vendor.requests[0])
+
+
+@pytest.mark.parametrize("params", [
+    {"date": "2026-03-05"},
+    {"date": "2026-03-05", "user_id": "user-AbC123xyz"},
+    {"start_date": "2026-03-05T18:45:00Z"},  # alias of date: only the day is used
+], ids=["date", "date-and-user-id", "start-date-alias"])
+def test_openai_codex_explicit_params(vendor: VendorServer, params: dict[str, str]) -> None:
+    vendor.route("GET", CODEX_PATH, CODEX_USAGE)
+    rows = ok_rows(run_usage(vendor, "openai-codex", credentials=CODEX_CREDENTIALS, now="2026-03-10T09:00:00Z",
+                             context={"workspace_id": WORKSPACE_ID}, params=params))
+    assert_rows(rows, codex_expected())
+    assert len(vendor.requests) == 1
+    check_codex_request(vendor.requests[0])
+
+
+def test_openai_codex_user_id_filters_client_side(vendor: VendorServer) -> None:
+    vendor.route("GET", CODEX_PATH, CODEX_USAGE)
+    rows = ok_rows(run_usage(vendor, "openai-codex", credentials=CODEX_CREDENTIALS, now="2026-03-10T09:00:00Z",
+                             context={"workspace_id": WORKSPACE_ID},
+                             params={"date": "2026-03-05", "user_id": "user-SomeoneElse"}))
+    assert rows == []
+    assert len(vendor.requests) == 1
+    check_codex_request(vendor.requests[0])  # the vendor has no user filter: nothing extra is sent
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Claude: Enterprise Analytics /analytics/users (verbatim docs example), /analytics/user_usage_report (assembled),
+# Admin API /usage_report/claude_code (verbatim docs example) (claude.md sections 4, 5, 8.1)
+# ---------------------------------------------------------------------------------------------------------------------
+
+CLAUDE_USERS_RECORD = json.loads(CLAUDE_ANALYTICS_USERS)["data"][0]
+CLAUDE_USER_USAGE_RECORD = json.loads(CLAUDE_USER_USAGE_REPORT)["data"][0]
+CLAUDE_CODE_RECORD = json.loads(CLAUDE_CODE_USAGE_REPORT)["data"][0]
+CLAUDE_PRODUCT = {"id": "claude", "name": "Claude"}
+
+
+def check_claude_headers(request: RecordedRequest) -> None:
+    assert request.method == "GET"
+    assert request.headers["x-api-key"] == CLAUDE_CREDENTIALS["api_key"]
+    assert request.headers["anthropic-version"] == "2023-06-01"
+    assert "authorization" not in request.headers
+
+
+def claude_activity_expected(day: str, next_day: str) -> list[dict[str, Any]]:
+    # Every counter of the docs example is 0: no surface has activity, so only the user row, inactive, with the
+    # reported web_search_count 0.
+    return [{
+        "id": f"claude:activity:{day}:id",
+        "product": CLAUDE_PRODUCT,
+        "metric_name": "activity",
+        "user": {"id": "id", "email": "email_address"},
+        "usage": {"tools": {"web_search_count": 0}, "activity": {"is_active": False}},
+        "start_date": f"{day}T00:00:00Z",
+        "end_date": f"{next_day}T00:00:00Z",
+        "remote_data": CLAUDE_USERS_RECORD,
+    }]
+
+
+def check_claude_activity_requests(requests: list[RecordedRequest], day: str) -> None:
+    # The docs example has next_page "next_page": followed once, with the same date.
+    assert len(requests) == 2
+    for request in requests:
+        check_claude_headers(request)
+        assert request.path == CLAUDE_USERS_PATH
+    first, second = single(requests[0]), single(requests[1])
+    assert first["date"] == day and "page" not in first
+    assert set(first) <= {"date", "limit"}
+    assert second == {**first, "page": CLAUDE_USERS_NEXT_PAGE_TOKEN}
+
+
+def route_claude_users(vendor: VendorServer) -> None:
+    vendor.route("GET", CLAUDE_USERS_PATH, CLAUDE_ANALYTICS_USERS,
+                 pages={CLAUDE_USERS_NEXT_PAGE_TOKEN: CLAUDE_USERS_LAST_PAGE})
+
+
+def test_claude_defaults(vendor: VendorServer) -> None:
+    route_claude_users(vendor)
+    rows = ok_rows(run_usage(vendor, "claude", credentials=CLAUDE_CREDENTIALS, now="2026-01-10T12:00:00Z"))
+    # Defaults: report_type activity, date = 3 days ago (UTC) = 2026-01-07.
+    assert_rows(rows, claude_activity_expected("2026-01-07", "2026-01-08"))
+    check_claude_activity_requests(vendor.requests, "2026-01-07")
+
+
+def test_claude_explicit_activity_date(vendor: VendorServer) -> None:
+    route_claude_users(vendor)
+    rows = ok_rows(run_usage(vendor, "claude", credentials=CLAUDE_CREDENTIALS, now="2026-02-01T00:00:00Z",
+                             params={"date": "2026-01-31", "report_type": "activity"}))
+    assert_rows(rows, claude_activity_expected("2026-01-31", "2026-02-01"))
+    check_claude_activity_requests(vendor.requests, "2026-01-31")
+
+
+def test_claude_user_usage_report(vendor: VendorServer) -> None:
+    vendor.route("GET", CLAUDE_USER_USAGE_PATH, CLAUDE_USER_USAGE_REPORT)
+    rows = ok_rows(run_usage(vendor, "claude", credentials=CLAUDE_CREDENTIALS, now="2026-03-06T00:00:00Z",
+                             params={"date": "2026-03-03", "report_type": "user_usage"}))
+    assert_rows(rows, [{
+        "id": "claude:user_usage:2026-03-03:user_01AbCdEfGhJkLmNoPq:claude_code:claude-opus-4-6",
+        "product": CLAUDE_PRODUCT,
+        "metric_name": "tokens",
+        "user": {"id": "user_01AbCdEfGhJkLmNoPq", "email": "jane@example.com", "name": "Jane Smith"},
+        "model": {"id": "claude-opus-4-6", "provider": "anthropic"},
+        "surface": "claude_code",
+        "usage": {
+            "quantity": 2484184,
+            "unit": "tokens",
+            "requests": {"total": 412},
+            "tokens": {
+                "input": 182340,
+                "output": 51234,
+                "cache_read": 2210400,
+                "cache_write": 40210,  # 5m 40210 + 1h 0
+                "cache_write_ephemeral_5m": 40210,
+                "cache_write_ephemeral_1h": 0,
+                "total": 2484184,
+            },
+            "tools": {"web_search_count": 3},
+        },
+        # starting_at / ending_at are null (no bucket_width): the day asked.
+        "start_date": "2026-03-03T00:00:00Z",
+        "end_date": "2026-03-04T00:00:00Z",
+        "remote_data": CLAUDE_USER_USAGE_RECORD,
+    }])
+    assert len(vendor.requests) == 1  # has_more false
+    request = vendor.requests[0]
+    check_claude_headers(request)
+    assert request.path == CLAUDE_USER_USAGE_PATH
+    # RFC 3339, starting_at inclusive, ending_at exclusive; grouped per product and model.
+    assert request.query["starting_at"] == ["2026-03-03T00:00:00Z"]
+    assert request.query["ending_at"] == ["2026-03-04T00:00:00Z"]
+    assert sorted(request.query["group_by[]"]) == ["model", "product"]
+    assert "page" not in request.query
+
+
+def test_claude_code_report(vendor: VendorServer) -> None:
+    vendor.route("GET", CLAUDE_CODE_PATH, CLAUDE_CODE_USAGE_REPORT,
+                 pages={CLAUDE_CODE_NEXT_PAGE_TOKEN: CLAUDE_CODE_LAST_PAGE})
+    rows = ok_rows(run_usage(vendor, "claude", credentials=CLAUDE_CREDENTIALS, now="2025-08-11T00:00:00Z",
+                             params={"date": "2025-08-08", "report_type": "claude_code"}))
+    key = "claude:claude_code:2025-08-08:user@emaildomain.com:iTerm.app"
+    base = {
+        "product": CLAUDE_PRODUCT,
+        "organization": {"id": "12345678-1234-5678-1234-567812345678"},
+        "user": {"email": "user@emaildomain.com"},
+        "surface": "claude_code",
+        "start_date": "2025-08-08T00:00:00Z",
+        "end_date": "2025-08-09T00:00:00Z",
+        "remote_data": CLAUDE_CODE_RECORD,
+    }
+    assert_rows(rows, [
+        {
+            **base,
+            "id": key,
+            "metric_name": "activity",
+            "usage": {
+                "sessions": {"distinct": 15},
+                "code": {
+                    "lines_added": 342,
+                    "lines_removed": 128,
+                    "commits": 8,
+                    "pull_requests": 2,
+                    "accepts": 50,  # 25 + 12 + 5 + 8
+                    "rejects": 6,  # 3 + 1 + 2 + 0
+                    "tool_actions": {
+                        "edit_tool": {"accepted": 25, "rejected": 3},
+                        "multi_edit_tool": {"accepted": 12, "rejected": 1},
+                        "notebook_edit_tool": {"accepted": 5, "rejected": 2},
+                        "write_tool": {"accepted": 8, "rejected": 0},
+                    },
+                },
+                "activity": {"is_active": True},
+            },
+        },
+        {
+            **base,
+            "id": key + ":claude-sonnet-4-20250514",
+            "metric_name": "tokens",
+            "model": {"id": "claude-sonnet-4-20250514", "provider": "anthropic"},
+            "charges": [{"type": "total", "amount": 1.86, "currency": "USD"}],  # 186 cents
+            "usage": {"tokens": {"input": 45230, "output": 12450, "cache_read": 8790, "cache_write": 2340}},
+        },
+        {
+            **base,
+            "id": key + ":claude-3-5-haiku-20241022",
+            "metric_name": "tokens",
+            "model": {"id": "claude-3-5-haiku-20241022", "provider": "anthropic"},
+            "charges": [{"type": "total", "amount": 0.42, "currency": "USD"}],  # 42 cents
+            "usage": {"tokens": {"input": 23100, "output": 5680, "cache_read": 3420, "cache_write": 890}},
+        },
+    ])
+    # has_more true with a next_page in the docs example: followed once with the same query.
+    assert len(vendor.requests) == 2
+    for request in vendor.requests:
+        check_claude_headers(request)
+        assert request.path == CLAUDE_CODE_PATH
+    first, second = single(vendor.requests[0]), single(vendor.requests[1])
+    assert first["starting_at"] == "2025-08-08"  # one day, YYYY-MM-DD, as in the docs' request example
+    assert set(first) <= {"starting_at", "limit"}
+    assert second == {**first, "page": CLAUDE_CODE_NEXT_PAGE_TOKEN}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A vendor 401: exit 1, a JSON error envelope on stderr, no secret anywhere
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("integration", "method", "path", "body", "vendor_message", "credentials", "context"), [
+    ("cursor", "POST", CURSOR_PATH, CURSOR_401, "Invalid API key", CURSOR_CREDENTIALS, {}),
+    ("datadog", "GET", DATADOG_ESTIMATED_PATH, DATADOG_401, "Unauthorized", DATADOG_CREDENTIALS, {}),
+    ("confluent", "GET", CONFLUENT_PATH, CONFLUENT_401, "Valid authentication credentials must be provided",
+     CONFLUENT_CREDENTIALS, {}),
+    ("openai-codex", "GET", CODEX_PATH, CODEX_401, "Invalid API key", CODEX_CREDENTIALS,
+     {"workspace_id": WORKSPACE_ID}),
+    ("claude", "GET", CLAUDE_USERS_PATH, CLAUDE_401, "invalid x-api-key", CLAUDE_CREDENTIALS, {}),
+], ids=["cursor", "datadog", "confluent", "openai-codex", "claude"])
+def test_vendor_401_is_a_remote_error_envelope_without_secrets(
+        vendor: VendorServer, integration: str, method: str, path: str, body: str, vendor_message: str,
+        credentials: dict[str, str], context: dict[str, str]) -> None:
+    vendor.route(method, path, body, status=401,
+                 headers={"WWW-Authenticate": 'Basic error="invalid_key"'} if integration == "confluent" else None)
+    # Pinned clocks whose default query the vendor serves (see the per-integration tests above).
+    now = {"cursor": "2024-03-20T12:00:00Z", "datadog": "2026-10-15T12:00:00Z", "confluent": "2022-10-20T12:00:00Z",
+           "openai-codex": "2026-03-06T12:00:00Z", "claude": "2026-01-10T12:00:00Z"}[integration]
+    completed = run_usage(vendor, integration, credentials=credentials, now=now, context=context)
+
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stdout == ""
+    envelope = json.loads(completed.stderr)
+    assert envelope["is_remote_error"] is True
+    assert envelope["remote_status"] == 401
+    assert envelope["remote_message"] == vendor_message
+    assert envelope["error"] == "remote_unauthorized"
+    assert isinstance(envelope["status"], int) and envelope["status"] >= 400
+    assert isinstance(envelope["message"], str) and envelope["message"]
+    assert isinstance(envelope["details"], dict)
+    # A 401 is not retried.
+    assert len(vendor.requests) == 1
+    # No secret, in clear or inside a Basic header, reaches stdout or stderr.
+    secrets = list(credentials.values())
+    secrets += [base64.b64encode(f"{a}:{b}".encode()).decode() for a in credentials.values()
+                for b in [*credentials.values(), ""]]
+    for secret in secrets:
+        assert secret not in completed.stdout
+        assert secret not in completed.stderr
