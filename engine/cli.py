@@ -115,6 +115,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .service import UsageService, create_app, load_cursor_key
+    from .store import open_store
+
+    try:
+        store = open_store(args.database)
+        app = create_app(UsageService(store, load_cursor_key()))
+    except UnimeterError as error:
+        print(json.dumps(error_envelope(error), indent=2), file=sys.stderr)
+        return 1
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unimeter", description="Unified usage metering over AI and cloud vendors.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--now", metavar="ISO8601", help="pin the clock used for defaults")
     usage.add_argument("--format", default="unified", choices=["unified", "raw", "normalized", "stream", "debug"])
     usage.set_defaults(handler=_cmd_usage)
+    serve = commands.add_parser("serve", help="run the HTTP service (GET /unified/usage-metering/usage)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--database", default=None, help="sqlite:///path.db or postgresql://... "
+                       "(default: UNIMETER_DATABASE_URL, else a file under the user's data directory)")
+    serve.set_defaults(handler=_cmd_serve)
     demo = commands.add_parser("demo", help="unified usage from every integration's recorded default call")
     demo.add_argument("--json", action="store_true", help="print the full unified responses")
     demo.set_defaults(handler=_cmd_demo)

@@ -6,12 +6,17 @@ account store and API tokens come from ``engine/store.py``; any httpx transport 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
+import os
 import re
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -21,7 +26,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .envelope import REDACTED, error_envelope, redact
-from .errors import InvalidParameterError, QueryError, UnimeterError, VendorAuthError
+from .errors import (
+    AccountNotFoundError,
+    ConfigurationError,
+    InvalidParameterError,
+    QueryError,
+    UnimeterError,
+    VendorAuthError,
+)
 from .formats import RESPONSE_FORMATS, exclude_fields, flatten, key_by
 from .paging import Slice, decode_cursor, encode_cursor, query_binding, take
 from .pipeline import ResumePoint, VendorPage, iter_pages
@@ -48,17 +60,23 @@ class NotFoundError(UnimeterError):
 
 
 class AccountLike(Protocol):
-    id: str
-    integration: str
-    environment: str
-    credentials: dict[str, Any]
-    context: dict[str, Any]
+    @property
+    def id(self) -> Any: ...
+    @property
+    def integration(self) -> str: ...
+    @property
+    def credentials(self) -> dict[str, Any]: ...
+    @property
+    def context(self) -> dict[str, Any]: ...
+    def to_public(self) -> dict[str, Any]: ...
 
 
 class AccountStore(Protocol):
-    def environment_for_token(self, token: str) -> str | None: ...
-    def get_account(self, account_id: str, environment: str) -> AccountLike | None: ...
-    def mark_status(self, account_id: str, status: str) -> None: ...
+    """What the service needs of ``engine.store.Store`` (tests may pass a smaller fake)."""
+
+    def resolve_token(self, token: str) -> str | None: ...
+    def get_account(self, account_id: Any, *, environment: str) -> AccountLike: ...
+    def mark_status(self, account_id: Any, *, environment: str, status: Any) -> Any: ...
 
 
 @dataclass
@@ -130,7 +148,7 @@ def parse_query(request: Request) -> UsageQuery:
 class UsageService:
     """The application state: store, cursor key, and the transport used to reach vendors."""
 
-    def __init__(self, store: AccountStore, cursor_key: bytes, *,
+    def __init__(self, store: Any, cursor_key: bytes, *,
                  transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None) -> None:
         self.store = store
         self.cursor_key = cursor_key
@@ -142,19 +160,17 @@ class UsageService:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedError("missing API token: send Authorization: Bearer <token>")
-        environment = self.store.environment_for_token(token.strip())
-        if environment is None:
+        environment = self.store.resolve_token(token.strip())
+        if not isinstance(environment, str):
             raise UnauthorizedError("the API token is not valid")
         return environment
 
     async def list_usage(self, request: Request) -> Response:
         environment = self.authenticate(request)
         query = parse_query(request)
-        account = self.store.get_account(query.account_id, environment)
-        if account is None:
-            raise NotFoundError(f"no integrated account {query.account_id}", integrated_account_id=query.account_id)
+        account = self.store.get_account(query.account_id, environment=environment)
         spec = load_integration(account.integration)
-        binding = query_binding(account.id, account.integration, query.params, query.remote_query)
+        binding = query_binding(str(account.id), account.integration, query.params, query.remote_query)
         start = decode_cursor(query.next_cursor, key=self.cursor_key, binding=binding) if query.next_cursor else None
         secrets = [str(account.credentials.get(name, "")) for name in spec.secret_fields]
 
@@ -164,14 +180,14 @@ class UsageService:
                               keep_remote_data=not query.ignore_remote_data, start=start)
 
         if query.response_format == "stream":
-            return StreamingResponse(self._stream(pages(), query, account.id, secrets),
+            return StreamingResponse(self._stream(pages(), query, account.id, environment, secrets),
                                      media_type="application/x-ndjson")
         try:
             result = await take(pages(), None if query.ignore_limit else query.limit)
         except VendorAuthError:
-            self.store.mark_status(account.id, "needs_reauth")
+            self.store.mark_status(account.id, environment=environment, status="needs_reauth")
             raise
-        self.store.mark_status(account.id, "active")
+        self.store.mark_status(account.id, environment=environment, status="active")
         next_cursor = None if result.resume is None else encode_cursor(result.resume, key=self.cursor_key,
                                                                        binding=binding)
         return JSONResponse(self._body(result, query, next_cursor, secrets))
@@ -192,22 +208,81 @@ class UsageService:
             body["debug"] = redact(_debug(result, next_cursor, len(rows)), secrets)
         return body
 
-    async def _stream(self, pages: AsyncIterator[VendorPage], query: UsageQuery, account_id: str,
-                      secrets: list[str]) -> AsyncIterator[bytes]:
+    async def _stream(self, pages: AsyncIterator[VendorPage], query: UsageQuery, account_id: Any,
+                      environment: str, secrets: list[str]) -> AsyncIterator[bytes]:
         try:
             async for page in pages:
                 for row in self._rows(page.rows, query):
                     yield (json.dumps(row) + "\n").encode("utf-8")
         except UnimeterError as error:
             if isinstance(error, VendorAuthError):
-                self.store.mark_status(account_id, "needs_reauth")
+                self.store.mark_status(account_id, environment=environment, status="needs_reauth")
             yield (json.dumps({"error": redact(error_envelope(error), secrets)}) + "\n").encode("utf-8")
             return
         except Exception:
             log.exception("stream failed")
             yield (json.dumps({"error": _internal_error()}) + "\n").encode("utf-8")
             return
-        self.store.mark_status(account_id, "active")
+        self.store.mark_status(account_id, environment=environment, status="active")
+
+
+class AccountsApi:
+    """``/integrated-accounts``: create, list, get, update, delete within the caller's environment."""
+
+    def __init__(self, service: UsageService, store: Any) -> None:
+        self.service = service
+        self.store = store
+
+    async def _json(self, request: Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InvalidParameterError("the request body must be a JSON object", parameter="body") from None
+        if not isinstance(body, dict):
+            raise InvalidParameterError("the request body must be a JSON object", parameter="body")
+        for name in ("credentials", "context"):
+            if name in body and not isinstance(body[name], dict):
+                raise InvalidParameterError(f"{name!r} must be an object of strings", parameter=name)
+        return body
+
+    async def create(self, request: Request) -> Response:
+        environment = self.service.authenticate(request)
+        body = await self._json(request)
+        if not isinstance(body.get("integration"), str):
+            raise InvalidParameterError("'integration' is required", parameter="integration")
+        account = self.store.create_account(body["integration"], environment=environment,
+                                            credentials=body.get("credentials") or {}, context=body.get("context"))
+        return JSONResponse(account.to_public(), status_code=201)
+
+    async def list(self, request: Request) -> Response:
+        environment = self.service.authenticate(request)
+        return JSONResponse({"result": [a.to_public() for a in self.store.list_accounts(environment)]})
+
+    def _id(self, request: Request) -> str:
+        account_id = str(request.path_params["account_id"])
+        try:
+            uuid.UUID(account_id)
+        except ValueError:
+            raise InvalidParameterError(f"invalid account id {account_id!r}: expected a UUID",
+                                        parameter="account_id") from None
+        return account_id
+
+    async def get(self, request: Request) -> Response:
+        environment = self.service.authenticate(request)
+        return JSONResponse(self.store.get_account(self._id(request), environment=environment).to_public())
+
+    async def update(self, request: Request) -> Response:
+        environment = self.service.authenticate(request)
+        account_id = self._id(request)
+        body = await self._json(request)
+        account = self.store.update_account(account_id, environment=environment,
+                                            credentials=body.get("credentials"), context=body.get("context"))
+        return JSONResponse(account.to_public())
+
+    async def delete(self, request: Request) -> Response:
+        environment = self.service.authenticate(request)
+        self.store.delete_account(self._id(request), environment=environment)
+        return Response(status_code=204)
 
 
 def _redacted_headers(request: httpx.Request) -> dict[str, str]:
@@ -252,7 +327,8 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
         try:
             return await handler(request)
         except UnimeterError as error:
-            if not isinstance(error, QueryError | UnauthorizedError | NotFoundError):
+            if not isinstance(error, QueryError | UnauthorizedError | NotFoundError | AccountNotFoundError
+                              | ConfigurationError):
                 log.info("request failed: %s", error.code)
             return _error_response(error)
         except Exception:
@@ -263,6 +339,27 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
 
 async def _health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+CURSOR_KEY_ENV = "UNIMETER_CURSOR_KEY"
+
+
+def load_cursor_key(path: Path | None = None) -> bytes:
+    """The key that signs ``next_cursor``: ``UNIMETER_CURSOR_KEY`` (share it between instances), else a key file
+    created with mode 0600 beside the default database."""
+    from_env = os.environ.get(CURSOR_KEY_ENV, "")
+    if from_env:
+        return hashlib.sha256(from_env.encode("utf-8")).digest()
+    from .secrets import data_dir
+
+    path = path or data_dir() / "cursor.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
 
 
 def create_app(service: UsageService) -> Starlette:
@@ -281,8 +378,14 @@ def create_app(service: UsageService) -> Starlette:
                              "message": f"{request.method} is not allowed on {request.url.path}", "details": {}},
                             status_code=405)
 
+    accounts = AccountsApi(service, service.store)
     routes = [
         Route("/unified/usage-metering/usage", _guarded(service.list_usage), methods=["GET"]),
+        Route("/integrated-accounts", _guarded(accounts.create), methods=["POST"]),
+        Route("/integrated-accounts", _guarded(accounts.list), methods=["GET"]),
+        Route("/integrated-accounts/{account_id}", _guarded(accounts.get), methods=["GET"]),
+        Route("/integrated-accounts/{account_id}", _guarded(accounts.update), methods=["PATCH"]),
+        Route("/integrated-accounts/{account_id}", _guarded(accounts.delete), methods=["DELETE"]),
         Route("/health", _health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
