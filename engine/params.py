@@ -2,7 +2,7 @@
 
 A parameter the integration does not support is an error naming it and listing what it accepts; a malformed value
 names the parameter and the expected format. Defaults are JSONata, so they can depend on the pinned clock and on the
-other parameters (Datadog's ``end_date`` defaults to the end of ``start_date``'s month).
+other parameters (an end date can default to the end of the start date's month).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Split a requested range into the windows a vendor accepts (Cursor: 30 days; Datadog, Confluent: months).
+"""Split a requested range into the windows a vendor accepts (at most N days, or calendar months).
 
 A table from partition kind to splitter, as jsonschema maps keywords to functions. Windows are half-open
 ``[start, end)`` in UTC and come out in order; the last one is clipped to the requested end.
