@@ -16,11 +16,13 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -155,20 +157,20 @@ class UsageService:
         self.transport = transport
         self.sleep = sleep
 
-    def authenticate(self, request: Request) -> str:
+    async def authenticate(self, request: Request) -> str:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedError("missing API token: send Authorization: Bearer <token>")
-        environment = self.store.resolve_token(token.strip())
+        environment = await run_in_threadpool(self.store.resolve_token, token.strip())
         if not isinstance(environment, str):
             raise UnauthorizedError("the API token is not valid")
         return environment
 
     async def list_usage(self, request: Request) -> Response:
-        environment = self.authenticate(request)
+        environment = await self.authenticate(request)
         query = parse_query(request)
-        account = self.store.get_account(query.account_id, environment=environment)
+        account = await run_in_threadpool(partial(self.store.get_account, query.account_id, environment=environment))
         spec = load_integration(account.integration)
         binding = query_binding(str(account.id), account.integration, query.params, query.remote_query)
         start = decode_cursor(query.next_cursor, key=self.cursor_key, binding=binding) if query.next_cursor else None
@@ -185,9 +187,9 @@ class UsageService:
         try:
             result = await take(pages(), None if query.ignore_limit else query.limit)
         except VendorAuthError:
-            self.store.mark_status(account.id, environment=environment, status="needs_reauth")
+            await self._mark(account.id, environment, "needs_reauth")
             raise
-        self.store.mark_status(account.id, environment=environment, status="active")
+        await self._mark(account.id, environment, "active")
         next_cursor = None if result.resume is None else encode_cursor(result.resume, key=self.cursor_key,
                                                                        binding=binding)
         return JSONResponse(self._body(result, query, next_cursor, secrets))
@@ -216,14 +218,18 @@ class UsageService:
                     yield (json.dumps(row) + "\n").encode("utf-8")
         except UnimeterError as error:
             if isinstance(error, VendorAuthError):
-                self.store.mark_status(account_id, environment=environment, status="needs_reauth")
+                await self._mark(account_id, environment, "needs_reauth")
             yield (json.dumps({"error": redact(error_envelope(error), secrets)}) + "\n").encode("utf-8")
             return
         except Exception:
             log.exception("stream failed")
             yield (json.dumps({"error": _internal_error()}) + "\n").encode("utf-8")
             return
-        self.store.mark_status(account_id, environment=environment, status="active")
+        await self._mark(account_id, environment, "active")
+
+    async def _mark(self, account_id: Any, environment: str, status: str) -> None:
+        """Record the account's health: a vendor 401/403 means it needs new credentials; a success clears that."""
+        await run_in_threadpool(partial(self.store.mark_status, account_id, environment=environment, status=status))
 
 
 class AccountsApi:
@@ -246,17 +252,19 @@ class AccountsApi:
         return body
 
     async def create(self, request: Request) -> Response:
-        environment = self.service.authenticate(request)
+        environment = await self.service.authenticate(request)
         body = await self._json(request)
         if not isinstance(body.get("integration"), str):
             raise InvalidParameterError("'integration' is required", parameter="integration")
-        account = self.store.create_account(body["integration"], environment=environment,
-                                            credentials=body.get("credentials") or {}, context=body.get("context"))
+        account = await run_in_threadpool(partial(
+            self.store.create_account, body["integration"], environment=environment,
+            credentials=body.get("credentials") or {}, context=body.get("context")))
         return JSONResponse(account.to_public(), status_code=201)
 
     async def list(self, request: Request) -> Response:
-        environment = self.service.authenticate(request)
-        return JSONResponse({"result": [a.to_public() for a in self.store.list_accounts(environment)]})
+        environment = await self.service.authenticate(request)
+        accounts = await run_in_threadpool(self.store.list_accounts, environment)
+        return JSONResponse({"result": [a.to_public() for a in accounts]})
 
     def _id(self, request: Request) -> str:
         account_id = str(request.path_params["account_id"])
@@ -268,20 +276,22 @@ class AccountsApi:
         return account_id
 
     async def get(self, request: Request) -> Response:
-        environment = self.service.authenticate(request)
-        return JSONResponse(self.store.get_account(self._id(request), environment=environment).to_public())
+        environment = await self.service.authenticate(request)
+        account = await run_in_threadpool(partial(self.store.get_account, self._id(request), environment=environment))
+        return JSONResponse(account.to_public())
 
     async def update(self, request: Request) -> Response:
-        environment = self.service.authenticate(request)
+        environment = await self.service.authenticate(request)
         account_id = self._id(request)
         body = await self._json(request)
-        account = self.store.update_account(account_id, environment=environment,
-                                            credentials=body.get("credentials"), context=body.get("context"))
+        account = await run_in_threadpool(partial(
+            self.store.update_account, account_id, environment=environment,
+            credentials=body.get("credentials"), context=body.get("context")))
         return JSONResponse(account.to_public())
 
     async def delete(self, request: Request) -> Response:
-        environment = self.service.authenticate(request)
-        self.store.delete_account(self._id(request), environment=environment)
+        environment = await self.service.authenticate(request)
+        await run_in_threadpool(partial(self.store.delete_account, self._id(request), environment=environment))
         return Response(status_code=204)
 
 
