@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from .formats import RESPONSE_FORMATS
@@ -43,7 +44,9 @@ def _integration_params() -> list[dict[str, Any]]:
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
-    usage = load_schema("usage.schema.json")
+    # The Usage schema's local refs (#/$defs/...) must point into where it sits inside this document.
+    usage = json.loads(json.dumps(load_schema("usage.schema.json")).replace(
+        '"#/$defs/', '"#/components/schemas/Usage/$defs/'))
     common = [
         {"name": "integrated_account_id", "in": "query", "required": True,
          "schema": {"type": "string", "format": "uuid"}},
