@@ -15,7 +15,10 @@ no calendar arithmetic (vendors page by day and month) and no hash (row ids must
 | ``$isDate(t)`` | whether t is a plain ``YYYY-MM-DD`` |
 | ``$formatDate(t, fmt)`` | ``"date"``: ``YYYY-MM-DD``; ``"month"``: ``YYYY-MM``; ``"ms"``/``"s"``: epoch |
 
-Undefined or null input gives null (absent stays absent), so ``$cents(record.missing)`` omits the field.
+Undefined or null input gives null (jsonatapy host functions cannot return undefined); the engine drops nulls from
+every row and request, so ``$cents(record.missing)`` leaves the field out (absent stays absent).
+
+Numbers travel through jsonatapy as 64-bit floats: integers above 2**53 lose precision (no vendor amount comes near).
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ def to_decimal(value: Any) -> Decimal:
 
 def decimal_to_json(value: Decimal) -> int | float:
     """A JSON number whose shortest representation is the exact decimal (integers stay integers)."""
+    if abs(value) >= Decimal(2) ** 63:
+        raise ValueError(f"{value} is too large to carry as a JSON number here (at most 2**63)")
     normalized = value.normalize()
     if normalized == normalized.to_integral_value():
         return int(normalized)

@@ -44,9 +44,13 @@ def pinned_now(moment: datetime | None) -> Iterator[None]:
         _PINNED_NOW.reset(token)
 
 
-def _now(*_args: Any) -> str:
+def _now(picture: Any = None, timezone: Any = None) -> Any:
+    """``$now([picture [, timezone]])`` on the injectable clock; a picture formats like the built-in."""
     moment = current_time()
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if picture is None and timezone is None:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    source = "$fromMillis($ms, $picture)" if timezone is None else "$fromMillis($ms, $picture, $timezone)"
+    return jsonatapy.compile(source).evaluate(None, {"ms": _millis(), "picture": picture, "timezone": timezone})
 
 
 def _millis(*_args: Any) -> int:

@@ -37,12 +37,12 @@ _KNOWN_GAPS: dict[str, str] = {
         "is 30000 frames and it returns 9.33262154439441e+157"
     ),
     "function-encodeUrl/case001": (
-        "engine bug: engine.jsonata._encode_url returns Python None for an undefined argument, which jsonatapy "
-        "turns into JSON null; official expects undefined (jsonatapy's own $encodeUrl passes)"
+        "deliberate: engine.jsonata replaces $encodeUrl (jsonatapy's escapes '-'), and a host function cannot "
+        "return undefined, so an undefined argument gives null; official expects undefined"
     ),
     "function-encodeUrlComponent/case001": (
-        "engine bug: engine.jsonata._encode_url_component returns None -> JSON null for an undefined argument; "
-        "official expects undefined (jsonatapy's own $encodeUrlComponent passes)"
+        "deliberate: engine.jsonata replaces $encodeUrlComponent (jsonatapy's escapes '-'), and a host function "
+        "cannot return undefined, so an undefined argument gives null; official expects undefined"
     ),
 }
 
