@@ -16,6 +16,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -148,14 +149,18 @@ def parse_query(request: Request) -> UsageQuery:
 
 
 class UsageService:
-    """The application state: store, cursor key, and the transport used to reach vendors."""
+    """The application state: store, cursor key, the transport used to reach vendors, and the clock.
 
-    def __init__(self, store: Any, cursor_key: bytes, *,
-                 transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None) -> None:
+    ``now`` pins ``$now()`` for parameter defaults (tests replaying recorded exchanges); None is the real clock.
+    """
+
+    def __init__(self, store: Any, cursor_key: bytes, *, transport: httpx.AsyncBaseTransport | None = None,
+                 sleep: Sleep | None = None, now: datetime | None = None) -> None:
         self.store = store
         self.cursor_key = cursor_key
         self.transport = transport
         self.sleep = sleep
+        self.now = now
 
     async def authenticate(self, request: Request) -> str:
         header = request.headers.get("authorization", "")
@@ -178,7 +183,8 @@ class UsageService:
 
         def pages() -> AsyncIterator[VendorPage]:
             return iter_pages(spec, credentials=account.credentials, context=account.context, params=query.params,
-                              remote_query=query.remote_query, transport=self.transport, sleep=self.sleep,
+                              remote_query=query.remote_query, now=self.now, transport=self.transport,
+                              sleep=self.sleep,
                               keep_remote_data=not query.ignore_remote_data, start=start)
 
         if query.response_format == "stream":

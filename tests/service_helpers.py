@@ -15,12 +15,14 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
+from engine.functions import parse_instant
 from engine.service import UsageService, create_app
 from engine.store import open_store
 
@@ -57,6 +59,11 @@ class Case:
     context: dict[str, Any]
     exchanges: list[dict[str, Any]]
     expected: dict[str, Any]
+
+    @property
+    def clock(self) -> datetime | None:
+        """The case's pinned ``now``: recorded exchanges only match requests made with the defaults of that day."""
+        return parse_instant(self.now) if self.now else None
 
 
 def load_case(integration: str, name: str) -> Case:
@@ -175,6 +182,10 @@ class Harness:
         self.accounts[label or integration] = str(account.id)
         return str(account.id)
 
+    def pin_clock(self, case: Case) -> None:
+        """Run the service's ``$now()`` at ``case.now`` from here on (each fixture was recorded on its own day)."""
+        self.service.now = case.clock
+
     def status(self, account_id: str, environment: str = ENVIRONMENT) -> str:
         return str(self.store.get_account(account_id, environment=environment).status)
 
@@ -194,14 +205,15 @@ class Harness:
         return asyncio.run(main())
 
 
-def make_harness(tmp_path: Path, transport: FixtureTransport | None = None) -> Harness:
-    """The real engine/store.py SQLite store, used by the service as it is (no adapter, no fake)."""
+def make_harness(tmp_path: Path, transport: FixtureTransport | None = None, *, now: datetime | None = None) -> Harness:
+    """The real engine/store.py SQLite store, used by the service as it is (no adapter, no fake); ``now`` pins the
+    service clock (see :meth:`Harness.pin_clock` to follow a case)."""
     store = open_store(f"sqlite://{tmp_path / 'accounts.db'}", key_file=tmp_path / "secret.key")
     token = store.create_token(environment=ENVIRONMENT)
     other_token = store.create_token(environment=OTHER_ENVIRONMENT)
     transport = transport or FixtureTransport()
     sleep = SleepRecorder()
-    service = UsageService(store, CURSOR_KEY, transport=transport, sleep=sleep)
+    service = UsageService(store, CURSOR_KEY, transport=transport, sleep=sleep, now=now)
     return Harness(store=store, service=service, transport=transport, sleep=sleep, token=token,
                    other_token=other_token)
 

@@ -2,6 +2,7 @@
 
 Accounts and API tokens live in engine/store.py's SQLite store in tmp_path; vendors are served from the recorded
 fixtures by request (tests/service_helpers.py). Every response body of every test is scanned for the test credentials.
+The service clock is pinned to each case's recorded ``now`` (``_query`` does it), so no test depends on today's date.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ CURSOR = load_case("cursor", "several-pages")          # 2 vendor pages, 3 rows
 CLAUDE = load_case("claude", "several-pages")          # 3 vendor pages, 5 rows
 CONFLUENT = load_case("confluent", "several-pages")    # 3 vendor pages, 3 rows
 DATADOG = load_case("datadog", "split-range")          # 5 monthly windows, 5 rows
+OPENAI = load_case("openai-codex", "several-pages")    # 3 vendor pages, recorded on another day than the others
 CURSOR_EMPTY = load_case("cursor", "empty-result")
 CURSOR_401 = load_case("cursor", "unauthorized")
-PAGED = [CURSOR, CLAUDE, CONFLUENT, DATADOG]
+PAGED = [CURSOR, CLAUDE, CONFLUENT, DATADOG, OPENAI]
 
 
 def _transport() -> FixtureTransport:
@@ -47,7 +49,7 @@ def _transport() -> FixtureTransport:
 
 
 def _setup(path: Path) -> Harness:
-    h = make_harness(path, _transport())
+    h = make_harness(path, _transport(), now=CURSOR.clock)
     for case in PAGED:
         h.add_account(case.integration, context=case.context)
     h.add_account("cursor", label="cursor-2")
@@ -61,6 +63,8 @@ def h(tmp_path: Path) -> Harness:
 
 
 def _query(h: Harness, case: Case, label: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The case's query on the account ``label`` (default: the case's integration), with the clock at its ``now``."""
+    h.pin_clock(case)
     return {"integrated_account_id": h.accounts[label or case.integration], **case.params, **extra}
 
 
@@ -631,7 +635,7 @@ def test_credentials_never_appear_in_any_response_body(h: Harness) -> None:
         seen.append((await _get(client, {"integrated_account_id": "x"})).text)
 
     h.run(scenario)
-    assert len(seen) == 44 and len(h.bodies) == 44
+    assert len(seen) == 54 and len(h.bodies) == 54
     for text in seen:
         for secret in secret_strings():
             assert secret not in text
