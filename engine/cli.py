@@ -131,6 +131,37 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    """Run the vendor simulators on loopback until interrupted, printing what accounts need to use them."""
+    import time
+
+    from sandbox import SandboxConfig, parse_fault, start_sandbox
+
+    try:
+        faults = [parse_fault(text) for text in args.fault or []]
+        sandbox = start_sandbox(args.vendors or None, SandboxConfig(seed=args.seed), faults)
+    except ValueError as error:
+        print(f"unimeter sandbox: {error}", file=sys.stderr)
+        return 2
+    endpoints = sandbox.endpoints()
+    if args.json:
+        print(json.dumps(endpoints, indent=2), flush=True)
+    else:
+        for name, endpoint in endpoints.items():
+            pairs = [f"--credential {k}={v}" for k, v in endpoint["credentials"].items()]
+            pairs += [f"--context {k}={v}" for k, v in endpoint["context"].items()]
+            print(f"{name:<13} {endpoint['base_url']}  {' '.join(pairs)}", flush=True)
+        print("serving until interrupted (Ctrl+C)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unimeter", description="Unified usage metering over AI and cloud vendors.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--database", default=None, help="sqlite:///path.db or postgresql://... "
                        "(default: UNIMETER_DATABASE_URL, else a file under the user's data directory)")
     serve.set_defaults(handler=_cmd_serve)
+    sandbox = commands.add_parser("sandbox", help="run the local vendor simulators (no credentials, no network)")
+    sandbox.add_argument("vendors", nargs="*", metavar="VENDOR")
+    sandbox.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    sandbox.add_argument("--fault", action="append", metavar="VENDOR=KIND[:COUNT]",
+                         help="make the first COUNT requests to VENDOR fail with KIND (repeatable)")
+    sandbox.add_argument("--json", action="store_true", help="print the endpoints as one JSON object")
+    sandbox.set_defaults(handler=_cmd_sandbox)
     demo = commands.add_parser("demo", help="unified usage from every integration's recorded default call")
     demo.add_argument("--json", action="store_true", help="print the full unified responses")
     demo.set_defaults(handler=_cmd_demo)

@@ -1,0 +1,22 @@
+"""How much synthetic data the simulators serve, and how they misbehave on purpose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Sizes of the synthetic world; every simulator derives its data from ``seed`` and these counts.
+
+    A query's row count is the product of the relevant counts and the days (or months) asked for, so a million-row
+    query is e.g. 1,000 users x 1,000 days, generated page by page and never held in memory at once.
+    """
+
+    seed: int = 0
+    users: int = 12
+    organizations: int = 3
+    resources: int = 8
+    retry_after_seconds: float = 1.0
+    slow_seconds: float = 5.0
+    latency_seconds: float = 0.0

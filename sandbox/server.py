@@ -1,0 +1,159 @@
+"""Serve simulators over real HTTP on 127.0.0.1, one port each, injecting the generic faults.
+
+A plain ``ThreadingHTTPServer`` is enough: the point is a faithful vendor on the wire (status lines, headers, chunked
+large bodies, dropped connections, slow answers), not a fast server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .config import SandboxConfig
+from .faults import FaultPlan
+from .messages import SimRequest, SimResponse
+from .vendors import SIMULATORS
+from .vendors.base import VendorSimulator
+
+_SERVER_ERRORS = (500, 502, 503)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _SimulatorServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default per-request stderr line (it would also print query strings)."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path, _, query = self.path.partition("?")
+        request = SimRequest(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
+        self.server.count_request()
+        fault = self.server.faults.next_fault()
+        config = self.server.config
+        if config.latency_seconds:
+            time.sleep(config.latency_seconds)
+        if fault == "reset":
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        if fault == "timeout":
+            time.sleep(config.slow_seconds)
+        response = self._respond(request, fault)
+        self._write(response)
+
+    def _respond(self, request: SimRequest, fault: str | None) -> SimResponse:
+        simulator = self.server.simulator
+        if fault == "rate_limit":
+            return simulator.rate_limited(self.server.config.retry_after_seconds)
+        if fault == "server_error":
+            return simulator.error(next(self.server.server_errors), "simulated server error")
+        if fault == "unauthorized":
+            return simulator.error(401, "simulated: invalid API key")
+        response = simulator.handle(request, fault if fault in ("loop_cursor", "expired_cursor") else None)
+        if fault == "malformed":
+            return SimResponse(200, {"content-type": "application/json"}, b'{"data": [oops, not json')
+        if fault == "truncated":
+            whole = b"".join(response.chunks())
+            return SimResponse(200, {"content-type": "application/json"}, whole[: max(1, len(whole) // 2)])
+        return response
+
+    def _write(self, response: SimResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if isinstance(response.body, bytes):
+            self.send_header("content-length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+            return
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for chunk in response.chunks():
+            if chunk:
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+    do_GET = _serve
+    do_POST = _serve
+
+
+class _SimulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, simulator: VendorSimulator, config: SandboxConfig, faults: FaultPlan) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.simulator = simulator
+        self.config = config
+        self.faults = faults
+        self.server_errors = itertools.cycle(_SERVER_ERRORS)
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+
+@dataclass
+class Sandbox:
+    """Running simulators; use as a context manager or call :meth:`stop`."""
+
+    servers: dict[str, _SimulatorServer] = field(default_factory=dict)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def endpoint(self, name: str) -> dict[str, Any]:
+        """What an integrated account needs: ``{"base_url", "credentials", "context"}``."""
+        server = self.servers[name]
+        port = server.server_address[1]
+        return {"base_url": f"http://127.0.0.1:{port}", "credentials": server.simulator.credentials(),
+                "context": server.simulator.context()}
+
+    def endpoints(self) -> dict[str, dict[str, Any]]:
+        return {name: self.endpoint(name) for name in self.servers}
+
+    def request_count(self, name: str) -> int:
+        return self.servers[name].requests
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.shutdown()
+            server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def start_sandbox(vendors: list[str] | None = None, config: SandboxConfig | None = None,
+                  faults: list[tuple[str, str, int]] | None = None) -> Sandbox:
+    """Start the named simulators (all when None) on free loopback ports, in daemon threads."""
+    config = config or SandboxConfig()
+    names = vendors or list(SIMULATORS)
+    unknown = sorted(set(names) - set(SIMULATORS))
+    if unknown:
+        raise ValueError(f"no simulator named {unknown[0]!r}; available: {', '.join(SIMULATORS)}")
+    for vendor, _kind, _count in faults or []:
+        if vendor not in names:
+            raise ValueError(f"--fault names {vendor!r}, which is not started (started: {', '.join(names)})")
+    sandbox = Sandbox()
+    for name in names:
+        plan = FaultPlan()
+        for vendor, kind, count in faults or []:
+            if vendor == name:
+                plan.add(kind, count)
+        server = _SimulatorServer(SIMULATORS[name](config), config, plan)
+        thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True)
+        thread.start()
+        sandbox.servers[name] = server
+        sandbox.threads.append(thread)
+    return sandbox

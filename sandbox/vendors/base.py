@@ -1,0 +1,67 @@
+"""What every simulator shares: deterministic randomness, auth checks, error shapes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+from datetime import datetime
+from typing import ClassVar
+
+from ..config import SandboxConfig
+from ..messages import SimRequest, SimResponse, json_response
+
+
+class VendorSimulator:
+    """One vendor's API. Subclasses set ``name`` and implement :meth:`handle`, :meth:`error` and credentials."""
+
+    name: ClassVar[str] = ""
+    has_expiring_cursors: ClassVar[bool] = False
+    """Whether the vendor answers 410 for an expired pagination cursor (``expired_cursor`` fault)."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+
+    def credentials(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def context(self) -> dict[str, str]:
+        return {}
+
+    def handle(self, request: SimRequest, fault: str | None) -> SimResponse:
+        raise NotImplementedError
+
+    @classmethod
+    def sample_params(cls, now: datetime) -> dict[str, str]:
+        """Unified query parameters that make this vendor return several pages of rows (tests and the demo)."""
+        return {}
+
+    def error(self, status: int, message: str) -> SimResponse:
+        return json_response({"error": message}, status)
+
+    def rate_limited(self, retry_after: float) -> SimResponse:
+        response = self.error(429, "Rate limit exceeded. Please try again later.")
+        response.headers["retry-after"] = f"{retry_after:g}"
+        return response
+
+    def rng(self, *key: object) -> random.Random:
+        """A generator fixed by the seed and ``key``: the same entity and day always get the same numbers."""
+        text = "|".join([self.name, str(self.config.seed), *map(str, key)])
+        return random.Random(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big"))
+
+    @staticmethod
+    def basic_auth(request: SimRequest) -> tuple[str, str] | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            username, _, password = base64.b64decode(token).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return username, password
+
+    @staticmethod
+    def bearer(request: SimRequest) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return token if scheme.lower() == "bearer" else None

@@ -1,0 +1,92 @@
+"""The fault matrix: every fault kind against every simulator, through the real engine over loopback HTTP.
+
+Each run ends either in the complete, correct result (the same rows as a run without faults, after retries) or in the
+right typed error; never in a partial list. Timeouts are short so the whole matrix runs in CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from engine.errors import (
+    PaginationLoopError,
+    UnimeterError,
+    VendorAuthError,
+    VendorClientError,
+    VendorResponseError,
+)
+from engine.pipeline import alist_usage
+from sandbox import FAULT_KINDS, SIMULATORS, SandboxConfig, start_sandbox
+
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
+CONFIG = SandboxConfig(seed=7, users=4, organizations=2, resources=3, retry_after_seconds=0.01, slow_seconds=1.0)
+CLIENT_TIMEOUT = 0.3
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+def _query(name: str, fault: str | None, count: int = 1) -> dict[str, Any]:
+    faults = [(name, fault, count)] if fault else []
+    with start_sandbox([name], CONFIG, faults) as sandbox:
+        endpoint = sandbox.endpoint(name)
+        waits: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            waits.append(seconds)
+
+        try:
+            response = asyncio.run(alist_usage(
+                name, credentials=endpoint["credentials"],
+                context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                params=SIMULATORS[name].sample_params(NOW), now=NOW, sleep=sleep, timeout=CLIENT_TIMEOUT))
+        except UnimeterError as error:
+            return {"error": error, "waits": waits}
+        return {"result": response["result"], "waits": waits}
+
+
+BASELINES: dict[str, list[dict[str, Any]]] = {}
+
+
+def _baseline(name: str) -> list[dict[str, Any]]:
+    if name not in BASELINES:
+        outcome = _query(name, None)
+        assert "result" in outcome, f"{name} fails without faults: {outcome.get('error')}"
+        assert outcome["result"], f"{name}'s sample query returns no rows; the matrix would prove nothing"
+        BASELINES[name] = outcome["result"]
+    return BASELINES[name]
+
+
+RECOVERS = {"rate_limit", "server_error", "timeout", "reset"}
+
+
+@pytest.mark.parametrize("fault", FAULT_KINDS)
+@pytest.mark.parametrize("name", sorted(SIMULATORS))
+def test_fault_ends_in_the_complete_result_or_a_typed_error(name: str, fault: str) -> None:
+    expected = _baseline(name)
+    outcome = _query(name, fault, 3 if fault == "loop_cursor" else 1)
+    error = outcome.get("error")
+    if fault in RECOVERS:
+        assert error is None, f"{fault} should be retried, got {type(error).__name__}: {error}"
+        assert outcome["result"] == expected
+        assert len(outcome["waits"]) == 1
+        if fault == "rate_limit":
+            assert outcome["waits"] == [CONFIG.retry_after_seconds]
+    elif fault in {"malformed", "truncated"}:
+        assert isinstance(error, VendorResponseError), error
+        assert "offset" in str(error)
+    elif fault == "unauthorized":
+        assert isinstance(error, VendorAuthError), error
+        assert error.status == 401
+    elif fault == "loop_cursor":
+        assert isinstance(error, PaginationLoopError), f"expected a loop error, got {error!r}"
+    elif fault == "expired_cursor":
+        if SIMULATORS[name].has_expiring_cursors:
+            assert isinstance(error, VendorClientError) and error.status == 410, error
+        else:
+            assert error is None and outcome["result"] == expected
