@@ -58,7 +58,8 @@ def openapi_document() -> dict[str, Any]:
          "style": "form", "explode": True},
         {"name": "remote_query", "in": "query", "style": "deepObject", "explode": True,
          "schema": {"type": "object", "additionalProperties": {"type": "string"}}},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+        {"name": "limit", "in": "query", "description": "Rows per response; the stream format ignores it.",
+         "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
         {"name": "next_cursor", "in": "query", "schema": {"type": "string"}},
     ]
     error_response = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -188,6 +188,7 @@ class UsageService:
                               keep_remote_data=not query.ignore_remote_data, start=start)
 
         if query.response_format == "stream":
+            # "Everything, memory-bounded": stream ignores limit, but starts at next_cursor when one is given.
             return StreamingResponse(self._stream(pages(), query, account.id, environment, secrets),
                                      media_type="application/x-ndjson")
         try:

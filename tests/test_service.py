@@ -474,6 +474,21 @@ def test_a_cursor_can_change_limit_and_format(h: Harness) -> None:
     assert rest["next_cursor"] is None
 
 
+@pytest.mark.parametrize("case", PAGED, ids=lambda c: f"{c.integration}/{c.name}")
+def test_stream_ignores_limit_and_starts_at_next_cursor(h: Harness, case: Case) -> None:
+    everything = case.expected["result"]
+    unlimited = call(h, _query(h, case, truto_response_format="stream", limit="1"))
+    assert unlimited.status_code == 200, unlimited.text
+    assert [json.loads(line) for line in unlimited.text.splitlines()] == everything
+    for taken in range(1, len(everything)):
+        first = call(h, _query(h, case, limit=str(taken))).json()
+        assert first["next_cursor"], f"limit {taken}"
+        rest = call(h, _query(h, case, truto_response_format="stream", limit="1", next_cursor=first["next_cursor"]))
+        assert rest.status_code == 200, rest.text
+        assert [json.loads(line) for line in rest.text.splitlines()] == everything[taken:], f"after {taken}"
+    assert h.transport.unmatched == []
+
+
 def _tampered(cursor: str) -> list[str]:
     body, _, signature = cursor.partition(".")
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
