@@ -15,7 +15,7 @@ from typing import Any
 
 from .envelope import error_envelope
 from .errors import UnimeterError
-from .fixtures import discover_cases, run_case_with_result, run_cases
+from .fixtures import discover_cases, run_cases
 from .functions import parse_instant
 from .pipeline import list_usage
 from .spec import MAPPINGS_DIR, available_integrations, lint_spec
@@ -91,28 +91,9 @@ def _cmd_usage(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Run every integration's recorded ``defaults`` case and print its unified rows (no credentials, no network)."""
-    summary: list[tuple[str, int, str]] = []
-    full: dict[str, Any] = {}
-    for case in discover_cases():
-        if case.name != "defaults":
-            continue
-        outcome, response = run_case_with_result(case)
-        if not outcome.ok or response is None:
-            print(f"unimeter demo: {case.id} failed: {outcome.problems}", file=sys.stderr)
-            return 1
-        rows = response["result"]
-        full[case.integration] = response
-        spend = sum(c["amount"] for r in rows for c in r.get("charges", []) if c.get("type") == "net")
-        summary.append((case.integration, len(rows), f"{spend:.2f}" if spend else "-"))
-    if args.json:
-        print(json.dumps(full, indent=2))
-        return 0
-    print(f"{'integration':<14} {'rows':>6} {'net USD':>10}")
-    for name, count, spend_text in summary:
-        print(f"{name:<14} {count:>6} {spend_text:>10}")
-    print("(recorded vendor exchanges from fixtures/*/defaults; --json prints the unified rows)")
-    return 0
+    from .demo import run_demo
+
+    return run_demo(as_json=args.json, seed=args.seed)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -192,8 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="make the first COUNT requests to VENDOR fail with KIND (repeatable)")
     sandbox.add_argument("--json", action="store_true", help="print the endpoints as one JSON object")
     sandbox.set_defaults(handler=_cmd_sandbox)
-    demo = commands.add_parser("demo", help="unified usage from every integration's recorded default call")
+    demo = commands.add_parser("demo", help="start the vendor sandbox and print unified usage from every vendor")
     demo.add_argument("--json", action="store_true", help="print the full unified responses")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the sandbox's synthetic data")
     demo.set_defaults(handler=_cmd_demo)
     _add_store_commands(commands)
     return parser

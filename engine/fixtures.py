@@ -81,11 +81,6 @@ async def run_case(case: FixtureCase) -> CaseOutcome:
     return outcome
 
 
-def run_case_with_result(case: FixtureCase) -> tuple[CaseOutcome, dict[str, Any] | None]:
-    """Replay one case and also return the engine's response (for ``unimeter demo``)."""
-    return asyncio.run(_run(case))
-
-
 async def _run(case: FixtureCase) -> tuple[CaseOutcome, dict[str, Any] | None]:
     outcome = CaseOutcome(case)
     call = case.call()
