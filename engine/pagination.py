@@ -58,7 +58,7 @@ class Paginator:
         if key in self._seen:
             self.is_looping = True
             raise PaginationLoopError(f"pagination is looping: the vendor returned the same {what} twice",
-                                      repeated=what)
+                                      repeated=what, isLooping=True)
         self._seen.add(key)
 
     def _stop(self, body: Any, bindings: dict[str, Any]) -> bool:

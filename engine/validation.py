@@ -1,5 +1,9 @@
 """Validate every unified row against ``schemas/usage.schema.json``.
 
+Validation stays on for every row, so it must be cheap: ``fastjsonschema`` compiles the schema to Python once and
+answers valid/invalid about 300 times faster than ``jsonschema``'s interpreter; only for a row that fails do we ask
+``jsonschema`` for the best-placed error. (The schema uses no 2020-12-only keyword, so it compiles as draft-07.)
+
 A row that fails is an error naming the integration, the mapping file, the record index and the JSON path of the
 first problem a person should look at: rows are never dropped silently.
 """
@@ -7,12 +11,20 @@ first problem a person should look at: rows are never dropped silently.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from .errors import RowValidationError
 from .spec import load_schema
+
+
+@functools.cache
+def _compiled_check() -> Callable[[Any], Any]:
+    schema = {**load_schema("usage.schema.json"), "$schema": "http://json-schema.org/draft-07/schema#"}
+    return fastjsonschema.compile(schema)
 
 
 @functools.cache
@@ -30,11 +42,17 @@ def _json_path(path: Any) -> str:
 
 def validate_row(row: dict[str, Any], *, integration: str, file: str, operation: str, record_index: int) -> None:
     """Raise :class:`RowValidationError` when ``row`` is not a valid Usage row."""
-    error = jsonschema.exceptions.best_match(usage_validator().iter_errors(row))
-    if error is None:
+    try:
+        _compiled_check()(row)
         return
-    json_path = _json_path(error.absolute_path)
+    except fastjsonschema.JsonSchemaException as compiled_error:
+        fallback = compiled_error.message
+    error = jsonschema.exceptions.best_match(usage_validator().iter_errors(row))
+    # Both validators implement the same schema; should only the compiled one object (a format check), its message
+    # is reported rather than letting the row through.
+    json_path = _json_path(error.absolute_path) if error else "$"
+    message = error.message if error else fallback
     raise RowValidationError(
         f"{integration} ({file}, operation {operation!r}): the row built from record {record_index} is not a valid "
-        f"Usage row at {json_path}: {error.message}",
+        f"Usage row at {json_path}: {message}",
         integration=integration, file=file, operation=operation, record_index=record_index, json_path=json_path)

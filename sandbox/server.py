@@ -25,6 +25,7 @@ _SERVER_ERRORS = (500, 502, 503)
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes; avoid 40 ms delayed-ACK stalls
     server: _SimulatorServer
 
     def log_message(self, format: str, *args: Any) -> None:
