@@ -50,7 +50,8 @@ def decode_cursor(token: str, *, key: bytes, binding: str) -> ResumePoint:
     except (ValueError, TypeError):
         raise InvalidCursorError("next_cursor is not a cursor issued by this service",
                                  parameter="next_cursor") from None
-    if not signature or not hmac.compare_digest(signature, _sign(payload, key)):
+    # compare bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a mismatch)
+    if not signature or not hmac.compare_digest(signature.encode("utf-8"), _sign(payload, key).encode("utf-8")):
         raise InvalidCursorError("next_cursor is invalid or was tampered with", parameter="next_cursor")
     data = json.loads(payload)
     if data.get("v") != CURSOR_VERSION or data.get("b") != binding:

@@ -108,6 +108,18 @@ def _boolean(name: str, raw: str | None) -> bool:
     raise InvalidParameterError(f"invalid value {raw!r} for {name!r}: expected true or false", parameter=name)
 
 
+def _limit(raw: str) -> int:
+    """``limit`` from ASCII digits only: ``str.isdigit`` also accepts "²", and ``int`` refuses over 4300 digits."""
+    if not raw:
+        return DEFAULT_LIMIT
+    if raw.isascii() and raw.isdigit():
+        digits = raw.lstrip("0") or "0"
+        if len(digits) <= len(str(MAX_LIMIT)) and 1 <= int(digits) <= MAX_LIMIT:
+            return int(digits)
+    raise InvalidParameterError(f"invalid limit {raw[:20]!r}: expected an integer from 1 to {MAX_LIMIT}",
+                                parameter="limit")
+
+
 def parse_query(request: Request) -> UsageQuery:
     items = request.query_params.multi_items()
     single: dict[str, str] = {}
@@ -136,15 +148,12 @@ def parse_query(request: Request) -> UsageQuery:
     if response_format not in RESPONSE_FORMATS:
         raise InvalidParameterError(f"invalid truto_response_format {response_format!r}: expected one of "
                                     f"{', '.join(RESPONSE_FORMATS)}", parameter="truto_response_format")
-    limit_raw = single.pop("limit", "")
-    if limit_raw and (not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_LIMIT):
-        raise InvalidParameterError(f"invalid limit {limit_raw!r}: expected an integer from 1 to {MAX_LIMIT}",
-                                    parameter="limit")
+    limit = _limit(single.pop("limit", ""))
     return UsageQuery(
         account_id=account_id, response_format=response_format, key_by=single.pop("truto_key_by", None) or None,
         ignore_limit=_boolean("truto_ignore_limit", single.pop("truto_ignore_limit", None)),
         ignore_remote_data=_boolean("truto_ignore_remote_data", single.pop("truto_ignore_remote_data", None)),
-        exclude=exclude, remote_query=remote, limit=int(limit_raw) if limit_raw else DEFAULT_LIMIT,
+        exclude=exclude, remote_query=remote, limit=limit,
         next_cursor=single.pop("next_cursor", None) or None, params=single)
 
 

@@ -424,7 +424,8 @@ def test_remote_query_reaches_the_vendor_request(h: Harness) -> None:
 
 # ------------------------------------------------------------------------------------------------ limit and next_cursor
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "1001", "99999999999999999999", " 5"])
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "1001", "99999999999999999999", " 5", "\u00b2", "00",
+                                   "9" * 5000])
 def test_bad_limit_is_400(h: Harness, value: str) -> None:
     body = assert_error(call(h, _query(h, CURSOR, limit=value)), 400)
     assert "limit" in body["message"]
@@ -496,7 +497,7 @@ def _tampered(cursor: str) -> list[str]:
     forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
     flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
     return [f"{forged}.{signature}", f"{body}.{flipped}", body, f"{body}.", "garbage", "!!!.???", cursor[:-3],
-            "e30.e30"]
+            "e30.e30", f"{body}.\u00e9{signature[1:]}", ".\x80", "\u00e9.\u00e9"]
 
 
 def test_tampered_cursor_is_400(h: Harness) -> None:
