@@ -80,9 +80,13 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "Usage rows", "content": {"application/json": {"schema": {
                         "type": "object", "required": ["result"],
-                        "properties": {"result": {"oneOf": [
+                        "properties": {"result": {"anyOf": [
                             {"type": "array", "items": {"$ref": "#/components/schemas/Usage"}},
-                            {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Usage"}}]},
+                            {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Usage"}},
+                            {"type": "array", "items": {}},
+                            {"type": "object", "additionalProperties": {"type": "object"}}],
+                            "description": "Usage rows (keyed by truto_key_by when given); the vendor bodies for raw; "
+                                           "rows flattened to dotted keys for normalized"},
                             "next_cursor": {"type": ["string", "null"]}, "debug": {"type": "object"}}}},
                         "application/x-ndjson": {"schema": {"type": "string"}}}},
                     **{str(code): {"description": text, **error_response} for code, text in [
