@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,6 @@ class SandboxConfig:
     retry_after_seconds: float = 1.0
     slow_seconds: float = 5.0
     latency_seconds: float = 0.0
+    now: datetime | None = None
+    """The simulators' clock (lookback limits, which months are final); None is the real UTC clock. Tests pin it to
+    the same instant as the engine's clock so results do not change with the calendar."""

@@ -24,7 +24,8 @@ from engine.spec import load_integration
 from sandbox import FAULT_KINDS, SIMULATORS, SandboxConfig, start_sandbox
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
-CONFIG = SandboxConfig(seed=7, users=4, organizations=2, resources=3, retry_after_seconds=0.01, slow_seconds=1.0)
+CONFIG = SandboxConfig(seed=7, users=4, organizations=2, resources=3, retry_after_seconds=0.01, slow_seconds=1.0,
+                       now=NOW)
 CLIENT_TIMEOUT = 0.3
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from ..config import SandboxConfig
@@ -43,6 +43,10 @@ class VendorSimulator:
         response = self.error(429, "Rate limit exceeded. Please try again later.")
         response.headers["retry-after"] = f"{retry_after:g}"
         return response
+
+    def now(self) -> datetime:
+        """The vendor's "now": the configured instant, else the real UTC clock."""
+        return self.config.now if self.config.now is not None else datetime.now(UTC)
 
     def rng(self, *key: object) -> random.Random:
         """A generator fixed by the seed and ``key``: the same entity and day always get the same numbers."""

@@ -137,7 +137,7 @@ class ClaudeSimulator(VendorSimulator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.clock: Callable[[], datetime] = self.now
 
     def credentials(self) -> dict[str, str]:
         return {"api_key": ANALYTICS_API_KEY}

@@ -84,7 +84,7 @@ class DatadogSimulator(VendorSimulator):
         return {"start_date": start.isoformat(), "end_date": end.isoformat()}
 
     def now(self) -> datetime:
-        return self.clock if self.clock is not None else datetime.now(UTC)
+        return self.clock if self.clock is not None else super().now()
 
     def error(self, status: int, message: str) -> SimResponse:
         return json_response({"errors": [message]}, status)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -127,7 +126,7 @@ class OpenAICodexSimulator(VendorSimulator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.clock: Callable[[], float] = time.time
+        self.clock: Callable[[], float] = lambda: self.now().timestamp()
         """The vendor's now (real time); tests may pin it to check the 90-day lookback and the default window."""
 
     def credentials(self) -> dict[str, str]:
