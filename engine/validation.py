@@ -46,7 +46,7 @@ def validate_row(row: dict[str, Any], *, integration: str, file: str, operation:
         _compiled_check()(row)
         return
     except fastjsonschema.JsonSchemaException as compiled_error:
-        fallback = compiled_error.message
+        fallback = str(compiled_error)
     error = jsonschema.exceptions.best_match(usage_validator().iter_errors(row))
     # Both validators implement the same schema; should only the compiled one object (a format check), its message
     # is reported rather than letting the row through.

@@ -8,7 +8,8 @@ What it serves, per the vendor doc and ``openapi/confluent-billing-costs.json``:
   400 ``Failure`` (with ``source.parameter``) when one is missing or malformed, when the range is empty, when it spans
   more than one month (the end may be at most one calendar month after the start, normalised as Go's
   ``AddDate(0, 1, 0)``: 01-31 -> 03-03), or when the start is more than one year before today
-  (SandboxConfig.now, else the real UTC clock). A future ``end_date`` is accepted (undocumented) and, like every day of the range, has rows:
+  (SandboxConfig.now, else the real UTC clock). A future ``end_date`` is accepted (undocumented) and, like every day
+  of the range, has rows:
   the 72 h availability lag is not simulated.
 * Pagination: ``page_size`` (default 5000, 1..10000, else 400) is only read on the first request ("only valid on the
   first request": sent again with a token it is accepted and ignored); ``metadata.next`` is a full URL carrying only
