@@ -24,6 +24,7 @@ Numbers travel through jsonatapy as 64-bit floats: integers above 2**53 lose pre
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -98,10 +99,16 @@ def decimal_to_json(value: Decimal) -> int | float:
 
 
 def _nullable(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Null in, null out; results are memoised, because a page repeats the same days and amounts many times over."""
+    cached = functools.lru_cache(maxsize=8192)(func)
+
     def wrapper(*args: Any) -> Any:
         if not args or args[0] is None:
             return None
-        return func(*args)
+        try:
+            return cached(*args)
+        except TypeError:  # an unhashable argument (array, object): compute without the cache
+            return func(*args)
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__

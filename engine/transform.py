@@ -15,21 +15,35 @@ from .spec import IntegrationSpec, OperationSpec
 from .validation import validate_row
 
 
-def _prune(value: Any) -> Any:
-    if isinstance(value, dict):
-        pruned = {}
-        for key, item in value.items():
-            if key == "remote_data":
-                pruned[key] = item
+def _prune_dict(value: dict[str, Any]) -> dict[str, Any]:
+    pruned: dict[str, Any] = {}
+    for key, item in value.items():
+        if item is None:
+            continue
+        if key != "remote_data":
+            if isinstance(item, dict):
+                item = _prune_dict(item)
+                if not item:
+                    continue
+            elif isinstance(item, list):
+                item = _prune_list(item)
+        pruned[key] = item
+    return pruned
+
+
+def _prune_list(value: list[Any]) -> list[Any]:
+    result = []
+    for item in value:
+        if isinstance(item, dict):
+            item = _prune_dict(item)
+            if not item:
                 continue
-            cleaned = _prune(item)
-            if cleaned is None or cleaned == {}:
-                continue
-            pruned[key] = cleaned
-        return pruned
-    if isinstance(value, list):
-        return [item for item in (_prune(v) for v in value) if item is not None and item != {}]
-    return value
+        elif isinstance(item, list):
+            item = _prune_list(item)
+        elif item is None:
+            continue
+        result.append(item)
+    return result
 
 
 def select_records(operation: OperationSpec, body: Any, bindings: dict[str, Any]) -> list[Any]:
@@ -61,12 +75,18 @@ def transform_records(spec: IntegrationSpec, operation: OperationSpec, records: 
                     f"{spec.name} ({spec.file}): transform of operation {operation.name!r} returned "
                     f"{type(row).__name__} for record {index}; it must return an object or an array of objects",
                     record_index=index)
-            tidy = _prune(row)
+            tidy = _prune_dict(row)
+            # The filter sees the unified row without remote_data: it decides on unified fields, and handing the
+            # vendor record to JSONata a second time per row would double the cost of a filtered mapping.
+            if operation.filter is not None:
+                own_remote = tidy.pop("remote_data", None)
+                if not operation.filter.evaluate(tidy, bindings):
+                    continue
+                if own_remote is not None:
+                    tidy["remote_data"] = own_remote
             if keep_remote_data and "remote_data" not in tidy:
                 tidy["remote_data"] = record
             if not keep_remote_data:
                 tidy.pop("remote_data", None)
-            if operation.filter is not None and not operation.filter.evaluate(tidy, bindings):
-                continue
             validate_row(tidy, integration=spec.name, file=spec.file, operation=operation.name, record_index=index)
             yield tidy
