@@ -1,0 +1,565 @@
+"""Hand-written clients: what a developer would write for each vendor without the engine (the benchmark yardstick).
+
+Each function reads ``mappings/<name>.yaml`` as a specification and implements it in plain Python: httpx (sync),
+orjson (stdlib ``json`` when orjson is missing) and dict building. They produce the SAME rows as the engine, in the
+same order, ids and ``remote_data`` included (``tests/test_bench.py`` checks it row for row), and validate every
+row with the engine's compiled validator (``engine.validation.validate_row``), so validation costs both sides the
+same. Rows are pruned as the engine prunes them: a null or empty-object field is omitted (absent is not zero).
+
+Each client takes the sandbox ``endpoint`` (``base_url``, ``credentials``, ``context``), the unified ``params`` and
+the clock ``now``, and returns the list of rows. They are deliberately not generic: one function per vendor.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, unquote
+
+import httpx
+
+from engine.validation import validate_row
+
+try:
+    import orjson
+
+    loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - the benchmark installs orjson; tests still run without it
+    import json
+
+    loads = json.loads
+
+Row = dict[str, Any]
+Client = Callable[[dict[str, Any], dict[str, str], datetime], list[Row]]
+
+_USER_AGENT = {"User-Agent": "unimeter-bench/0.1", "Accept": "application/json"}
+_TIMEOUT = 60.0
+
+
+# ------------------------------------------------------------------------------------------------ shared helpers
+
+def _prune(value: Any) -> Any:
+    """Drop nulls and empty objects, recursively (``remote_data`` is added afterwards, untouched)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            cleaned = _prune(item)
+            if cleaned is None or cleaned == {}:
+                continue
+            out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        return [item for item in (_prune(v) for v in value) if item is not None and item != {}]
+    return value
+
+
+def _emit(rows: list[Row], row: Row, record: Any, integration: str, operation: str, index: int,
+          seen: set[str]) -> None:
+    tidy = _prune(row)
+    tidy["remote_data"] = record
+    validate_row(tidy, integration=integration, file="bench", operation=operation, record_index=index)
+    if tidy["id"] in seen:
+        raise ValueError(f"{integration}: duplicate row id {tidy['id']!r}")
+    seen.add(tidy["id"])
+    rows.append(tidy)
+
+
+def _money(value: Any) -> Any:
+    """An exact JSON number from a number or decimal string (integers stay integers)."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    exact = Decimal(str(value).strip()).normalize()
+    return int(exact) if exact == exact.to_integral_value() else float(exact)
+
+
+def _instant(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(text: str) -> datetime:
+    if len(text) == 10:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    return moment.replace(year=year, month=month + 1, day=min(moment.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _month_start(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def _client(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, timeout=_TIMEOUT, headers=_USER_AGENT)
+
+
+def _json_string(value: Any) -> str:
+    """JSONata ``$string`` of a scalar: numbers at 15 significant digits, integral ones without a fraction."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        rounded = float(f"{value:.15g}")
+        return str(int(rounded)) if rounded.is_integer() else repr(rounded)
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------------------ cursor
+
+_CURSOR_PROVIDERS = (("claude", "anthropic"), ("gpt", "openai"), ("o1", "openai"), ("o3", "openai"),
+                     ("o4", "openai"), ("gemini", "google"), ("grok", "xai"))
+_DAY_MS = 86_400_000
+
+
+def _cursor_provider(model: str) -> str:
+    lowered = model.lower()
+    for prefix, provider in _CURSOR_PROVIDERS:
+        if lowered.startswith(prefix):
+            return provider
+    return "cursor"
+
+
+def _cursor_row(r: dict[str, Any]) -> Row:
+    user_id = str(r["userId"]) if r.get("userId") is not None else None
+    counted = [r.get("chatRequests"), r.get("agentRequests"), r.get("composerRequests"), r.get("cmdkUsages")]
+    numbers = all(isinstance(c, int | float) and not isinstance(c, bool) for c in counted)
+    day = r["day"]
+    model = r.get("mostUsedModel")
+    following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    return {
+        "id": f"cursor:{day}:{user_id or r.get('email')}",
+        "product": {"id": "cursor", "name": "Cursor"},
+        "metric_name": "daily_activity",
+        "user": {"id": user_id, "email": r.get("email")},
+        "model": {"id": model, "provider": _cursor_provider(model)} if model else None,
+        "usage": {
+            "requests": {
+                "total": sum(counted) if numbers else None,
+                "chat": r.get("chatRequests"), "agent": r.get("agentRequests"),
+                "composer": r.get("composerRequests"), "cmdk": r.get("cmdkUsages"),
+                "tab_shown": r.get("totalTabsShown"), "tab_accepted": r.get("totalTabsAccepted"),
+                "api_key": r.get("apiKeyReqs"), "included": r.get("subscriptionIncludedReqs"),
+                "usage_based": r.get("usageBasedReqs"), "bugbot": r.get("bugbotUsages"),
+            },
+            "code": {
+                "lines_added": r.get("totalLinesAdded"), "lines_removed": r.get("totalLinesDeleted"),
+                "lines_accepted_added": r.get("acceptedLinesAdded"),
+                "lines_accepted_removed": r.get("acceptedLinesDeleted"),
+                "applies": r.get("totalApplies"), "accepts": r.get("totalAccepts"), "rejects": r.get("totalRejects"),
+                "apply_most_used": r.get("applyMostUsedExtension"), "tab_most_used": r.get("tabMostUsedExtension"),
+            },
+            "activity": {"is_active": r.get("isActive"), "client_version": r.get("clientVersion")},
+        },
+        "start_date": f"{day}T00:00:00Z",
+        "end_date": f"{following}T00:00:00Z",
+    }
+
+
+def cursor(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
+    """POST /teams/daily-usage-data over 30-day windows, pages of 500 users (mappings/cursor.yaml)."""
+    start = _parse(params["start_date"])
+    end = _parse(params["end_date"]) + timedelta(days=1)  # plain dates: the end day is included
+    auth = {"Authorization": _basic(endpoint["credentials"]["api_key"], "")}
+    rows: list[Row] = []
+    seen: set[str] = set()
+    index = 0
+    with _client(endpoint["base_url"]) as client:
+        window_start, window_index = start, 0
+        while window_start < end:
+            window_end = min(window_start + timedelta(days=30), end)
+            start_ms, end_ms = int(window_start.timestamp() * 1000), int(window_end.timestamp() * 1000)
+            page = 1
+            while True:
+                response = client.post("/teams/daily-usage-data", headers=auth, json={
+                    "startDate": start_ms, "endDate": end_ms - 1, "page": page, "pageSize": 500})
+                response.raise_for_status()
+                body = loads(response.content)
+                for record in body.get("data") or []:
+                    row = _cursor_row(record)
+                    day_ms = int(_parse(record["day"]).timestamp() * 1000)
+                    first_window_overlap = window_index == 0 and day_ms + _DAY_MS > start_ms
+                    if day_ms < end_ms and (day_ms >= start_ms or first_window_overlap):
+                        _emit(rows, row, record, "cursor", "daily_usage", index, seen)
+                    index += 1
+                if (body.get("pagination") or {}).get("hasNextPage") is not True:
+                    break
+                page += 1
+            window_start, window_index = window_end, window_index + 1
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ datadog
+
+_DATADOG_CHARGES = ("committed", "on_demand", "total")
+
+
+def _datadog_rows(record: dict[str, Any], operation: str, window_start: datetime) -> Iterable[Row]:
+    a = record.get("attributes") or {}
+    month = _month_start(_parse(a["date"])) if a.get("date") is not None else window_start
+    month_text, month_start, month_end = month.strftime("%Y-%m"), _instant(month), _instant(_add_months(month, 1))
+    charges_in = a.get("charges") or []
+    products = list(dict.fromkeys(c["product_name"] for c in charges_in if c.get("product_name") is not None))
+    for product in products:
+        charges = []
+        for charge in charges_in:
+            if charge.get("product_name") != product or "cost" not in charge:
+                continue
+            kind = re.sub(r"^projected_", "", charge["charge_type"])
+            if kind in _DATADOG_CHARGES:
+                charges.append({"type": kind, "amount": _money(charge["cost"]), "currency": "USD"})
+        yield {
+            "id": f"datadog:{operation}:{a.get('public_id')}:{month_text}:{product}",
+            "product": {"id": product, "name": product},
+            "metric_name": product,
+            "organization": {"id": a.get("public_id"), "name": a.get("org_name")},
+            "charges": charges or None,
+            "start_date": month_start,
+            "end_date": month_end,
+        }
+
+
+def datadog(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
+    """One request per month: estimated_cost for the current and previous month, historical_cost before."""
+    credentials = endpoint["credentials"]
+    view = endpoint["context"].get("view", "sub-org")
+    headers = {"DD-API-KEY": credentials["api_key"], "DD-APPLICATION-KEY": credentials["application_key"],
+               "Accept": "application/json;datetime-format=rfc3339"}
+    this_month = _month_start(now)
+    start = _month_start(_parse(params["start_date"]))
+    end = min(_add_months(_month_start(_parse(params["end_date"])), 1), _add_months(this_month, 1))
+    estimated_from = _add_months(this_month, -1)
+    rows: list[Row] = []
+    seen: set[str] = set()
+    with _client(endpoint["base_url"]) as client:
+        month = start
+        while month < end:
+            operation = "estimated_cost" if month >= estimated_from else "historical_cost"
+            text = month.strftime("%Y-%m")
+            response = client.get(f"/api/v2/usage/{operation}", headers=headers,
+                                  params={"view": view, "start_month": text, "end_month": text})
+            response.raise_for_status()
+            for index, record in enumerate(loads(response.content).get("data") or []):
+                for row in _datadog_rows(record, operation, month):
+                    _emit(rows, row, record, "datadog", operation, index, seen)
+            month = _add_months(month, 1)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ confluent
+
+_CONFLUENT_NAMES = {"KSQL": "ksqlDB", "USM": "USM"}
+_PAGE_TOKEN = re.compile(r"[?&]page_token=([^&#]*)")
+
+
+def _has(record: dict[str, Any], key: str) -> bool:
+    return record.get(key) is not None
+
+
+def _humanize(product: str) -> str:
+    if product in _CONFLUENT_NAMES:
+        return _CONFLUENT_NAMES[product]
+    return " ".join(word[:1].upper() + word[1:].lower() for word in product.split("_"))
+
+
+def _confluent_row(r: dict[str, Any]) -> Row:
+    resource = r.get("resource") or {}
+    env = resource.get("environment")
+    env_id = env.get("id") if isinstance(env, dict) else env if isinstance(env, str) else \
+        (r.get("environment") or {}).get("id")
+    start = _instant(_parse(r["start_date"])) if _has(r, "start_date") else None
+    end = _instant(_parse(r["end_date"])) if _has(r, "end_date") else None
+    tiers_in = r.get("tier_dimensions")
+    tiers = ",".join(f"{k}={_json_string(tiers_in[k])}" for k in sorted(tiers_in)) if tiers_in else ""
+
+    def s(value: Any) -> str:
+        return "" if value is None else _json_string(value)
+
+    resource_id = resource.get("id")
+    key = "|".join(["confluent", s(start), s(end), s(env_id), s(resource_id), s(r.get("product")),
+                    s(r.get("line_type")), s(r.get("network_access_type")), s(r.get("unit")), s(r.get("price")),
+                    s(r.get("description")), tiers])
+
+    def usd(kind: str, value: Any) -> Row | None:
+        return {"amount": _money(value), "currency": "USD", "type": kind} if value is not None else None
+
+    if r.get("line_type") == "PROMO_CREDIT":
+        charges = [usd("credit", r["amount"] if _has(r, "amount") else r.get("original_amount"))]
+    else:
+        charges = [usd("total", r.get("original_amount")), usd("discount", r.get("discount_amount")),
+                   usd("net", r.get("amount"))]
+    product = r.get("product")
+    day = start[:10] if start else ""
+    return {
+        "id": f"confluent:{day}:{s(r.get('line_type'))}:{resource_id if resource_id is not None else 'none'}:"
+              f"{hashlib.sha256(key.encode()).hexdigest()[:16]}",
+        "product": {"id": product, "name": _humanize(product)} if product is not None else None,
+        "metric_name": r.get("line_type"),
+        "resources": [{"id": resource_id, "name": resource.get("display_name"),
+                       "workspace": {"id": env_id} if env_id is not None else None}]
+        if resource_id is not None else None,
+        "charges": [c for c in charges if c is not None],
+        "usage": {"quantity": r.get("quantity"), "unit": r.get("unit")},
+        "start_date": start,
+        "end_date": end,
+    }
+
+
+def confluent(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
+    """GET /billing/v1/costs per calendar-month window, page_token from metadata.next."""
+    credentials = endpoint["credentials"]
+    auth = {"Authorization": _basic(credentials["api_key"], credentials["api_secret"]), "Accept": "application/json"}
+    start = _parse(params["start_date"])
+    end = _parse(params["end_date"]) + timedelta(days=1)
+    rows: list[Row] = []
+    seen: set[str] = set()
+    index = 0
+    with _client(endpoint["base_url"]) as client:
+        window_start = start
+        while window_start < end:
+            window_end = min(_add_months(_month_start(window_start), 1), end)
+            query: dict[str, Any] = {"start_date": window_start.strftime("%Y-%m-%d"),
+                                     "end_date": window_end.strftime("%Y-%m-%d"), "page_size": 10000}
+            while True:
+                response = client.get("/billing/v1/costs", headers=auth, params=query)
+                response.raise_for_status()
+                body = loads(response.content)
+                for record in body.get("data") or []:
+                    _emit(rows, _confluent_row(record), record, "confluent", "costs", index, seen)
+                    index += 1
+                following = (body.get("metadata") or {}).get("next")
+                if not isinstance(following, str) or not following:
+                    break
+                match = _PAGE_TOKEN.search(following)
+                token = unquote(match.group(1)) if match else following
+                query = {"start_date": query["start_date"], "end_date": query["end_date"], "page_token": token}
+            window_start = window_end
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ openai-codex
+
+def _codex_row(r: dict[str, Any], workspace: str) -> Row:
+    actor = r.get("actor") or {}
+    uid = r.get("user_id") or actor.get("user_id")
+    email = actor.get("email") or r.get("email")
+    names = list(dict.fromkeys(m["model"] for m in (r.get("models") or []) if m.get("model") is not None))
+    model = names[0] if len(names) == 1 and names[0] != "other" else None
+    t = r.get("totals") or {}
+    charges = [c for c in (
+        {"amount": _money(t["cost_usd"]), "currency": "USD", "type": "usage_based"}
+        if t.get("cost_usd") is not None else None,
+        {"amount": _money(t["estimated_cost_usd"]), "currency": "USD", "type": "total"}
+        if t.get("estimated_cost_usd") is not None else None) if c is not None]
+    activity = [v for v in (t.get("threads"), t.get("turns")) if v is not None]
+    started = datetime.fromtimestamp(r["start_time"], UTC)
+    code = r.get("code_attribution") or {}
+    credits = t.get("credits")
+    return {
+        "id": f"openai-codex:{workspace}:{started.strftime('%Y-%m-%d')}:{uid or 'workspace'}",
+        "product": {"id": "codex", "name": "Codex"},
+        "metric_name": "codex_usage",
+        "resources": [{"id": workspace, "workspace": {"id": workspace}}],
+        "user": {"id": uid, "email": email},
+        "model": {"id": model, "provider": "openai"} if model else None,
+        "charges": charges or None,
+        "usage": {
+            "quantity": credits,
+            "unit": "credits" if credits is not None else None,
+            "conversations": {"thread_count": t.get("threads"), "turn_count": t.get("turns")},
+            "tokens": {"input": t.get("uncached_text_input_tokens"), "cache_read": t.get("cached_text_input_tokens"),
+                       "output": t.get("text_output_tokens"), "total": t.get("text_total_tokens")},
+            "code": {"lines_added": code.get("lines_added"), "lines_removed": code.get("lines_removed")},
+            "activity": {"is_active": any(v > 0 for v in activity) if activity else None},
+        },
+        "start_date": _instant(started),
+        "end_date": _instant(datetime.fromtimestamp(r["end_time"], UTC)),
+        "surface": "codex",
+    }
+
+
+def openai_codex(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
+    """GET .../workspaces/{id}/usage for one day (``params["date"]``), following next_page while has_more."""
+    workspace = endpoint["context"]["workspace_id"]
+    auth = {"Authorization": f"Bearer {endpoint['credentials']['api_key']}", "Accept": "application/json"}
+    day = _parse(params["date"])
+    start_s = int(day.timestamp())
+    path = f"/v1/analytics/codex/workspaces/{quote(workspace, safe='')}/usage"
+    query: dict[str, Any] = {"start_time": start_s, "end_time": start_s + 86_400, "group_by": "day", "limit": 1000}
+    rows: list[Row] = []
+    seen: set[str] = set()
+    index = 0
+    with _client(endpoint["base_url"]) as client:
+        while True:
+            response = client.get(path, headers=auth, params=query)
+            response.raise_for_status()
+            body = loads(response.content)
+            for record in body.get("data") or []:
+                _emit(rows, _codex_row(record, workspace), record, "openai-codex", "codex_usage", index, seen)
+                index += 1
+            if body.get("has_more") is not True or not body.get("next_page"):
+                break
+            query = {**query, "page": body["next_page"]}
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ claude
+
+def _has_count(value: Any) -> bool:
+    """Whether a number > 0 appears anywhere in ``value`` (JSONata ``$count($o.**[$type($)='number' and $>0])``)."""
+    if isinstance(value, dict):
+        return any(_has_count(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_count(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _office_usage(office: dict[str, Any] | None) -> Row:
+    apps = list(office.values()) if office else []
+
+    def all_numbers(field: str) -> bool:
+        return bool(apps) and all(_is_number((app or {}).get(field)) for app in apps)
+
+    def app_sum(field: str) -> Any:
+        return sum(app[field] for app in apps) if all_numbers(field) else None
+
+    def distinct_sum(field: str) -> Any:
+        if not all_numbers(field) or sum(1 for app in apps if app[field] > 0) > 1:
+            return None
+        return sum(app[field] for app in apps)
+
+    return {
+        "sessions": {"distinct": app_sum("distinct_session_count")},
+        "conversations": {"message_count": app_sum("message_count")},
+        "tools": {"connectors_used_count": app_sum("connectors_used_count"),
+                  "distinct_connectors_used_count": distinct_sum("distinct_connectors_used_count"),
+                  "skills_used_count": app_sum("skills_used_count"),
+                  "distinct_skills_used_count": distinct_sum("distinct_skills_used_count")},
+    }
+
+
+def _claude_surfaces(r: dict[str, Any]) -> Iterable[tuple[str, Row]]:
+    c = r.get("chat_metrics") or {}
+    if _has_count(c):
+        yield "chat", {
+            "conversations": {"distinct": c.get("distinct_conversation_count"), "message_count": c.get("message_count"),
+                              "thinking_message_count": c.get("thinking_message_count"),
+                              "shared_viewed_count": c.get("shared_conversations_viewed_count")},
+            "tools": {"connectors_used_count": c.get("connectors_used_count"),
+                      "distinct_connectors_used_count": c.get("distinct_connectors_used_count"),
+                      "distinct_skills_used_count": c.get("distinct_skills_used_count")}}
+    code = r.get("claude_code_metrics") or {}
+    if _has_count(code):
+        core = code.get("core_metrics") or {}
+        lines = core.get("lines_of_code") or {}
+        ta = code.get("tool_actions")
+        yield "claude_code", {
+            "sessions": {"distinct": core.get("distinct_session_count")},
+            "code": {"lines_added": lines.get("added_count"), "lines_removed": lines.get("removed_count"),
+                     "commits": core.get("commit_count"), "pull_requests": core.get("pull_request_count"),
+                     "accepts": sum(v["accepted_count"] for v in ta.values() if v.get("accepted_count") is not None)
+                     if ta else None,
+                     "rejects": sum(v["rejected_count"] for v in ta.values() if v.get("rejected_count") is not None)
+                     if ta else None,
+                     "tool_actions": {k: {"accepted": v.get("accepted_count"), "rejected": v.get("rejected_count")}
+                                      for k, v in ta.items()} if ta else None}}
+    w = r.get("cowork_metrics") or {}
+    if _has_count(w):
+        yield "cowork", {
+            "sessions": {"distinct": w.get("distinct_session_count"), "dispatch_turns": w.get("dispatch_turn_count")},
+            "conversations": {"message_count": w.get("message_count")},
+            "tools": {"connectors_used_count": w.get("connectors_used_count"),
+                      "distinct_connectors_used_count": w.get("distinct_connectors_used_count"),
+                      "skills_used_count": w.get("skills_used_count"),
+                      "distinct_skills_used_count": w.get("distinct_skills_used_count"),
+                      "action_count": w.get("action_count")}}
+    office = r.get("office_metrics")
+    if _has_count(office):
+        yield "office_agent", _office_usage(office)
+    d = r.get("design_metrics") or {}
+    if _has_count(d):
+        yield "claude_design", {"sessions": {"distinct": d.get("distinct_session_count")},
+                                "conversations": {"message_count": d.get("message_count")}}
+    s = r.get("science_metrics") or {}
+    if _has_count(s):
+        yield "science", {"sessions": {"distinct": s.get("distinct_session_count")},
+                          "conversations": {"message_count": s.get("message_count")},
+                          "tools": {"skills_used_count": s.get("skills_used_count")}}
+
+
+def _claude_rows(r: dict[str, Any], day: str, window: tuple[str, str]) -> Iterable[Row]:
+    user = r.get("user") or {}
+    key = f"claude:activity:{day}:{user.get('id')}"
+
+    def base() -> Row:
+        return {"product": {"id": "claude", "name": "Claude"}, "metric_name": "activity",
+                "user": {"id": user.get("id"), "email": user.get("email_address")},
+                "start_date": window[0], "end_date": window[1]}
+
+    active = _has_count([r.get("chat_metrics"), r.get("claude_code_metrics"), r.get("cowork_metrics"),
+                         r.get("office_metrics"), r.get("design_metrics"), r.get("science_metrics"),
+                         r.get("chat_cowork_unified_metrics"), r.get("web_search_count")]) \
+        or r.get("last_activity_date") == day
+    yield {**base(), "id": key, "usage": {"tools": {"web_search_count": r.get("web_search_count")},
+                                          "activity": {"is_active": active}}}
+    for surface, usage in _claude_surfaces(r):
+        usage["activity"] = {"is_active": True}
+        yield {**base(), "id": f"{key}:{surface}", "surface": surface, "usage": usage}
+
+
+def claude(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
+    """report_type=activity: GET /v1/organizations/analytics/users for one day, following next_page."""
+    day = params["date"]
+    start = _parse(day)
+    window = (_instant(start), _instant(start + timedelta(days=1)))
+    headers = {"x-api-key": endpoint["credentials"]["api_key"], "anthropic-version": "2023-06-01"}
+    query: dict[str, Any] = {"date": day, "limit": 1000}
+    rows: list[Row] = []
+    seen: set[str] = set()
+    index = 0
+    with _client(endpoint["base_url"]) as client:
+        while True:
+            response = client.get("/v1/organizations/analytics/users", headers=headers, params=query)
+            response.raise_for_status()
+            body = loads(response.content)
+            for record in body.get("data") or []:
+                for row in _claude_rows(record, day, window):
+                    _emit(rows, row, record, "claude", "activity", index, seen)
+                index += 1
+            if not body.get("next_page"):
+                break
+            query = {**query, "page": body["next_page"]}
+    return rows
+
+
+BASELINES: dict[str, Client] = {
+    "cursor": cursor,
+    "datadog": datadog,
+    "confluent": confluent,
+    "claude": claude,
+    "openai-codex": openai_codex,
+}
+"""Integration name to its hand-written client."""

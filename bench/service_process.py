@@ -1,0 +1,100 @@
+"""Run the HTTP service (uvicorn) in its own process over a fresh SQLite store with one integrated account.
+
+The child prints ``{"url", "token", "account_id", "idle_maxrss_mb"}`` once it serves, serves until its stdin closes,
+then prints ``{"maxrss_mb"}``: its own peak resident set size (``getrusage(RUSAGE_SELF).ru_maxrss``), which is how
+the benchmark measures the memory of ``truto_response_format=stream``. :class:`ServiceProcess` is the parent's handle.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _maxrss_mb() -> float:
+    # Linux reports kilobytes (macOS bytes; the benchmark targets Linux CI).
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class ServiceProcess:
+    """The service in a child process, with an account pointing at ``endpoint`` (a sandbox endpoint)."""
+
+    def __init__(self, integration: str, endpoint: dict[str, Any], now: str) -> None:
+        argument = json.dumps({"integration": integration, "endpoint": endpoint, "now": now})
+        self._child = subprocess.Popen([sys.executable, "-m", "bench.service_process", argument],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=_ROOT)
+        assert self._child.stdout is not None
+        line = self._child.stdout.readline()
+        if not line:
+            raise RuntimeError("the service process exited before serving")
+        info = json.loads(line)
+        self.url: str = info["url"]
+        self.token: str = info["token"]
+        self.account_id: str = info["account_id"]
+        self.idle_maxrss_mb: float = info["idle_maxrss_mb"]
+
+    def stop(self) -> float:
+        """Stop the child; its peak RSS in MB."""
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._child.stdin.close()
+        line = self._child.stdout.readline()
+        self._child.wait(timeout=30)
+        return float(json.loads(line)["maxrss_mb"]) if line else float("nan")
+
+    def __enter__(self) -> ServiceProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._child.poll() is None:
+            self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _main(argument: str) -> None:
+    import uvicorn
+
+    from engine.functions import parse_instant
+    from engine.service import UsageService, create_app
+    from engine.store import open_store
+
+    spec = json.loads(argument)
+    endpoint = spec["endpoint"]
+    with tempfile.TemporaryDirectory(prefix="unimeter-bench-") as folder:
+        store = open_store(f"sqlite:///{Path(folder) / 'bench.db'}", key_file=Path(folder) / "secret.key")
+        token = store.create_token(environment="bench")
+        account = store.create_account(spec["integration"], environment="bench",
+                                       credentials=endpoint["credentials"],
+                                       context={**endpoint["context"], "base_url": endpoint["base_url"]})
+        service = UsageService(store, b"bench-cursor-key-0123456789abcdef", now=parse_instant(spec["now"]))
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
+                                               log_level="warning", access_log=False))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.01)
+        print(json.dumps({"url": f"http://127.0.0.1:{port}", "token": token, "account_id": str(account.id),
+                          "idle_maxrss_mb": _maxrss_mb()}), flush=True)
+        sys.stdin.read()
+        server.should_exit = True
+        thread.join(timeout=10)
+        print(json.dumps({"maxrss_mb": _maxrss_mb()}), flush=True)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1])
