@@ -44,9 +44,13 @@ def _integration_params() -> list[dict[str, Any]]:
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
-    # The Usage schema's local refs (#/$defs/...) must point into where it sits inside this document.
-    usage = json.loads(json.dumps(load_schema("usage.schema.json")).replace(
-        '"#/$defs/', '"#/components/schemas/Usage/$defs/'))
+    # The Usage schema's refs (#/$defs/..., or <$id>#/$defs/... once a validator has resolved them in the shared
+    # loaded schema) must point into where it sits inside this document.
+    schema = load_schema("usage.schema.json")
+    text = json.dumps(schema)
+    if schema.get("$id"):
+        text = text.replace(f'"{schema["$id"]}#/$defs/', '"#/$defs/')
+    usage = json.loads(text.replace('"#/$defs/', '"#/components/schemas/Usage/$defs/'))
     common = [
         {"name": "integrated_account_id", "in": "query", "required": True,
          "schema": {"type": "string", "format": "uuid"}},
