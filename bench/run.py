@@ -368,12 +368,21 @@ def _machine() -> str:
             f"({platform.python_implementation()})")
 
 
-def _write(report: Report, command: str, smoke: bool, path: Path) -> None:
+def _revision() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    dirty = git("status", "--porcelain", "--", "engine", "mappings", "sandbox")
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in engine/, mappings/ or sandbox/"
+                                                  if dirty else "")
+
+
+def _write(report: Report, command: str, smoke: bool, path: Path, revision: str) -> None:
     header = [
         "# Benchmark results" + (" (smoke run: tiny sizes, not figures)" if smoke else ""), "",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {_machine()}",
         f"- command: `{command}`",
+        f"- code: {revision} (at the start of the run)",
         "- ratios are engine / hand-written client (time, so lower is better; 1.5 means 1.5x slower), measured in "
         "the same run, interleaved A B A B, reported as median [min-max]",
         "- the sandbox runs in its own process; CPU ratio = CPU time of the client process only (engine vs "
@@ -400,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [300] if args.smoke else [_size(s) for s in args.sizes.split(",")]
     reps = args.reps or (1 if args.smoke else 3)
     report = Report()
-    print(f"machine: {_machine()}", flush=True)
+    revision = _revision()
+    print(f"machine: {_machine()}; code: {revision}", flush=True)
     if "library" in figures:
         figure_library(report, integrations, sizes, reps)
     if "service" in figures:
@@ -415,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     if "windows" in figures:
         figure_windows(report, 0.0 if args.smoke else 0.2, 5 if args.smoke else 50)
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    _write(report, command.strip(), args.smoke, output)
+    _write(report, command.strip(), args.smoke, output, revision)
     print(f"wrote {output}", flush=True)
     return 0
 
