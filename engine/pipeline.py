@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from .jsonata import pinned_now
 from .pagination import PageState, make_paginator
 from .params import resolve_params
 from .partitions import PartitionWindow, plan_windows
+from .ratelimit import RateLimiter
 from .requests import build_request, resolve_base_url
 from .sender import Exchange, Sleep, send
 from .spec import IntegrationSpec, OperationSpec, load_integration
@@ -117,6 +118,59 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
         raise
 
 
+@dataclass
+class _Query:
+    """Everything resolved once per query, shared by its windows."""
+
+    spec: IntegrationSpec
+    credentials: dict[str, Any]
+    base_bindings: dict[str, Any]
+    base_url: str
+    windows: list[PartitionWindow]
+    client: httpx.AsyncClient
+    now: datetime | None
+    sleep: Sleep
+    remote_query: Mapping[str, Any] | None
+    keep_remote_data: bool
+    limiter: RateLimiter | None
+
+    async def window_pages(self, window: PartitionWindow, start: ResumePoint) -> AsyncIterator[VendorPage]:
+        """The pages of one window, in order (rows not yet checked for uniqueness across windows)."""
+        spec = self.spec
+        bindings = {**self.base_bindings, "window": window.as_binding()}
+        with _clock(self.now):
+            operation = _choose_operation(spec, bindings)
+        bindings["operation"] = operation.name
+        paginator = make_paginator(operation.pagination)
+        resuming = start.started and window.index == start.window
+        state: PageState | None = start.as_state() if resuming else paginator.first()
+        skip = start.skip_rows if resuming else 0
+        record_index = 0
+        while state is not None:
+            page_bindings = {**bindings, "page": state.page}
+            with _clock(self.now):
+                request = build_request(spec, operation, base_url=self.base_url, bindings=page_bindings,
+                                        credentials=self.credentials, remote_query=self.remote_query,
+                                        next_url=state.next_url)
+            if self.limiter is not None:
+                await self.limiter.acquire(self.sleep)
+            exchange = await send(self.client, request, spec, sleep=self.sleep)
+            with _clock(self.now):
+                records = select_records(operation, exchange.body, page_bindings)
+                following = paginator.advance(exchange.body, exchange.headers, len(records),
+                                              {**page_bindings, "headers": exchange.headers})
+                if following is not None and following.next_url is not None:
+                    # A relative next URL (RFC 8288) is relative to the URL just requested, not the base URL.
+                    following = PageState(following.page, urljoin(str(exchange.request.url), following.next_url))
+                rows = list(transform_records(spec, operation, records, page_bindings,
+                                              first_index=record_index, keep_remote_data=self.keep_remote_data))
+            record_index += len(records)
+            yield VendorPage(operation.name, window, exchange, rows[skip:], state, following,
+                             window.index == len(self.windows) - 1, paginator.is_looping, records, skip)
+            skip = 0
+            state = following
+
+
 async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] | None,
                       context: Mapping[str, Any] | None, params: Mapping[str, Any] | None,
                       remote_query: Mapping[str, Any] | None, now: datetime | None,
@@ -130,42 +184,67 @@ async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] |
         base_bindings: dict[str, Any] = {"params": resolved, "context": ctx}
         base_url = resolve_base_url(spec, ctx, base_bindings)
         windows = plan_windows(spec.partition, base_bindings)
+    start = start or ResumePoint()
+    if start.window >= len(windows):
+        raise QueryCheckError("next_cursor points past the end of this query")
+    limiter = RateLimiter(spec.rate_limit.requests, spec.rate_limit.per_seconds) if spec.rate_limit else None
     seen_ids: set[str] = set()
     async with httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as client:
-        start = start or ResumePoint()
-        if start.window >= len(windows):
-            raise QueryCheckError("next_cursor points past the end of this query")
-        for window in windows[start.window:]:
-            bindings = {**base_bindings, "window": window.as_binding()}
-            with _clock(now):
-                operation = _choose_operation(spec, bindings)
-            bindings["operation"] = operation.name
-            paginator = make_paginator(operation.pagination)
-            resuming = start.started and window.index == start.window
-            state: PageState | None = start.as_state() if resuming else paginator.first()
-            skip = start.skip_rows if resuming else 0
-            record_index = 0
-            while state is not None:
-                page_bindings = {**bindings, "page": state.page}
-                with _clock(now):
-                    request = build_request(spec, operation, base_url=base_url, bindings=page_bindings,
-                                            credentials=creds, remote_query=remote_query, next_url=state.next_url)
-                exchange = await send(client, request, spec, sleep=sleep or _default_sleep)
-                with _clock(now):
-                    records = select_records(operation, exchange.body, page_bindings)
-                    following = paginator.advance(exchange.body, exchange.headers, len(records),
-                                                  {**page_bindings, "headers": exchange.headers})
-                    if following is not None and following.next_url is not None:
-                        # A relative next URL (RFC 8288) is relative to the URL just requested, not the base URL.
-                        following = PageState(following.page, urljoin(str(exchange.request.url), following.next_url))
-                    rows = list(transform_records(spec, operation, records, page_bindings,
-                                                  first_index=record_index, keep_remote_data=keep_remote_data))
-                    _check_unique_ids(spec, rows, seen_ids)
-                record_index += len(records)
-                yield VendorPage(operation.name, window, exchange, rows[skip:], state, following,
-                                 window.index == len(windows) - 1, paginator.is_looping, records, skip)
-                skip = 0
-                state = following
+        query = _Query(spec, creds, base_bindings, base_url, windows, client, now, sleep or _default_sleep,
+                       remote_query, keep_remote_data, limiter)
+        generators = [query.window_pages(window, start) for window in windows[start.window:]]
+        pages = (_sequential(generators) if spec.partition.concurrency <= 1 or len(generators) == 1
+                 else _concurrent(generators, spec.partition.concurrency))
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                _check_unique_ids(spec, page.rows, seen_ids)
+                yield page
+
+
+async def _sequential(generators: list[AsyncIterator[VendorPage]]) -> AsyncGenerator[VendorPage, None]:
+    for generator in generators:
+        async for page in generator:
+            yield page
+
+
+_DONE = object()
+
+
+async def _concurrent(generators: list[AsyncIterator[VendorPage]],
+                      limit: int) -> AsyncGenerator[VendorPage, None]:
+    """Run up to ``limit`` windows at once and yield their pages in window order.
+
+    Each window feeds a small queue, so memory stays bounded by a few pages per running window; a failure in any
+    window surfaces when its turn comes, and leaving early cancels every window still running.
+    """
+    slots = asyncio.Semaphore(limit)
+    queues: list[asyncio.Queue[Any]] = [asyncio.Queue(maxsize=2) for _ in generators]
+
+    async def produce(generator: AsyncIterator[VendorPage], queue: asyncio.Queue[Any]) -> None:
+        async with slots:
+            try:
+                async for page in generator:
+                    await queue.put(page)
+            except Exception as error:  # handed to the consumer, which raises it in window order
+                await queue.put(error)
+                return
+            await queue.put(_DONE)
+
+    tasks = [asyncio.create_task(produce(generator, queue)) for generator, queue in zip(generators, queues,
+                                                                                          strict=True)]
+    try:
+        for queue in queues:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _check_unique_ids(spec: IntegrationSpec, rows: list[dict[str, Any]], seen: set[str]) -> None:

@@ -112,8 +112,15 @@ class AuthSpec:
 class PartitionSpec:
     kind: str = "none"
     size: int = 1
+    concurrency: int = 1
     start: Template | None = None
     end: Template | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitSpec:
+    requests: int
+    per_seconds: float
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,7 @@ class IntegrationSpec:
     checks: tuple[CheckSpec, ...] = ()
     partition: PartitionSpec = field(default_factory=PartitionSpec)
     errors: ErrorSpec = field(default_factory=ErrorSpec)
+    rate_limit: RateLimitSpec | None = None
 
     @property
     def secret_fields(self) -> tuple[str, ...]:
@@ -232,6 +240,7 @@ class _Builder:
                          for i, c in enumerate(data.get("checks") or [])),
             partition=self.partition(data.get("partition") or {"kind": "none"}),
             errors=self.errors(data.get("errors") or {}),
+            rate_limit=RateLimitSpec(**data["rate_limit"]) if "rate_limit" in data else None,
         )
 
     def param(self, name: str, raw: dict[str, Any]) -> ParamSpec:
@@ -253,7 +262,7 @@ class _Builder:
     def partition(self, raw: dict[str, Any]) -> PartitionSpec:
         if raw["kind"] != "none" and ("start" not in raw or "end" not in raw):
             raise self.error(f"a {raw['kind']!r} partition needs start and end", ("partition",))
-        return PartitionSpec(kind=raw["kind"], size=raw.get("size", 1),
+        return PartitionSpec(kind=raw["kind"], size=raw.get("size", 1), concurrency=raw.get("concurrency", 1),
                              start=self.optional(raw, "start", ("partition",)),
                              end=self.optional(raw, "end", ("partition",)))
 

@@ -10,6 +10,7 @@ first problem a person should look at: rows are never dropped silently.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +24,9 @@ from .spec import load_schema
 
 @functools.cache
 def _compiled_check() -> Callable[[Any], Any]:
-    schema = {**load_schema("usage.schema.json"), "$schema": "http://json-schema.org/draft-07/schema#"}
+    # A deep copy: fastjsonschema rewrites the $refs of the schema it is given in place, and the loaded schema is
+    # shared (the OpenAPI document embeds it).
+    schema = {**copy.deepcopy(load_schema("usage.schema.json")), "$schema": "http://json-schema.org/draft-07/schema#"}
     return fastjsonschema.compile(schema)
 
 

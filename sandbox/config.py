@@ -21,6 +21,8 @@ class SandboxConfig:
     retry_after_seconds: float = 1.0
     slow_seconds: float = 5.0
     latency_seconds: float = 0.0
+    enforce_rate_limits: bool = False
+    """Answer 429 (and count a violation) when a client exceeds the vendor's documented rate limit."""
     now: datetime | None = None
     """The simulators' clock (lookback limits, which months are final); None is the real UTC clock. Tests pin it to
     the same instant as the engine's clock so results do not change with the calendar."""

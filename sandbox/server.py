@@ -10,6 +10,7 @@ import itertools
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,7 +37,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path, _, query = self.path.partition("?")
         request = SimRequest(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
-        self.server.count_request()
+        if not self.server.count_request():
+            self._write(self.server.simulator.rate_limited(self.server.config.retry_after_seconds))
+            return
         fault = self.server.faults.next_fault()
         config = self.server.config
         if config.latency_seconds:
@@ -96,11 +99,25 @@ class _SimulatorServer(ThreadingHTTPServer):
         self.faults = faults
         self.server_errors = itertools.cycle(_SERVER_ERRORS)
         self.requests = 0
+        self.rate_limit_violations = 0
+        self._recent: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def count_request(self) -> None:
+    def count_request(self) -> bool:
+        """Count a request; False when it breaks the vendor's rate limit and the config enforces it."""
         with self._lock:
             self.requests += 1
+            limit = self.simulator.rate_limit
+            if not self.config.enforce_rate_limits or limit is None:
+                return True
+            now = time.monotonic()
+            while self._recent and now - self._recent[0] >= limit[1]:
+                self._recent.popleft()
+            if len(self._recent) >= limit[0]:
+                self.rate_limit_violations += 1
+                return False
+            self._recent.append(now)
+            return True
 
 
 @dataclass
@@ -122,6 +139,10 @@ class Sandbox:
 
     def request_count(self, name: str) -> int:
         return self.servers[name].requests
+
+    def rate_limit_violations(self, name: str) -> int:
+        """Requests refused for breaking the vendor's rate limit (only counted with ``enforce_rate_limits``)."""
+        return self.servers[name].rate_limit_violations
 
     def stop(self) -> None:
         for server in self.servers.values():

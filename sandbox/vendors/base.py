@@ -16,6 +16,8 @@ class VendorSimulator:
     """One vendor's API. Subclasses set ``name`` and implement :meth:`handle`, :meth:`error` and credentials."""
 
     name: ClassVar[str] = ""
+    rate_limit: ClassVar[tuple[int, float] | None] = None
+    """The vendor's documented limit as (requests, per seconds), enforced when the config asks for it."""
     has_expiring_cursors: ClassVar[bool] = False
     """Whether the vendor answers 410 for an expired pagination cursor (``expired_cursor`` fault)."""
 

@@ -133,6 +133,7 @@ class Cursor:
 
 class ClaudeSimulator(VendorSimulator):
     name = "claude"
+    rate_limit = (60, 60.0)  # Enterprise Analytics: 60 requests per minute per organization (claude.md)
     has_expiring_cursors = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -21,6 +21,7 @@ MODELS = ("claude-4.5-sonnet", "gpt-5", "gemini-2.5-pro", "grok-4", "auto", None
 
 class CursorSimulator(VendorSimulator):
     name = "cursor"
+    rate_limit = (20, 60.0)  # "20 requests/minute per team" (cursor.com/docs/api)
 
     def credentials(self) -> dict[str, str]:
         return {"api_key": API_KEY}
