@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 import httpx
 
 from .accounts import resolve_context, resolve_credentials
+from .auth import auth_headers
 from .errors import MappingError, QueryCheckError, UnimeterError
 from .jsonata import pinned_now
 from .pagination import PageState, make_paginator
@@ -107,7 +108,7 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
     Any error raised on the way has the account's secret values removed from its message.
     """
     spec = integration if isinstance(integration, IntegrationSpec) else load_integration(integration)
-    secrets = [str(v) for k, v in (credentials or {}).items() if k in spec.secret_fields and v]
+    secrets = _secret_strings(spec, credentials or {}, context or {})
     try:
         async for page in _iter_pages(spec, credentials=credentials, context=context, params=params,
                                       remote_query=remote_query, now=now, transport=transport, sleep=sleep,
@@ -169,6 +170,19 @@ class _Query:
                              window.index == len(self.windows) - 1, paginator.is_looping, records, skip)
             skip = 0
             state = following
+
+
+def _secret_strings(spec: IntegrationSpec, credentials: Mapping[str, Any], context: Mapping[str, Any]) -> list[str]:
+    """The secret values, and the forms the auth headers send them in (a vendor may echo ``Basic base64(k:s)``)."""
+    secrets = [str(v) for k, v in credentials.items() if k in spec.secret_fields and v]
+    try:
+        headers = auth_headers(spec.auth, credentials, {"params": {}, "context": dict(context)})
+    except UnimeterError:
+        return secrets
+    for value in headers.values():
+        token = value.split(" ", 1)[-1]
+        secrets.extend([value, token, token.rstrip("=")])  # base64 is often echoed without its padding
+    return secrets
 
 
 async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] | None,

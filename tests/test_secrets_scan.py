@@ -110,8 +110,6 @@ def test_no_secret_in_logs_debug_output_or_the_database(tmp_path: Path, caplog: 
     assert _found(raw) == [], [p.name for p in database]
 
 
-@pytest.mark.xfail(strict=True, reason="defect: errors are redacted of the raw credential values only, so a vendor "
-                   "that echoes the Authorization header it received (Basic base64(key:)) leaks the key")
 def test_a_vendor_echoing_the_basic_auth_header_leaks_nothing(tmp_path: Path) -> None:
     transport = FixtureTransport(CURSOR.exchanges)
     basic = f"Basic {secret_strings()[-2]}"
