@@ -158,6 +158,8 @@ class _Query:
             exchange = await send(self.client, request, spec, sleep=self.sleep)
             with _clock(self.now):
                 records = select_records(operation, exchange.body, page_bindings)
+                if operation.envelope is not None:
+                    page_bindings["envelope"] = operation.envelope.evaluate(exchange.body, page_bindings)
                 following = paginator.advance(exchange.body, exchange.headers, len(records),
                                               {**page_bindings, "headers": exchange.headers})
                 if following is not None and following.next_url is not None:

@@ -160,6 +160,7 @@ class OperationSpec:
     pagination: PaginationSpec = field(default_factory=PaginationSpec)
     when: Template | None = None
     filter: Template | None = None
+    envelope: Template | None = None
     index: int = 0
 
 
@@ -298,6 +299,7 @@ class _Builder:
             transform=self.template(raw["transform"], (*path, "transform")),
             pagination=self.pagination(raw.get("pagination") or {"kind": "none"}, (*path, "pagination")),
             when=self.optional(raw, "when", path), filter=self.optional(raw, "filter", path),
+            envelope=self.optional(raw, "envelope", path),
         )
 
 

@@ -557,6 +557,8 @@ def test_claude_user_usage_report(vendor: VendorServer) -> None:
         "id": "claude:user_usage:2026-03-03:user_01AbCdEfGhJkLmNoPq:claude_code:claude-opus-4-6",
         "product": CLAUDE_PRODUCT,
         "metric_name": "tokens",
+        "organization": {"id": "3f1e7a0c-1234-5678-9abc-def012345678"},  # the envelope's organization_id
+        "updated_at": "2026-03-04T08:00:00Z",  # the envelope's data_refreshed_at
         "user": {"id": "user_01AbCdEfGhJkLmNoPq", "email": "jane@example.com", "name": "Jane Smith"},
         "model": {"id": "claude-opus-4-6", "provider": "anthropic"},
         "surface": "claude_code",
