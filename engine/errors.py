@@ -9,7 +9,9 @@ Hierarchy::
     │   ├── UnsupportedParameterError
     │   ├── InvalidParameterError
     │   ├── QueryCheckError        a cross-parameter rule of the mapping failed
-    │   └── InvalidCursorError     a next_cursor that is tampered, foreign or stale
+    │   ├── InvalidCursorError     a next_cursor that is tampered, foreign or stale
+    │   └── KeyByError             truto_key_by names a missing or non-unique field
+    ├── ApiTokenError              the service's caller sent no valid API token (HTTP 401)
     ├── ConfigurationError         credentials or context of the account are wrong (HTTP 400)
     │   └── UnknownIntegrationError  no mapping has that name
     ├── AccountNotFoundError       no such account in the caller's environment (HTTP 404)
@@ -121,6 +123,15 @@ class QueryCheckError(QueryError):
 
 class InvalidCursorError(QueryError):
     code = "invalid_cursor"
+
+
+class KeyByError(QueryError):
+    code = "invalid_key_by"
+
+
+class ApiTokenError(UnimeterError):
+    code = "unauthorized"
+    http_status = 401
 
 
 class ConfigurationError(UnimeterError):

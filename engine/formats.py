@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import QueryError
+from .errors import KeyByError
 
 RESPONSE_FORMATS = ("unified", "raw", "normalized", "stream", "debug")
-
-
-class KeyByError(QueryError):
-    code = "invalid_key_by"
 
 
 def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from .envelope import REDACTED, error_envelope, redact
 from .errors import (
     AccountNotFoundError,
+    ApiTokenError,
     ConfigurationError,
     InvalidParameterError,
     QueryError,
@@ -50,16 +51,6 @@ MAX_LIMIT = 1000
 _RESERVED = {"integrated_account_id", "truto_response_format", "truto_key_by", "truto_ignore_limit",
              "truto_ignore_remote_data", "limit", "next_cursor"}
 _BRACKET = re.compile(r"^(?P<name>[a-z_]+)\[(?P<key>[^\]]*)\]$")
-
-
-class UnauthorizedError(UnimeterError):
-    code = "unauthorized"
-    http_status = 401
-
-
-class NotFoundError(UnimeterError):
-    code = "not_found"
-    http_status = 404
 
 
 class AccountLike(Protocol):
@@ -175,10 +166,10 @@ class UsageService:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise UnauthorizedError("missing API token: send Authorization: Bearer <token>")
+            raise ApiTokenError("missing API token: send Authorization: Bearer <token>")
         environment = await run_in_threadpool(self.store.resolve_token, token.strip())
         if not isinstance(environment, str):
-            raise UnauthorizedError("the API token is not valid")
+            raise ApiTokenError("the API token is not valid")
         return environment
 
     async def list_usage(self, request: Request) -> Response:
@@ -353,7 +344,7 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
         try:
             return await handler(request)
         except UnimeterError as error:
-            if not isinstance(error, QueryError | UnauthorizedError | NotFoundError | AccountNotFoundError
+            if not isinstance(error, QueryError | ApiTokenError | AccountNotFoundError
                               | ConfigurationError):
                 log.info("request failed: %s", error.code)
             return _error_response(error)
