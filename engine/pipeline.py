@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,10 +36,11 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class ResumePoint:
-    """Where a query continues: the window, the page state within it, and how many of that page's rows to skip.
+    """Where a query continues: the window, the page state within it, and how far into that page.
 
     This is what an opaque ``next_cursor`` carries, so a response can stop in the middle of a vendor page and the
-    next one continues exactly after its last row.
+    next one continues exactly after its last row. ``skip_records`` vendor records of the page were fully returned
+    (they are not transformed again) and ``skip_rows`` rows of the next record were.
     """
 
     window: int = 0
@@ -46,6 +48,7 @@ class ResumePoint:
     next_url: str | None = None
     skip_rows: int = 0
     started: bool = False
+    skip_records: int = 0
 
     def as_state(self) -> PageState:
         return PageState(page=self.page, next_url=self.next_url)
@@ -64,12 +67,19 @@ class VendorPage:
     is_last_window: bool
     is_looping: bool = False
     records: list[Any] = field(default_factory=list)
+    row_records: list[int] = field(default_factory=list)
+    """For each row, the index of the vendor record (in ``records``) it was made from."""
+    skipped_records: int = 0
     skipped_rows: int = 0
 
     def resume_at(self, rows_taken: int) -> ResumePoint:
-        """The point just after the first ``rows_taken`` rows of this page."""
-        return ResumePoint(self.window.index, self.state.page, self.state.next_url,
-                           self.skipped_rows + rows_taken, started=True)
+        """The point just after the first ``rows_taken`` rows of this page (``rows_taken < len(rows)``)."""
+        record = self.row_records[rows_taken]
+        done = sum(1 for index in self.row_records[:rows_taken] if index == record)
+        if record == self.skipped_records:
+            done += self.skipped_rows
+        return ResumePoint(self.window.index, self.state.page, self.state.next_url, done, started=True,
+                           skip_records=record)
 
     def resume_after(self) -> ResumePoint | None:
         """The point after this whole page, or None when the query has nothing more."""
@@ -102,8 +112,12 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
                      remote_query: Mapping[str, Any] | None = None, now: datetime | None = None,
                      transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None,
                      keep_remote_data: bool = True, start: ResumePoint | None = None,
-                     timeout: float = DEFAULT_TIMEOUT_SECONDS) -> AsyncIterator[VendorPage]:
+                     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                     row_budget: int | None = None) -> AsyncIterator[VendorPage]:
     """Every vendor page of one unified query, in order, with its validated rows, from ``start`` when given.
+
+    ``row_budget`` is a promise that the caller reads at most that many rows: a window stops transforming once it
+    has made them (its pages are still fetched only as the caller reads on).
 
     Any error raised on the way has the account's secret values removed from its message.
     """
@@ -112,7 +126,8 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
     try:
         async for page in _iter_pages(spec, credentials=credentials, context=context, params=params,
                                       remote_query=remote_query, now=now, transport=transport, sleep=sleep,
-                                      keep_remote_data=keep_remote_data, start=start, timeout=timeout):
+                                      keep_remote_data=keep_remote_data, start=start, timeout=timeout,
+                                      row_budget=row_budget):
             yield page
     except UnimeterError as error:
         error.redact(secrets)
@@ -134,6 +149,7 @@ class _Query:
     remote_query: Mapping[str, Any] | None
     keep_remote_data: bool
     limiter: RateLimiter | None
+    row_budget: int | None = None
 
     async def window_pages(self, window: PartitionWindow, start: ResumePoint) -> AsyncIterator[VendorPage]:
         """The pages of one window, in order (rows not yet checked for uniqueness across windows)."""
@@ -145,8 +161,10 @@ class _Query:
         paginator = make_paginator(operation.pagination)
         resuming = start.started and window.index == start.window
         state: PageState | None = start.as_state() if resuming else paginator.first()
-        skip = start.skip_rows if resuming else 0
+        skip_records = start.skip_records if resuming else 0
+        skip_rows = start.skip_rows if resuming else 0
         record_index = 0
+        rows_made = 0
         while state is not None:
             page_bindings = {**bindings, "page": state.page}
             with _clock(self.now):
@@ -165,12 +183,18 @@ class _Query:
                 if following is not None and following.next_url is not None:
                     # A relative next URL (RFC 8288) is relative to the URL just requested, not the base URL.
                     following = PageState(following.page, urljoin(str(exchange.request.url), following.next_url))
-                rows = list(transform_records(spec, operation, records, page_bindings,
-                                              first_index=record_index, keep_remote_data=self.keep_remote_data))
+                made_all = transform_records(spec, operation, records[skip_records:], page_bindings,
+                                             first_index=record_index + skip_records,
+                                             keep_remote_data=self.keep_remote_data)
+                # A caller that needs only ``row_budget`` more rows (a limited response) does not pay for the rest.
+                wanted = None if self.row_budget is None else skip_rows + max(0, self.row_budget - rows_made)
+                made = list(itertools.islice(made_all, skip_rows, wanted))
+                rows_made += len(made)
+            yield VendorPage(operation.name, window, exchange, [row for _, row in made], state, following,
+                             window.index == len(self.windows) - 1, paginator.is_looping, records,
+                             [index - record_index for index, _ in made], skip_records, skip_rows)
             record_index += len(records)
-            yield VendorPage(operation.name, window, exchange, rows[skip:], state, following,
-                             window.index == len(self.windows) - 1, paginator.is_looping, records, skip)
-            skip = 0
+            skip_records = skip_rows = 0
             state = following
 
 
@@ -192,7 +216,7 @@ async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] |
                       remote_query: Mapping[str, Any] | None, now: datetime | None,
                       transport: httpx.AsyncBaseTransport | None, sleep: Sleep | None,
                       keep_remote_data: bool, start: ResumePoint | None,
-                      timeout: float) -> AsyncIterator[VendorPage]:
+                      timeout: float, row_budget: int | None) -> AsyncIterator[VendorPage]:
     creds = resolve_credentials(spec, credentials or {})
     ctx = resolve_context(spec, context or {})
     with _clock(now):
@@ -207,7 +231,7 @@ async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] |
     seen_ids: set[str] = set()
     async with httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as client:
         query = _Query(spec, creds, base_bindings, base_url, windows, client, now, sleep or _default_sleep,
-                       remote_query, keep_remote_data, limiter)
+                       remote_query, keep_remote_data, limiter, row_budget)
         generators = [query.window_pages(window, start) for window in windows[start.window:]]
         pages = (_sequential(generators) if spec.partition.concurrency <= 1 or len(generators) == 1
                  else _concurrent(generators, spec.partition.concurrency))

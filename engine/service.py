@@ -181,18 +181,20 @@ class UsageService:
         start = decode_cursor(query.next_cursor, key=self.cursor_key, binding=binding) if query.next_cursor else None
         secrets = [str(account.credentials.get(name, "")) for name in spec.secret_fields]
 
-        def pages() -> AsyncIterator[VendorPage]:
+        def pages(row_budget: int | None = None) -> AsyncIterator[VendorPage]:
             return iter_pages(spec, credentials=account.credentials, context=account.context, params=query.params,
                               remote_query=query.remote_query, now=self.now, transport=self.transport,
-                              sleep=self.sleep,
-                              keep_remote_data=not query.ignore_remote_data, start=start)
+                              sleep=self.sleep, keep_remote_data=not query.ignore_remote_data, start=start,
+                              row_budget=row_budget)
 
         if query.response_format == "stream":
             # "Everything, memory-bounded": stream ignores limit, but starts at next_cursor when one is given.
             return StreamingResponse(self._stream(pages(), query, account.id, environment, secrets),
                                      media_type="application/x-ndjson")
         try:
-            result = await take(pages(), None if query.ignore_limit else query.limit)
+            limit = None if query.ignore_limit else query.limit
+            # One row past the limit tells whether anything is left; nothing beyond it needs transforming.
+            result = await take(pages(None if limit is None else limit + 1), limit)
         except VendorAuthError:
             await self._mark(account.id, environment, "needs_reauth")
             raise

@@ -56,8 +56,8 @@ def select_records(operation: OperationSpec, body: Any, bindings: dict[str, Any]
 
 def transform_records(spec: IntegrationSpec, operation: OperationSpec, records: list[Any],
                       bindings: dict[str, Any], *, first_index: int = 0,
-                      keep_remote_data: bool = True) -> Iterator[dict[str, Any]]:
-    """Unified rows for ``records``, validated, in vendor order."""
+                      keep_remote_data: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(record index, unified row)`` for ``records``, validated, in vendor order."""
     for offset, record in enumerate(records):
         index = first_index + offset
         try:
@@ -89,4 +89,4 @@ def transform_records(spec: IntegrationSpec, operation: OperationSpec, records: 
             if not keep_remote_data:
                 tidy.pop("remote_data", None)
             validate_row(tidy, integration=spec.name, file=spec.file, operation=operation.name, record_index=index)
-            yield tidy
+            yield index, tidy
