@@ -15,6 +15,7 @@ The clock is injectable: ``$now()`` and ``$millis()`` read :func:`pinned_now` so
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -68,6 +69,9 @@ def _encode_url(value: Any = None) -> str | None:
     return None if value is None else urllib.parse.quote(str(value), safe=";,/?:@&=+$-_.!~*'()#")
 
 
+_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
 class JsonataSyntaxError(ValueError):
     """An expression does not parse. ``position`` is the 0-based character offset where parsing stopped."""
 
@@ -107,6 +111,8 @@ class Expression:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        # Only the bindings an expression mentions are handed to it: converting unused ones costs per evaluation.
+        self.variables = frozenset(_VARIABLE.findall(source))
         self._local = threading.local()
         try:
             self._local.compiled = _compile(source)
@@ -122,6 +128,8 @@ class Expression:
 
     def evaluate(self, data: Any, bindings: dict[str, Any] | None = None) -> Any:
         """Evaluate against ``data`` with ``$name`` bindings; undefined comes back as None."""
+        if bindings:
+            bindings = {name: value for name, value in bindings.items() if name in self.variables} or None
         try:
             return self._compiled().evaluate(data, bindings)
         except ValueError as error:
