@@ -112,12 +112,13 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
                      remote_query: Mapping[str, Any] | None = None, now: datetime | None = None,
                      transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None,
                      keep_remote_data: bool = True, start: ResumePoint | None = None,
-                     timeout: float = DEFAULT_TIMEOUT_SECONDS,
-                     row_budget: int | None = None) -> AsyncIterator[VendorPage]:
+                     timeout: float = DEFAULT_TIMEOUT_SECONDS, row_budget: int | None = None,
+                     max_concurrency: int | None = None) -> AsyncIterator[VendorPage]:
     """Every vendor page of one unified query, in order, with its validated rows, from ``start`` when given.
 
     ``row_budget`` is a promise that the caller reads at most that many rows: a window stops transforming once it
-    has made them (its pages are still fetched only as the caller reads on).
+    has made them (its pages are still fetched only as the caller reads on). ``max_concurrency`` caps the mapping's
+    concurrent windows (1 keeps memory to one vendor page, as ``stream`` wants).
 
     Any error raised on the way has the account's secret values removed from its message.
     """
@@ -127,7 +128,7 @@ async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping
         async for page in _iter_pages(spec, credentials=credentials, context=context, params=params,
                                       remote_query=remote_query, now=now, transport=transport, sleep=sleep,
                                       keep_remote_data=keep_remote_data, start=start, timeout=timeout,
-                                      row_budget=row_budget):
+                                      row_budget=row_budget, max_concurrency=max_concurrency):
             yield page
     except UnimeterError as error:
         error.redact(secrets)
@@ -216,7 +217,8 @@ async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] |
                       remote_query: Mapping[str, Any] | None, now: datetime | None,
                       transport: httpx.AsyncBaseTransport | None, sleep: Sleep | None,
                       keep_remote_data: bool, start: ResumePoint | None,
-                      timeout: float, row_budget: int | None) -> AsyncIterator[VendorPage]:
+                      timeout: float, row_budget: int | None,
+                      max_concurrency: int | None) -> AsyncIterator[VendorPage]:
     creds = resolve_credentials(spec, credentials or {})
     ctx = resolve_context(spec, context or {})
     with _clock(now):
@@ -233,10 +235,18 @@ async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] |
         query = _Query(spec, creds, base_bindings, base_url, windows, client, now, sleep or _default_sleep,
                        remote_query, keep_remote_data, limiter, row_budget)
         generators = [query.window_pages(window, start) for window in windows[start.window:]]
-        pages = (_sequential(generators) if spec.partition.concurrency <= 1 or len(generators) == 1
-                 else _concurrent(generators, spec.partition.concurrency))
+        concurrency = spec.partition.concurrency if max_concurrency is None else min(max_concurrency,
+                                                                                     spec.partition.concurrency)
+        pages = (_sequential(generators) if concurrency <= 1 or len(generators) == 1
+                 else _concurrent(generators, concurrency))
+        window_index = -1
         async with contextlib.aclosing(pages):
             async for page in pages:
+                if page.window.index != window_index:
+                    # Ids are checked within a window: memory stays bounded by a window however long the query,
+                    # and rows of different windows differ by construction (ids carry their period).
+                    seen_ids.clear()
+                    window_index = page.window.index
                 _check_unique_ids(spec, page.rows, seen_ids)
                 yield page
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from .errors import (
     ExpressionEvaluationError,
@@ -72,9 +73,15 @@ def _parse_retry_after(value: Any) -> float | None:
 
 
 def _decode(response: httpx.Response, vendor: str) -> Any:
-    text = response.text
-    if not text.strip():
+    """The JSON body; orjson parses the common case fast, the stdlib parser places the error of a malformed one."""
+    content = response.content
+    if not content.strip():
         return None
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        pass
+    text = response.text
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:

@@ -181,15 +181,16 @@ class UsageService:
         start = decode_cursor(query.next_cursor, key=self.cursor_key, binding=binding) if query.next_cursor else None
         secrets = [str(account.credentials.get(name, "")) for name in spec.secret_fields]
 
-        def pages(row_budget: int | None = None) -> AsyncIterator[VendorPage]:
+        def pages(row_budget: int | None = None, max_concurrency: int | None = None) -> AsyncIterator[VendorPage]:
             return iter_pages(spec, credentials=account.credentials, context=account.context, params=query.params,
                               remote_query=query.remote_query, now=self.now, transport=self.transport,
                               sleep=self.sleep, keep_remote_data=not query.ignore_remote_data, start=start,
-                              row_budget=row_budget)
+                              row_budget=row_budget, max_concurrency=max_concurrency)
 
         if query.response_format == "stream":
             # "Everything, memory-bounded": stream ignores limit, but starts at next_cursor when one is given.
-            return StreamingResponse(self._stream(pages(), query, account.id, environment, secrets),
+            # One window at a time: a stream's memory stays bounded by one vendor page, however long the range.
+            return StreamingResponse(self._stream(pages(max_concurrency=1), query, account.id, environment, secrets),
                                      media_type="application/x-ndjson")
         try:
             limit = None if query.ignore_limit else query.limit

@@ -16,29 +16,28 @@ from .validation import validate_row
 
 
 def _prune_dict(value: dict[str, Any]) -> dict[str, Any]:
-    pruned: dict[str, Any] = {}
-    for key, item in value.items():
+    """Drop nulls and empty objects in place (the transform's output is ours; ``remote_data`` is left untouched)."""
+    for key in [key for key, item in value.items() if item is None or type(item) is dict or type(item) is list]:
+        item = value[key]
         if item is None:
+            del value[key]
+        elif key == "remote_data":
             continue
-        if key != "remote_data":
-            if isinstance(item, dict):
-                item = _prune_dict(item)
-                if not item:
-                    continue
-            elif isinstance(item, list):
-                item = _prune_list(item)
-        pruned[key] = item
-    return pruned
+        elif type(item) is dict:
+            if not _prune_dict(item):
+                del value[key]
+        else:
+            value[key] = _prune_list(item)
+    return value
 
 
 def _prune_list(value: list[Any]) -> list[Any]:
     result = []
     for item in value:
-        if isinstance(item, dict):
-            item = _prune_dict(item)
-            if not item:
+        if type(item) is dict:
+            if not _prune_dict(item):
                 continue
-        elif isinstance(item, list):
+        elif type(item) is list:
             item = _prune_list(item)
         elif item is None:
             continue
