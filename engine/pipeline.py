@@ -81,14 +81,6 @@ class VendorPage:
         return ResumePoint(self.window.index, self.state.page, self.state.next_url, done, started=True,
                            skip_records=record)
 
-    def resume_after(self) -> ResumePoint | None:
-        """The point after this whole page, or None when the query has nothing more."""
-        if self.next_state is not None:
-            return ResumePoint(self.window.index, self.next_state.page, self.next_state.next_url, 0, started=True)
-        if self.is_last_window:
-            return None
-        return ResumePoint(self.window.index + 1)
-
 
 @contextlib.contextmanager
 def _clock(now: datetime | None) -> Iterator[None]:
@@ -189,14 +181,48 @@ class _Query:
                                              keep_remote_data=self.keep_remote_data)
                 # A caller that needs only ``row_budget`` more rows (a limited response) does not pay for the rest.
                 wanted = None if self.row_budget is None else skip_rows + max(0, self.row_budget - rows_made)
-                made = list(itertools.islice(made_all, skip_rows, wanted))
-                rows_made += len(made)
-            yield VendorPage(operation.name, window, exchange, [row for _, row in made], state, following,
-                             window.index == len(self.windows) - 1, paginator.is_looping, records,
-                             [index - record_index for index, _ in made], skip_records, skip_rows)
+                chunks = _RecordChunks(itertools.islice(made_all, skip_rows, wanted), CHUNK_ROWS)
+            first = True
+            while True:
+                # Rows go out in chunks of whole records, so a large vendor page never has all its rows alive.
+                with _clock(self.now):
+                    chunk = chunks.next_chunk()
+                if not chunk and not first:
+                    break
+                rows_made += len(chunk)
+                yield VendorPage(operation.name, window, exchange, [row for _, row in chunk], state, following,
+                                 window.index == len(self.windows) - 1, paginator.is_looping, records,
+                                 [index - record_index for index, _ in chunk],
+                                 skip_records if first else -1, skip_rows if first else 0)
+                first = False
             record_index += len(records)
             skip_records = skip_rows = 0
             state = following
+
+
+CHUNK_ROWS = 2000
+"""Rows per VendorPage; a vendor page with more rows is delivered in several chunks of whole records."""
+
+
+class _RecordChunks:
+    """Cuts ``(record index, row)`` pairs into chunks of about ``size`` rows without splitting a record's rows."""
+
+    def __init__(self, made: Iterator[tuple[int, dict[str, Any]]], size: int) -> None:
+        self.made = made
+        self.size = size
+        self.pending: tuple[int, dict[str, Any]] | None = None
+
+    def next_chunk(self) -> list[tuple[int, dict[str, Any]]]:
+        chunk: list[tuple[int, dict[str, Any]]] = []
+        if self.pending is not None:
+            chunk.append(self.pending)
+            self.pending = None
+        for item in self.made:
+            if len(chunk) >= self.size and item[0] != chunk[-1][0]:
+                self.pending = item
+                break
+            chunk.append(item)
+        return chunk
 
 
 def _secret_strings(spec: IntegrationSpec, credentials: Mapping[str, Any], context: Mapping[str, Any]) -> list[str]:

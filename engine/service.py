@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -190,16 +191,16 @@ class UsageService:
         if query.response_format == "stream":
             # "Everything, memory-bounded": stream ignores limit, but starts at next_cursor when one is given.
             # One window at a time: a stream's memory stays bounded by one vendor page, however long the range.
-            return StreamingResponse(self._stream(pages(max_concurrency=1), query, account.id, environment, secrets),
+            return StreamingResponse(self._stream(pages(max_concurrency=1), query, account, environment, secrets),
                                      media_type="application/x-ndjson")
         try:
             limit = None if query.ignore_limit else query.limit
             # One row past the limit tells whether anything is left; nothing beyond it needs transforming.
             result = await take(pages(None if limit is None else limit + 1), limit)
         except VendorAuthError:
-            await self._mark(account.id, environment, "needs_reauth")
+            await self._mark(account, environment, "needs_reauth")
             raise
-        await self._mark(account.id, environment, "active")
+        await self._mark(account, environment, "active")
         next_cursor = None if result.resume is None else encode_cursor(result.resume, key=self.cursor_key,
                                                                        binding=binding)
         return JSONResponse(self._body(result, query, next_cursor, secrets))
@@ -212,7 +213,7 @@ class UsageService:
 
     def _body(self, result: Slice, query: UsageQuery, next_cursor: str | None, secrets: list[str]) -> dict[str, Any]:
         if query.response_format == "raw":
-            return {"result": [page.exchange.body for page in result.pages], "next_cursor": next_cursor}
+            return {"result": [page.exchange.body for page in _distinct_responses(result)], "next_cursor": next_cursor}
         rows = self._rows(result.rows, query)
         body: dict[str, Any] = {"result": key_by(rows, query.key_by) if query.key_by else rows,
                                 "next_cursor": next_cursor}
@@ -220,26 +221,31 @@ class UsageService:
             body["debug"] = redact(_debug(result, next_cursor, len(rows)), secrets)
         return body
 
-    async def _stream(self, pages: AsyncIterator[VendorPage], query: UsageQuery, account_id: Any,
+    async def _stream(self, pages: AsyncIterator[VendorPage], query: UsageQuery, account: AccountLike,
                       environment: str, secrets: list[str]) -> AsyncIterator[bytes]:
         try:
             async for page in pages:
-                for row in self._rows(page.rows, query):
-                    yield (json.dumps(row) + "\n").encode("utf-8")
+                # One chunk per vendor page (not per row): fewer, larger writes through the ASGI server.
+                yield b"".join(orjson.dumps(row) + b"\n" for row in self._rows(page.rows, query))
         except UnimeterError as error:
             if isinstance(error, VendorAuthError):
-                await self._mark(account_id, environment, "needs_reauth")
+                await self._mark(account, environment, "needs_reauth")
             yield (json.dumps({"error": redact(error_envelope(error), secrets)}) + "\n").encode("utf-8")
             return
         except Exception:
             log.exception("stream failed")
             yield (json.dumps({"error": _internal_error()}) + "\n").encode("utf-8")
             return
-        await self._mark(account_id, environment, "active")
+        await self._mark(account, environment, "active")
 
-    async def _mark(self, account_id: Any, environment: str, status: str) -> None:
-        """Record the account's health: a vendor 401/403 means it needs new credentials; a success clears that."""
-        await run_in_threadpool(partial(self.store.mark_status, account_id, environment=environment, status=status))
+    async def _mark(self, account: AccountLike, environment: str, status: str) -> None:
+        """Record the account's health: a vendor 401/403 means it needs new credentials; a success clears that.
+
+        Written only when the status changes: a store write on every call would cost each request milliseconds.
+        """
+        if getattr(account, "status", None) == status:
+            return
+        await run_in_threadpool(partial(self.store.mark_status, account.id, environment=environment, status=status))
 
 
 class AccountsApi:
@@ -311,9 +317,20 @@ def _redacted_headers(request: httpx.Request) -> dict[str, str]:
             for k, v in request.headers.items()}
 
 
+def _distinct_responses(result: Slice) -> list[VendorPage]:
+    """One page per vendor response (a large response is delivered as several chunks of rows)."""
+    seen: set[int] = set()
+    pages = []
+    for page in result.pages:
+        if id(page.exchange) not in seen:
+            seen.add(id(page.exchange))
+            pages.append(page)
+    return pages
+
+
 def _debug(result: Slice, next_cursor: str | None, count: int) -> dict[str, Any]:
     requests = []
-    for page in result.pages:
+    for page in _distinct_responses(result):
         exchange = page.exchange
         body = exchange.request.content.decode("utf-8", "replace") if exchange.request.content else None
         requests.append({

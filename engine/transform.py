@@ -7,6 +7,7 @@ report is omitted, while a reported 0 stays.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,9 +46,31 @@ def _prune_list(value: list[Any]) -> list[Any]:
     return result
 
 
+_SIMPLE_PATH = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?:\[\])?\s*$")
+
+
+def _plain_lookup(source: str, body: Any) -> tuple[bool, Any]:
+    """``data`` / ``a.b[]`` looked up in Python when every step is an object: the records stay the body's own
+    objects instead of a copy made through JSONata (a large page would otherwise be held twice)."""
+    match = _SIMPLE_PATH.match(source)
+    if match is None:
+        return False, None
+    value = body
+    for step in match.group(1).split("."):
+        if not isinstance(value, dict):
+            return (value is None), None
+        value = value.get(step)
+    if isinstance(value, list) and any(isinstance(item, list) for item in value):
+        return False, None  # JSONata would flatten nested arrays: leave that to it
+    return True, value
+
+
 def select_records(operation: OperationSpec, body: Any, bindings: dict[str, Any]) -> list[Any]:
     """The vendor records of one response, always as a list (JSONata collapses one-element sequences)."""
-    records = operation.records.evaluate(body, bindings)
+    expression = operation.records.expression
+    found, records = _plain_lookup(expression.source, body) if expression is not None else (False, None)
+    if not found:
+        records = operation.records.evaluate(body, bindings)
     if records is None:
         return []
     return records if isinstance(records, list) else [records]

@@ -65,3 +65,24 @@ def test_a_resumed_response_does_not_transform_the_records_already_returned(monk
     # Each response transforms from the first record it has not fully returned: at most one record (3 rows) is
     # made again per response, instead of the whole page every time (15 x 30 = 450 rows).
     assert len(validated) <= len(ids) + 3 * responses
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 7, 30])
+def test_large_pages_come_in_chunks_of_whole_records_and_resume_exactly(monkeypatch: pytest.MonkeyPatch,
+                                                                      limit: int) -> None:
+    import engine.pipeline
+
+    monkeypatch.setattr(engine.pipeline, "CHUNK_ROWS", 4)
+    spec = load_spec("demo.yaml", SPEC)
+    body = {"items": [{"name": f"r{i}"} for i in range(10)]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+
+    async def chunk_sizes() -> list[list[str]]:
+        return [[row["id"] for row in page.rows] async for page in iter_pages(spec, transport=transport)]
+
+    chunks = asyncio.run(chunk_sizes())
+    # 3 rows per record, chunks of at least 4 rows cut between records: 6, 6, 6, 6, 6.
+    assert [len(chunk) for chunk in chunks] == [6, 6, 6, 6, 6]
+    assert all(chunk[0].endswith(":a") and chunk[-1].endswith(":c") for chunk in chunks)
+    ids, _ = _read_all(limit)
+    assert ids == [f"r{i}:{suffix}" for i in range(10) for suffix in "abc"]
