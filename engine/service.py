@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .continuation import ContinuationCache
 from .envelope import REDACTED, error_envelope, redact
 from .errors import (
     AccountNotFoundError,
@@ -162,6 +163,7 @@ class UsageService:
         self.transport = transport
         self.sleep = sleep
         self.now = now
+        self.continuations = ContinuationCache()
 
     async def authenticate(self, request: Request) -> str:
         header = request.headers.get("authorization", "")
@@ -184,7 +186,8 @@ class UsageService:
 
         def pages(row_budget: int | None = None, max_concurrency: int | None = None) -> AsyncIterator[VendorPage]:
             return iter_pages(spec, credentials=account.credentials, context=account.context, params=query.params,
-                              remote_query=query.remote_query, now=self.now, transport=self.transport,
+                              remote_query=query.remote_query, now=self.now,
+                              transport=self.continuations.transport(self.transport, binding, start is not None),
                               sleep=self.sleep, keep_remote_data=not query.ignore_remote_data, start=start,
                               row_budget=row_budget, max_concurrency=max_concurrency)
 
