@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -102,6 +103,13 @@ class _SimulatorServer(ThreadingHTTPServer):
         self.rate_limit_violations = 0
         self._recent: deque[float] = deque()
         self._lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (keep-alive closed, the reset fault) is normal here: no traceback on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     def count_request(self) -> bool:
         """Count a request; False when it breaks the vendor's rate limit and the config enforces it."""
