@@ -24,6 +24,17 @@ def _describe(request: httpx.Request) -> str:
     return f"{request.method} {request.url}" + (f" body={body}" if body else "")
 
 
+def recorded_response(recorded: dict[str, Any], request: httpx.Request) -> httpx.Response:
+    """The httpx response a recording describes: ``status``, ``headers`` and a JSON ``body`` or a ``text``."""
+    headers = dict(recorded.get("headers") or {})
+    if "body" in recorded:
+        content = json.dumps(recorded["body"]).encode("utf-8")
+        headers.setdefault("content-type", "application/json")
+    else:
+        content = str(recorded.get("text", "")).encode("utf-8")
+    return httpx.Response(recorded.get("status", 200), headers=headers, content=content, request=request)
+
+
 class ReplayTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
     """Serve ``exchanges`` (``[{"request": {...}, "response": {...}}]``) in order."""
 
@@ -70,14 +81,7 @@ class ReplayTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
             raise ReplayMismatch(f"request #{self.position + 1} does not match the recording: {problem}\n"
                                  f"  sent: {_describe(request)}")
         self.position += 1
-        recorded = exchange["response"]
-        headers = dict(recorded.get("headers") or {})
-        if "body" in recorded:
-            content = json.dumps(recorded["body"]).encode("utf-8")
-            headers.setdefault("content-type", "application/json")
-        else:
-            content = str(recorded.get("text", "")).encode("utf-8")
-        return httpx.Response(recorded.get("status", 200), headers=headers, content=content, request=request)
+        return recorded_response(exchange["response"], request)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self._respond(request)

@@ -23,6 +23,7 @@ import httpx
 import yaml
 
 from engine.functions import parse_instant
+from engine.replay import recorded_response
 from engine.service import UsageService, create_app
 from engine.store import open_store
 
@@ -101,14 +102,7 @@ def _recorded_key(recorded: dict[str, Any], ignore_query: frozenset[str]) -> tup
     return _key(recorded.get("method", "GET"), url, body, ignore_query)
 
 
-def make_response(response: dict[str, Any], request: httpx.Request) -> httpx.Response:
-    headers = dict(response.get("headers") or {})
-    if "body" in response:
-        content = json.dumps(response["body"]).encode("utf-8")
-        headers.setdefault("content-type", "application/json")
-    else:
-        content = str(response.get("text", "")).encode("utf-8")
-    return httpx.Response(response.get("status", 200), headers=headers, content=content, request=request)
+make_response = recorded_response  # the replay transport's reading of a recorded response, shared
 
 
 class FixtureTransport(httpx.AsyncBaseTransport):
