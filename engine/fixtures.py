@@ -77,11 +77,6 @@ def _diff(expected: Any, actual: Any) -> str:
 
 async def run_case(case: FixtureCase) -> CaseOutcome:
     """Replay one case; the outcome lists every mismatch in readable form."""
-    outcome, _ = await _run(case)
-    return outcome
-
-
-async def _run(case: FixtureCase) -> tuple[CaseOutcome, dict[str, Any] | None]:
     outcome = CaseOutcome(case)
     call = case.call()
     expected = case.expected()
@@ -102,7 +97,7 @@ async def _run(case: FixtureCase) -> tuple[CaseOutcome, dict[str, Any] | None]:
                                    sleep=record_sleep)
     except ReplayMismatch as mismatch:
         outcome.problems.append(str(mismatch))
-        return outcome, None
+        return outcome
     except UnimeterError as raised:
         error = raised
     try:
@@ -119,7 +114,7 @@ async def _run(case: FixtureCase) -> tuple[CaseOutcome, dict[str, Any] | None]:
             outcome.problems.append(_diff(want, actual))
     if "waits" in expected and [float(w) for w in expected["waits"]] != waits:
         outcome.problems.append(f"retry waits {waits} != expected {expected['waits']}")
-    return outcome, actual
+    return outcome
 
 
 def _compare_error(outcome: CaseOutcome, want: dict[str, Any], error: UnimeterError | None,

@@ -336,16 +336,22 @@ def _schema_errors(document: SourceDocument) -> list[SpecError]:
     return found
 
 
+def _read_document(path: Path | str, text: str | None) -> SourceDocument:
+    """The spec file as positioned data; a SpecError when it is not YAML or not a mapping."""
+    document = load_yaml(path, text)
+    if not isinstance(document.data, dict):
+        raise SpecError("a spec must be a YAML mapping", file=str(path), line=1, column=1)
+    return document
+
+
 def lint_spec(path: Path | str, text: str | None = None) -> list[SpecError]:
     """Every problem found in one spec file (empty when it is valid)."""
     try:
-        document = load_yaml(path, text)
+        document = _read_document(path, text)
     except OSError as error:
         return [SpecError(f"cannot read the file: {error.strerror}", file=str(path))]
     except SpecError as error:
         return [error]
-    if not isinstance(document.data, dict):
-        return [SpecError("a spec must be a YAML mapping", file=str(path), line=1, column=1)]
     problems = _schema_errors(document)
     if problems:
         return problems
@@ -363,9 +369,7 @@ def lint_spec(path: Path | str, text: str | None = None) -> list[SpecError]:
 
 def load_spec(path: Path | str, text: str | None = None) -> IntegrationSpec:
     """Load one spec, raising the first :class:`SpecError` found."""
-    document = load_yaml(path, text)
-    if not isinstance(document.data, dict):
-        raise SpecError("a spec must be a YAML mapping", file=str(path), line=1, column=1)
+    document = _read_document(path, text)
     problems = _schema_errors(document)
     if problems:
         raise problems[0]
