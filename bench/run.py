@@ -2,7 +2,7 @@
 
 Figures (each measured against a reference taken in the same run, A and B interleaved, median and spread):
 
-1. library end-to-end rows/s per integration: ``engine.alist_usage`` vs the hand-written client (bench/baselines.py);
+1. library end-to-end rows/s per integration: ``unimeter.alist_usage`` vs the hand-written client (bench/baselines.py);
    wall time and the client process's CPU time (the sandbox runs in its own process, so CPU time is client work only)
 2. service rows/s through HTTP (uvicorn child), ``unified`` (limit=1000, following next_cursor) and ``stream``,
    as a ratio to the hand-written client on the same workload
@@ -35,8 +35,8 @@ from typing import Any
 
 import httpx
 
-import engine
-from engine.spec import available_integrations, load_integration
+import unimeter
+from unimeter.spec import available_integrations, load_integration
 
 from .baselines import BASELINES
 from .sandbox_process import SandboxProcess
@@ -101,7 +101,7 @@ def _engine_call(workload: Workload, endpoint: dict[str, Any]) -> int:
     async def run() -> int:
         count = 0
         for params in workload.calls:
-            count += len((await engine.alist_usage(workload.integration, params=params,
+            count += len((await unimeter.alist_usage(workload.integration, params=params,
                                                    **workload.engine_options(endpoint)))["result"])
         return count
     return asyncio.run(run())
@@ -271,7 +271,7 @@ def figure_latency(report: Report, samples: int) -> None:
 _STARTUP = """
 import json, time
 started = time.perf_counter()
-from engine.spec import available_integrations, load_integration
+from unimeter.spec import available_integrations, load_integration
 imported = time.perf_counter()
 for name in available_integrations():
     load_integration(name)
@@ -309,7 +309,7 @@ def _concurrency_option() -> str | None:
 
 def _cursor_year(spec: Any, workload: Workload, endpoint: dict[str, Any]) -> int:
     async def run() -> int:
-        result = await engine.alist_usage(spec, params=workload.calls[0], **workload.engine_options(endpoint))
+        result = await unimeter.alist_usage(spec, params=workload.calls[0], **workload.engine_options(endpoint))
         return len(result["result"])
     return asyncio.run(run())
 
@@ -387,7 +387,7 @@ def _write(report: Report, command: str, smoke: bool, path: Path, revision: str)
         "the same run, interleaved A B A B, reported as median [min-max]",
         "- the sandbox runs in its own process; CPU ratio = CPU time of the client process only (engine vs "
         "baseline), wall ratio includes waiting for the sandbox to generate the data",
-        "- schema validation of every row is on for both sides (engine.validation.validate_row)", "",
+        "- schema validation of every row is on for both sides (unimeter.run.validation.validate_row)", "",
     ]
     path.write_text("\n".join(header) + "\n" + report.markdown(), encoding="utf-8")
 

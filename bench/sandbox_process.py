@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox import SandboxConfig, start_sandbox
+from unimeter.sandbox import SandboxConfig, start_sandbox
 
 _ROOT = Path(__file__).resolve().parent.parent
 

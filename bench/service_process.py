@@ -76,9 +76,9 @@ def _free_port() -> int:
 def _main(argument: str) -> None:
     import uvicorn
 
-    from engine.functions import parse_instant
-    from engine.service import UsageService, create_app
-    from engine.store import open_store
+    from unimeter.spec.functions import parse_instant
+    from unimeter.service import UsageService, create_app
+    from unimeter.store import open_store
 
     spec = json.loads(argument)
     endpoint = spec["endpoint"]

@@ -1,7 +1,8 @@
-"""The ``unimeter`` command: ``check`` replays fixtures, ``lint`` checks spec files, ``usage`` runs one query.
+"""The ``unimeter`` command: ``check`` replays fixtures, ``lint`` checks spec files, ``usage`` runs one query ...
 
 ``usage`` prints the response body exactly as the HTTP API returns it; an error prints the error envelope to stderr
-and exits 1. No secret is ever printed.
+and exits 1. No secret is ever printed. Every command that takes an integration name takes ``--mappings DIR``
+(repeatable), which puts DIR in front of ``UNIMETER_MAPPINGS_PATH`` for this run.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .envelope import error_envelope
+from . import __version__
+from .api.envelope import error_envelope
 from .errors import UnimeterError
-from .fixtures import discover_cases, run_cases
-from .functions import parse_instant
-from .pipeline import list_usage
-from .spec import MAPPINGS_DIR, available_integrations, lint_spec
-from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
+from .run.pipeline import list_usage
+from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations, integration_sources, lint_spec
+from .spec.functions import parse_instant
+from .store.sql import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
+from .testing.fixtures import discover_cases, run_cases
 
 
 def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
@@ -38,9 +40,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"unimeter check: unknown integration {unknown[0]!r}; available: {', '.join(available_integrations())}",
               file=sys.stderr)
         return 2
-    cases = discover_cases(args.integrations or None)
+    roots = [Path(folder) for folder in args.fixtures] if args.fixtures else None
+    cases = discover_cases(args.integrations or None, roots)
     if not cases:
-        print("unimeter check: no fixture cases found", file=sys.stderr)
+        where = ", ".join(args.fixtures) if args.fixtures else "fixtures/ beside each mappings folder"
+        print(f"unimeter check: no fixture cases found in {where}", file=sys.stderr)
         return 1
     failed = 0
     for outcome in run_cases(cases):
@@ -56,7 +60,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
-    files = [Path(f) for f in args.files] or sorted(MAPPINGS_DIR.glob("*.yaml"))
+    files = [Path(f) for f in args.files] or [source.file for source in integration_sources().values()]
     bad = 0
     for file in files:
         problems = lint_spec(file)
@@ -90,6 +94,20 @@ def _cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_integrations(args: argparse.Namespace) -> int:
+    """Every integration on the search path: name, where its file is, and whether it overrides a built-in one."""
+    sources = integration_sources()
+    if args.json:
+        print(json.dumps([{"name": s.name, "file": str(s.file), "builtin": s.builtin,
+                           "overrides": str(s.overrides) if s.overrides else None,
+                           "fixtures": str(s.fixtures_dir / s.name)} for s in sources.values()], indent=2))
+        return 0
+    for source in sources.values():
+        origin = "built-in" if source.builtin else ("overrides built-in" if source.overrides else "user")
+        print(f"{source.name:<16} {origin:<18} {source.file}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -99,8 +117,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .service import UsageService, create_app, load_cursor_key
-    from .store import open_store
+    from .api.cursor import load_cursor_key
+    from .service import UsageService, create_app
 
     try:
         store = open_store(args.database)
@@ -116,7 +134,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     """Run the vendor simulators on loopback until interrupted, printing what accounts need to use them."""
     import time
 
-    from sandbox import SandboxConfig, parse_fault, start_sandbox
+    from .sandbox import SandboxConfig, parse_fault, start_sandbox
 
     try:
         faults = [parse_fault(text) for text in args.fault or []]
@@ -145,14 +163,29 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unimeter", description="Unified usage metering over AI and cloud vendors.")
+    parser.add_argument("--version", action="version", version=f"unimeter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="replay the recorded fixtures and compare with the expected output")
+    mappings = argparse.ArgumentParser(add_help=False)
+    mappings.add_argument("--mappings", action="append", default=[], metavar="DIR",
+                          help=f"a folder of mapping files searched before ${MAPPINGS_PATH_ENV} and the built-in "
+                               "mappings (repeatable; the first folder holding a name wins)")
+    check = commands.add_parser("check", parents=[mappings],
+                                help="replay the recorded fixtures and compare with the expected output")
     check.add_argument("integrations", nargs="*", metavar="INTEGRATION")
+    check.add_argument("--fixtures", action="append", default=[], metavar="DIR",
+                       help="read cases from DIR/<integration>/<case>/ instead of fixtures/ beside each mappings "
+                            "folder (repeatable)")
     check.set_defaults(handler=_cmd_check)
-    lint = commands.add_parser("lint", help="check integration spec files (default: all of mappings/)")
+    lint = commands.add_parser("lint", parents=[mappings],
+                               help="check integration spec files (default: every mapping on the search path)")
     lint.add_argument("files", nargs="*", metavar="FILE")
     lint.set_defaults(handler=_cmd_lint)
-    usage = commands.add_parser("usage", help="run one unified usage query and print the response JSON")
+    integrations = commands.add_parser("integrations", parents=[mappings],
+                                       help="list the integrations found on the mapping search path and where")
+    integrations.add_argument("--json", action="store_true", help="print them as a JSON array")
+    integrations.set_defaults(handler=_cmd_integrations)
+    usage = commands.add_parser("usage", parents=[mappings],
+                                help="run one unified usage query and print the response JSON")
     usage.add_argument("integration", metavar="INTEGRATION")
     usage.add_argument("--credential", action="append", metavar="KEY=VALUE")
     usage.add_argument("--context", action="append", metavar="KEY=VALUE")
@@ -160,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--now", metavar="ISO8601", help="pin the clock used for defaults")
     usage.add_argument("--format", default="unified", choices=["unified", "raw", "normalized", "stream", "debug"])
     usage.set_defaults(handler=_cmd_usage)
-    serve = commands.add_parser("serve", help="run the HTTP service (GET /unified/usage-metering/usage)")
+    serve = commands.add_parser("serve", parents=[mappings],
+                                help="run the HTTP service (GET /unified/usage-metering/usage)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--database", default=None, help="sqlite:///path.db or postgresql://... "
@@ -177,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print the full unified responses")
     demo.add_argument("--seed", type=int, default=0, help="seed of the sandbox's synthetic data")
     demo.set_defaults(handler=_cmd_demo)
-    _add_store_commands(commands)
+    _add_store_commands(commands, mappings)
     return parser
 
 
@@ -230,26 +264,28 @@ def _cmd_tokens_create(args: argparse.Namespace) -> int:
     return _run_on_store(args, create)
 
 
-def _add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
+                        mappings: argparse.ArgumentParser) -> None:
     """``accounts`` and ``tokens``: manage the integrated-accounts store that the HTTP service reads."""
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument("--database", metavar="URL", help=f"sqlite:///ABSOLUTE/PATH.db or postgresql://... "
                           f"(default: ${DATABASE_URL_ENV}, else unimeter.db in the user's data dir)")
     accounts = commands.add_parser("accounts", help="create, list, show, update and delete integrated accounts")
     actions = accounts.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", parents=[database], help="store a new account; prints it with its id")
+    create = actions.add_parser("create", parents=[database, mappings],
+                                help="store a new account; prints it with its id")
     create.add_argument("integration", metavar="INTEGRATION")
     create.add_argument("--environment", required=True, metavar="NAME")
     create.add_argument("--credential", action="append", metavar="KEY=VALUE")
     create.add_argument("--context", action="append", metavar="KEY=VALUE")
     create.set_defaults(handler=_cmd_accounts_create)
-    listing = actions.add_parser("list", parents=[database], help="accounts, of one environment or all")
+    listing = actions.add_parser("list", parents=[database, mappings], help="accounts, of one environment or all")
     listing.add_argument("--environment", metavar="NAME")
     listing.set_defaults(handler=_cmd_accounts_list)
     for name, handler, text in (("get", _cmd_accounts_get, "show one account (credential values are never shown)"),
                                 ("update", _cmd_accounts_update, "replace credentials, context or status"),
                                 ("delete", _cmd_accounts_delete, "delete one account")):
-        action = actions.add_parser(name, parents=[database], help=text)
+        action = actions.add_parser(name, parents=[database, mappings], help=text)
         action.add_argument("id", metavar="ID")
         action.add_argument("--environment", required=True, metavar="NAME")
         action.set_defaults(handler=handler)
@@ -267,6 +303,7 @@ def _add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    add_mapping_folders(getattr(args, "mappings", []))
     code: int = args.handler(args)
     return code
 

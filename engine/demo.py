@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import UnimeterError
-from .pipeline import iter_pages
-from .store import open_store
+from .run.pipeline import iter_pages
+from .store.sql import open_store
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -56,7 +56,7 @@ async def _collect(name: str, credentials: dict[str, Any], context: dict[str, An
 
 def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, progress: TextIO = sys.stderr) -> int:
     """Print unified usage from every simulator; 0 on success, 1 when any vendor query failed."""
-    from sandbox import SandboxConfig, start_sandbox
+    from .sandbox import SandboxConfig, start_sandbox
 
     with tempfile.TemporaryDirectory(prefix="unimeter-demo-") as folder, \
             start_sandbox(config=SandboxConfig(seed=seed)) as sandbox:

@@ -38,6 +38,7 @@ without a debugger. Messages never contain a secret.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -51,30 +52,20 @@ class UnimeterError(Exception):
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = {k: v for k, v in details.items() if v is not None}
+        self.debug: dict[str, Any] | None = None
+        """The ``debug`` format's section for a failed query (the requests made before it failed), if asked."""
 
-    def redact(self, secrets: list[str]) -> None:
-        """Remove every secret value from the message and details (vendors sometimes echo a key back)."""
-        values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+    def redact(self, secrets: Iterable[str]) -> None:
+        """Remove every secret from the message and details (vendors sometimes echo a key back)."""
+        from .redaction import redact, redact_text
 
-        def scrub(value: Any) -> Any:
-            if isinstance(value, str):
-                for secret in values:
-                    value = value.replace(secret, "[REDACTED]")
-                return value
-            if isinstance(value, dict):
-                return {k: scrub(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [scrub(v) for v in value]
-            return value
-
-        if not values:
-            return
-        self.message = scrub(self.message)
+        secrets = tuple(secrets)
+        self.message = redact_text(self.message, secrets)
         self.args = (self.message, *self.args[1:])
-        self.details = scrub(self.details)
-        for name in ("vendor_message",):
-            if isinstance(getattr(self, name, None), str):
-                setattr(self, name, scrub(getattr(self, name)))
+        self.details = redact(self.details, secrets)
+        vendor_message = getattr(self, "vendor_message", None)
+        if isinstance(vendor_message, str):
+            self.vendor_message = redact_text(vendor_message, secrets)
 
     def __str__(self) -> str:
         return self.message

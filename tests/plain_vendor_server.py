@@ -7,8 +7,9 @@ tokens (a query or JSON-body value) that get another body, so a documented paylo
 followed by the engine to a final page instead of looping. Every request is recorded (method, path, query, lower-cased
 headers, body) for assertions.
 
-The payloads are the vendor examples from /work/shared/vendors/<vendor>.md, copied verbatim as JSON text and served
-byte for byte. The only bodies not taken from the vendor docs are the final pages (`*_LAST_PAGE`): the documented
+The payloads are the examples of each vendor's public API reference (URL above each one), copied verbatim as JSON
+text and served byte for byte; where a vendor publishes no example, the payload is assembled from its documented
+fields and says so. The only bodies not taken from the vendor docs are the final pages (`*_LAST_PAGE`): the documented
 envelope with no records and no next-page marker.
 """
 
@@ -124,7 +125,7 @@ class VendorServer:
 # Documented vendor payloads, verbatim.
 # ---------------------------------------------------------------------------------------------------------------------
 
-# cursor.md section 3, POST /teams/daily-usage-data (verbatim from the Cursor docs)
+# POST /teams/daily-usage-data, verbatim from https://cursor.com/docs/account/teams/admin-api
 CURSOR_DAILY_USAGE_DATA = """\
 {
   "data": [
@@ -200,12 +201,13 @@ CURSOR_DAILY_USAGE_DATA = """\
 }
 """
 
-# cursor.md section 6, common errors (verbatim)
+# Cursor's common error shape, verbatim from https://cursor.com/docs/api
 CURSOR_401 = """\
 {"error": "Unauthorized", "message": "Invalid API key"}
 """
 
-# datadog.md section 7, GET /api/v2/usage/estimated_cost (assembled from the spec's field examples)
+# GET /api/v2/usage/estimated_cost, assembled from the field examples of the spec behind (no response example there)
+# https://docs.datadoghq.com/api/latest/usage-metering/get-estimated-cost-across-your-account/
 DATADOG_ESTIMATED_COST = """\
 {
   "data": [
@@ -233,7 +235,8 @@ DATADOG_ESTIMATED_COST = """\
 }
 """
 
-# confluent.md section 6, GET /billing/v1/costs (assembled from the spec's field examples)
+# GET /billing/v1/costs, assembled from the field examples of the public spec (it has no success example)
+# https://docs.confluent.io/cloud/current/openapi.yaml
 CONFLUENT_COSTS = """\
 {
   "api_version": "billing/v1",
@@ -268,12 +271,13 @@ CONFLUENT_COSTS = """\
 }
 """
 
-# confluent.md section 7, spec error example (verbatim)
+# Confluent's 401 error example, verbatim from https://docs.confluent.io/cloud/current/openapi.yaml
 CONFLUENT_401 = """\
 {"errors":[{"id":"ed42afdc-f0d5-4c0d-b428-9fc6ed6e279d","status":"401","code":"user_unauthenticated","title":"Authentication Required","detail":"Valid authentication credentials must be provided"}]}
 """
 
-# openai-codex.md section 2.5, GET /v1/analytics/codex/workspaces/{workspace_id}/usage (assembled)
+# GET /v1/analytics/codex/workspaces/{workspace_id}/usage, assembled (no public example; fields per
+# https://developers.openai.com/codex/enterprise/governance)
 CODEX_USAGE = """\
 {
   "object": "page",
@@ -304,7 +308,7 @@ CODEX_USAGE = """\
 }
 """
 
-# claude.md section 4, GET /v1/organizations/analytics/users (verbatim from the docs)
+# GET /v1/organizations/analytics/users, verbatim from https://platform.claude.com/docs/en/api/admin/analytics/users
 CLAUDE_ANALYTICS_USERS = """\
 {
   "data": [
@@ -366,7 +370,8 @@ CLAUDE_ANALYTICS_USERS = """\
 }
 """
 
-# claude.md section 5, GET /v1/organizations/analytics/user_usage_report (assembled)
+# GET /v1/organizations/analytics/user_usage_report, assembled (no public example; field names from the
+# anthropics/anthropic-sdk-python types, schemas/vendors/claude-analytics-user-usage-report.json)
 CLAUDE_USER_USAGE_REPORT = """\
 {
   "organization_id": "3f1e7a0c-1234-5678-9abc-def012345678",
@@ -387,7 +392,8 @@ CLAUDE_USER_USAGE_REPORT = """\
 }
 """
 
-# claude.md section 8.1, GET /v1/organizations/usage_report/claude_code (verbatim from the docs)
+# GET /v1/organizations/usage_report/claude_code, verbatim from
+# https://docs.anthropic.com/en/api/admin-api/claude-code/get-claude-code-usage-report
 CLAUDE_CODE_USAGE_REPORT = """\
 {
   "data": [
@@ -430,11 +436,12 @@ CLAUDE_CODE_USAGE_REPORT = """\
 """
 
 # The 401 bodies of vendors whose docs print none verbatim: the documented error shape with an authentication message.
-# datadog.md section 8: APIErrorResponse {"errors": [string]}.
+# Datadog: APIErrorResponse {"errors": [string]}, the 400/403/429 body of the cost endpoints' spec.
 DATADOG_401 = '{"errors": ["Unauthorized"]}'
-# openai-codex.md section 3: ErrorResponse {"error": {"message", "type", "param", "code"}}.
+# OpenAI: ErrorResponse {"error": {"message", "type", "param", "code"}} (openai/openai-openapi).
 CODEX_401 = '{"error": {"message": "Invalid API key", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}'
-# claude.md section 10: {"type": "error", "error": {"type", "message"}, "request_id"}.
+# Claude: {"type": "error", "error": {"type", "message"}, "request_id"}
+# (https://platform.claude.com/docs/en/api/errors).
 CLAUDE_401 = '{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}'
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 import yaml
 
-from engine.functions import parse_instant
-from engine.replay import recorded_response
-from engine.service import UsageService, create_app
-from engine.store import open_store
+from unimeter.spec.functions import parse_instant
+from unimeter.testing.replay import recorded_response
+from unimeter.service import UsageService, create_app
+from unimeter.store import open_store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ENVIRONMENT = "prod"

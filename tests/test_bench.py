@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import engine
+import unimeter
 from bench.baselines import BASELINES
 from bench.sandbox_process import SandboxProcess
 from bench.workloads import INTEGRATIONS, NOW, make_workload
@@ -26,7 +26,7 @@ def test_baseline_rows_equal_engine_rows_in_order(integration: str) -> None:
         engine_rows = []
         baseline_rows = []
         for params in workload.calls:
-            result = asyncio.run(engine.alist_usage(integration, params=params, **workload.engine_options(endpoint)))
+            result = asyncio.run(unimeter.alist_usage(integration, params=params, **workload.engine_options(endpoint)))
             engine_rows += result["result"]
             baseline_rows += BASELINES[integration](endpoint, params, NOW)
     assert len(engine_rows) > 100

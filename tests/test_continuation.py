@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from engine.continuation import ContinuationCache
-from engine.service import UsageService, create_app
+from unimeter.api.continuation import ContinuationCache
+from unimeter.service import UsageService, create_app
 
 ACCOUNT_ID = "11111111-1111-1111-1111-111111111111"
 
@@ -94,7 +94,7 @@ def test_a_new_query_is_never_served_from_the_cache() -> None:
 def test_the_cache_is_bounded() -> None:
     import time
 
-    from engine.continuation import _Entry
+    from unimeter.api.continuation import _Entry
 
     cache = ContinuationCache(max_entries=2)
     for index in range(5):

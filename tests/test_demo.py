@@ -9,10 +9,10 @@ import sys
 
 import httpx
 
-from engine.demo import run_demo
-from engine.spec import available_integrations, load_spec
-from engine.validation import usage_validator
-from sandbox import SIMULATORS
+from unimeter.demo import run_demo
+from unimeter.spec import available_integrations, load_spec
+from unimeter.run.validation import usage_validator
+from unimeter.sandbox import SIMULATORS
 
 
 def test_demo_prints_schema_valid_rows_from_every_simulator() -> None:
@@ -43,7 +43,7 @@ def test_every_simulator_belongs_to_an_integration() -> None:
 
 
 def test_sandbox_command_prints_endpoints_as_json_and_serves() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "sandbox", "--json", "--seed", "3"],
+    process = subprocess.Popen([sys.executable, "-m", "unimeter.cli", "sandbox", "--json", "--seed", "3"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -67,7 +67,7 @@ def test_sandbox_command_prints_endpoints_as_json_and_serves() -> None:
 
 
 def test_sandbox_command_rejects_an_unknown_fault_kind() -> None:
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "sandbox", "--fault", "cursor=explode"],
+    result = subprocess.run([sys.executable, "-m", "unimeter.cli", "sandbox", "--fault", "cursor=explode"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "unknown fault kind 'explode'" in result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from engine.spec import available_integrations, load_integration
+from unimeter.spec import available_integrations, load_integration
 
 ENGINE_DIR = Path(__file__).resolve().parents[1] / "engine"
 

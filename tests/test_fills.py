@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine.fixtures import discover_cases
-from engine.spec import available_integrations, load_integration
+from unimeter.testing.fixtures import discover_cases
+from unimeter.spec import available_integrations, load_integration
 
 
 def _filled_fields(row: dict[str, Any]) -> set[str]:

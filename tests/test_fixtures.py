@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from engine.fixtures import FixtureCase, discover_cases, run_case
+from unimeter.testing.fixtures import FixtureCase, discover_cases, run_case
 
 CASES = discover_cases()
 
@@ -15,7 +15,7 @@ def test_every_integration_has_at_least_six_cases() -> None:
     counts: dict[str, int] = {}
     for case in CASES:
         counts[case.integration] = counts.get(case.integration, 0) + 1
-    from engine.spec import available_integrations
+    from unimeter.spec import available_integrations
 
     for name in available_integrations():
         assert counts.get(name, 0) >= 6, f"{name} has {counts.get(name, 0)} fixture cases, at least 6 needed"

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.functions import FUNCTIONS
-from engine.jsonata import Expression, JsonataEvaluationError
+from unimeter.spec.functions import FUNCTIONS
+from unimeter.spec.jsonata import Expression, JsonataEvaluationError
 
 
 def _eval(source: str, data: Any = None, bindings: dict[str, Any] | None = None) -> Any:

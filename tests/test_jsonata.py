@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from engine.jsonata import Expression, JsonataEvaluationError, JsonataSyntaxError, current_time, pinned_now
+from unimeter.spec.jsonata import Expression, JsonataEvaluationError, JsonataSyntaxError, current_time, pinned_now
 
 
 @pytest.mark.parametrize(("source", "position"), [

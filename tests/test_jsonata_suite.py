@@ -1,9 +1,9 @@
-"""The official JSONata test suite (jsonata-js 2.2.2, ../shared/jsonata-test-suite) run through engine.jsonata.
+"""The official JSONata test suite (jsonata-js 2.2.2, tests/conformance/jsonata-suite/) run through unimeter.spec.jsonata.
 
 Measured with ``.venv/bin/python -m pytest -q tests/test_jsonata_suite.py``: 1683/1686 cases pass, 3 are strict
 xfails (below), about 6 s in all. Every case is one pytest item named ``<group>/<case>[index]``.
 
-Each case compiles through :class:`engine.jsonata.Expression`, so it runs with everything production registers (our
+Each case compiles through :class:`unimeter.spec.jsonata.Expression`, so it runs with everything production registers (our
 custom functions, the ``$now``/``$millis`` clock and the ``$encodeUrl``/``$encodeUrlComponent`` replacements) and a
 case they distort fails here. It is evaluated on that Expression's compiled object with ``evaluate_json_or_none``,
 because the public ``Expression.evaluate`` cannot express three things the suite needs: an undefined input (``None``
@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from engine.jsonata import Expression, JsonataSyntaxError
+from unimeter.spec.jsonata import Expression, JsonataSyntaxError
 
-SUITE = Path(__file__).resolve().parents[1].parent / "shared" / "jsonata-test-suite"
+SUITE = Path(__file__).resolve().parent / "conformance" / "jsonata-suite"
 
 _DEFAULT_TIMELIMIT_MS = 10_000
 """A guard so a regression that loops forever fails one case instead of hanging the run."""
@@ -37,11 +37,11 @@ _KNOWN_GAPS: dict[str, str] = {
         "is 30000 frames and it returns 9.33262154439441e+157"
     ),
     "function-encodeUrl/case001": (
-        "deliberate: engine.jsonata replaces $encodeUrl (jsonatapy's escapes '-'), and a host function cannot "
+        "deliberate: unimeter.spec.jsonata replaces $encodeUrl (jsonatapy's escapes '-'), and a host function cannot "
         "return undefined, so an undefined argument gives null; official expects undefined"
     ),
     "function-encodeUrlComponent/case001": (
-        "deliberate: engine.jsonata replaces $encodeUrlComponent (jsonatapy's escapes '-'), and a host function "
+        "deliberate: unimeter.spec.jsonata replaces $encodeUrlComponent (jsonatapy's escapes '-'), and a host function "
         "cannot return undefined, so an undefined argument gives null; official expects undefined"
     ),
 }
@@ -134,7 +134,7 @@ def _evaluate(path: Path, case: dict[str, Any]) -> str | None:
 
 def test_the_official_suite_is_present() -> None:
     assert (SUITE / "groups").is_dir(), (
-        f"the official JSONata test suite is missing at {SUITE}; clone the project with ../shared beside it"
+        f"the official JSONata test suite is missing at {SUITE}; it is part of the repository (see SOURCE.md there)"
     )
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.errors import MaxPagesExceededError, PaginationLoopError
-from engine.pipeline import alist_usage
-from engine.spec import IntegrationSpec, load_spec
+from unimeter.errors import MaxPagesExceededError, PaginationLoopError
+from unimeter.run.pipeline import alist_usage
+from unimeter.spec import IntegrationSpec, load_spec
 
 BASE = "https://api.example.com"
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from engine.errors import InvalidParameterError, QueryCheckError, UnimeterError, UnsupportedParameterError
-from engine.jsonata import pinned_now
-from engine.params import resolve_params
-from engine.spec import IntegrationSpec, load_spec
+from unimeter.errors import InvalidParameterError, QueryCheckError, UnimeterError, UnsupportedParameterError
+from unimeter.spec.jsonata import pinned_now
+from unimeter.run.params import resolve_params
+from unimeter.spec import IntegrationSpec, load_spec
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 

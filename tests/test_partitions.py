@@ -8,11 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.errors import QueryCheckError
-from engine.jsonata import Expression
-from engine.partitions import PartitionWindow, plan_windows
-from engine.pipeline import alist_usage
-from engine.spec import PartitionSpec, Template, load_spec
+from unimeter.errors import QueryCheckError
+from unimeter.spec.jsonata import Expression
+from unimeter.run.partitions import PartitionWindow, plan_windows
+from unimeter.run.pipeline import alist_usage
+from unimeter.spec import Scope, Template, load_spec
+from unimeter.spec.model import PartitionSpec
 
 
 def _literal(value: str) -> Template:
@@ -25,7 +26,7 @@ def _partition(kind: str, size: int, start: str | None = None, end: str | None =
 
 
 def _windows(kind: str, size: int, start: str, end: str) -> list[tuple[str | None, str | None, int]]:
-    return [(w.start, w.end, w.index) for w in plan_windows(_partition(kind, size, start, end), {})]
+    return [(w.start, w.end, w.index) for w in plan_windows(_partition(kind, size, start, end), Scope())]
 
 
 def test_days_windows_of_30_split_a_range_and_clip_the_last_window() -> None:
@@ -79,25 +80,25 @@ def test_window_inside_one_month_is_clipped_at_both_ends() -> None:
 @pytest.mark.parametrize("kind", ["days", "months"])
 def test_empty_range_is_a_query_check_error(kind: str) -> None:
     with pytest.raises(QueryCheckError, match="the requested range is empty"):
-        plan_windows(_partition(kind, 1, "2026-03-01", "2026-03-01"), {})
+        plan_windows(_partition(kind, 1, "2026-03-01", "2026-03-01"), Scope())
 
 
 @pytest.mark.parametrize("kind", ["days", "months"])
 def test_inverted_range_is_a_query_check_error_naming_both_ends(kind: str) -> None:
     with pytest.raises(QueryCheckError) as caught:
-        plan_windows(_partition(kind, 1, "2026-03-10", "2026-03-01"), {})
+        plan_windows(_partition(kind, 1, "2026-03-10", "2026-03-01"), Scope())
     assert "2026-03-10T00:00:00Z" in caught.value.message
     assert "2026-03-01T00:00:00Z" in caught.value.message
     assert caught.value.http_status == 400
 
 
 def test_kind_none_is_one_window_with_whatever_start_and_end_give() -> None:
-    windows = plan_windows(_partition("none", 1, "2026-03-01", "2026-03-10T05:00:00+01:00"), {})
+    windows = plan_windows(_partition("none", 1, "2026-03-01", "2026-03-10T05:00:00+01:00"), Scope())
     assert windows == [PartitionWindow("2026-03-01T00:00:00Z", "2026-03-10T04:00:00Z", 0)]
 
 
 def test_kind_none_without_start_and_end_is_one_open_window() -> None:
-    windows = plan_windows(PartitionSpec(kind="none"), {})
+    windows = plan_windows(PartitionSpec(kind="none"), Scope())
     assert windows == [PartitionWindow(None, None, 0)]
     assert windows[0].as_binding() == {"start": None, "end": None, "index": 0}
 

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from engine.errors import MappingError, PaginationError, QueryError, VendorError
-from engine.pipeline import alist_usage
+from unimeter.errors import MappingError, PaginationError, QueryError, VendorError
+from unimeter.run.pipeline import alist_usage
 from tests.schema_strategy import from_schema
 
-OPENAPI = Path(__file__).resolve().parents[1].parent / "shared" / "vendors" / "openapi"
+OPENAPI = Path(__file__).resolve().parents[1] / "schemas" / "vendors"
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 # (integration, schema file, credentials, context, params selecting the operation that returns this schema)

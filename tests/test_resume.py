@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-import engine.transform
-from engine.paging import take
-from engine.pipeline import ResumePoint, iter_pages
-from engine.spec import load_spec
+import unimeter.run.records
+from unimeter.api.list_usage import take
+from unimeter.run.pipeline import ResumePoint, iter_pages
+from unimeter.spec import load_spec
 
 SPEC = """
 name: demo
@@ -53,13 +53,13 @@ def test_every_limit_reads_each_row_exactly_once_across_split_records(limit: int
 
 def test_a_resumed_response_does_not_transform_the_records_already_returned(monkeypatch: pytest.MonkeyPatch) -> None:
     validated: list[Any] = []
-    original = engine.transform.validate_row
+    original = unimeter.run.records.validate_row
 
     def counting(row: dict[str, Any], **kwargs: Any) -> None:
         validated.append(row["id"])
         original(row, **kwargs)
 
-    monkeypatch.setattr(engine.transform, "validate_row", counting)
+    monkeypatch.setattr(unimeter.run.records, "validate_row", counting)
     ids, responses = _read_all(2)
     assert responses == 15
     # Each response transforms from the first record it has not fully returned: at most one record (3 rows) is
@@ -70,9 +70,9 @@ def test_a_resumed_response_does_not_transform_the_records_already_returned(monk
 @pytest.mark.parametrize("limit", [1, 2, 5, 7, 30])
 def test_large_pages_come_in_chunks_of_whole_records_and_resume_exactly(monkeypatch: pytest.MonkeyPatch,
                                                                       limit: int) -> None:
-    import engine.pipeline
+    import unimeter.run.pipeline
 
-    monkeypatch.setattr(engine.pipeline, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(unimeter.run.pipeline, "CHUNK_ROWS", 4)
     spec = load_spec("demo.yaml", SPEC)
     body = {"items": [{"name": f"r{i}"} for i in range(10)]}
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))

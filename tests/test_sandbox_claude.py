@@ -14,10 +14,10 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from engine.errors import PaginationLoopError, VendorAuthError
-from engine.pipeline import alist_usage
-from sandbox import SandboxConfig, start_sandbox
-from sandbox.vendors.claude import (
+from unimeter.errors import PaginationLoopError, VendorAuthError
+from unimeter.run.pipeline import alist_usage
+from unimeter.sandbox import SandboxConfig, start_sandbox
+from unimeter.sandbox.vendors.claude import (
     ADMIN_API_KEY,
     CLAUDE_CODE_PATH,
     COST_PATH,
@@ -29,7 +29,7 @@ from sandbox.vendors.claude import (
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 DAY = "2026-11-20"
 PROJECT = Path(__file__).resolve().parent.parent
-VENDOR_SCHEMAS = PROJECT.parent / "shared" / "vendors" / "openapi"
+VENDOR_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "vendors"
 ROW_VALIDATOR = Draft202012Validator(json.loads((PROJECT / "schemas" / "usage.schema.json").read_text()),
                                      format_checker=FormatChecker())
 CONFIG = SandboxConfig(seed=5, users=12, resources=4)

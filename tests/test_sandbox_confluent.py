@@ -19,12 +19,13 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.errors import VendorAuthError
-from engine.pipeline import alist_usage
-from sandbox import SIMULATORS, SandboxConfig, start_sandbox
+from unimeter.errors import VendorAuthError
+from unimeter.run.pipeline import alist_usage
+from unimeter.sandbox import SIMULATORS, SandboxConfig, start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-VENDOR_SCHEMA = json.loads(Path("/work/shared/vendors/openapi/confluent-billing-costs.json").read_text())
+VENDOR_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "vendors"
+VENDOR_SCHEMA = json.loads((VENDOR_SCHEMAS / "confluent-billing-costs.json").read_text())
 COSTS = Draft202012Validator(VENDOR_SCHEMA)
 FAILURE = Draft202012Validator({"$ref": "#/$defs/Failure", "$defs": VENDOR_SCHEMA["$defs"]})
 USAGE = Draft202012Validator(json.loads((ROOT / "schemas" / "usage.schema.json").read_text()))

@@ -14,13 +14,13 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from engine.errors import VendorAuthError
-from engine.pipeline import alist_usage
-from sandbox import SandboxConfig, start_sandbox
-from sandbox.vendors.datadog import DatadogSimulator
+from unimeter.errors import VendorAuthError
+from unimeter.run.pipeline import alist_usage
+from unimeter.sandbox import SandboxConfig, start_sandbox
+from unimeter.sandbox.vendors.datadog import DatadogSimulator
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
-VENDOR_SCHEMAS = Path("/work/shared/vendors/openapi")
+VENDOR_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "vendors"
 PROJECT = Path(__file__).resolve().parent.parent
 ROW_VALIDATOR = Draft202012Validator(json.loads((PROJECT / "schemas" / "usage.schema.json").read_text()),
                                      format_checker=FormatChecker())

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from engine.errors import (
+from unimeter.errors import (
     PaginationLoopError,
     UnimeterError,
     VendorAuthError,
     VendorClientError,
     VendorResponseError,
 )
-from engine.pipeline import alist_usage
-from engine.spec import load_integration
-from sandbox import FAULT_KINDS, SIMULATORS, SandboxConfig, start_sandbox
+from unimeter.run.pipeline import alist_usage
+from unimeter.spec import load_integration
+from unimeter.sandbox import FAULT_KINDS, SIMULATORS, SandboxConfig, start_sandbox
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 CONFIG = SandboxConfig(seed=7, users=4, organizations=2, resources=3, retry_after_seconds=0.01, slow_seconds=1.0,

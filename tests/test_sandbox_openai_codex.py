@@ -1,13 +1,13 @@
-"""The OpenAI Codex simulator serves the Codex Enterprise Analytics ``/usage`` endpoint as
-shared/vendors/openai-codex.md describes it: Bearer auth scoped to one workspace, ``start_time`` inclusive /
-``end_time`` exclusive Unix seconds, a 90-day lookback, ``has_more`` / ``next_page`` pages,
-one row per user per day bucket.
+"""The OpenAI Codex simulator serves the Codex Enterprise Analytics ``/usage`` endpoint as OpenAI documents it
+(https://developers.openai.com/codex/enterprise/governance): Bearer auth scoped to one workspace, ``start_time``
+inclusive / ``end_time`` exclusive Unix seconds, a 90-day lookback, ``has_more`` / ``next_page`` pages, one row per
+user per day bucket.
 
-There is no OpenAPI schema for this endpoint in shared/vendors/openapi/ (the vendor's reference sits behind a ChatGPT
-login), so CODEX_USAGE_PAGE below is written by hand from the vendor doc, §2.3 (envelope) and §2.4 (row fields, exact
-names as listed there), and is closed (``additionalProperties: false``) so the simulator cannot invent fields. The 422
-body follows §2.7 (FastAPI style); other error bodies are unpublished and the simulator uses FastAPI's
-``{"detail": "..."}``.
+OpenAI publishes no schema for this endpoint (its reference sits behind a ChatGPT login, so schemas/vendors/ has none),
+so CODEX_USAGE_PAGE below is written by hand: the ``page`` envelope as the governance page describes it and the row
+fields under the exact names public clients use (e.g. https://docs.getdx.com/connectors/codex-enterprise/), closed
+(``additionalProperties: false``) so the simulator cannot invent fields. The 422 body is FastAPI style, as public
+clients report it; other error bodies are unpublished and the simulator uses FastAPI's ``{"detail": "..."}``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from engine.errors import VendorAuthError
-from engine.pipeline import alist_usage
-from sandbox import SIMULATORS, Sandbox, SandboxConfig, start_sandbox
+from unimeter.errors import VendorAuthError
+from unimeter.run.pipeline import alist_usage
+from unimeter.sandbox import SIMULATORS, Sandbox, SandboxConfig, start_sandbox
 
 NAME = "openai-codex"
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -45,7 +45,7 @@ _BILLING = {
 _COUNTS = {"threads": {"type": "number"}, "turns": {"type": "number"}, **_BILLING}
 CODEX_USAGE_PAGE: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$comment": "Hand-written from shared/vendors/openai-codex.md §2.3-2.4; no vendor OpenAPI schema is public.",
+    "$comment": "Hand-written from OpenAI's governance page and public client schemas; no vendor schema is public.",
     "type": "object",
     "required": ["object", "data", "has_more", "next_page"],
     "additionalProperties": False,

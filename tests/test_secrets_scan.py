@@ -144,7 +144,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=PROJECT, env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "unimeter.cli", *args], cwd=PROJECT, env=env, capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return done
@@ -180,7 +180,7 @@ def test_unimeter_serve_prints_no_secret(tmp_path: Path, vendor: VendorServer) -
     cli_output.append(_cli(env, "accounts", "list", "--environment", "prod").stdout)
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)], cwd=PROJECT,
+    server = subprocess.Popen([sys.executable, "-m", "unimeter.cli", "serve", "--port", str(port)], cwd=PROJECT,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     statuses = {}
     try:

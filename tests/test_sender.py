@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.errors import (
+from unimeter.errors import (
     TransportError,
     UnimeterError,
     VendorAuthError,
@@ -22,8 +22,8 @@ from engine.errors import (
     VendorServerError,
     VendorTimeoutError,
 )
-from engine.pipeline import alist_usage, iter_pages
-from engine.spec import IntegrationSpec, load_spec
+from unimeter.run.pipeline import alist_usage, iter_pages
+from unimeter.spec import IntegrationSpec, load_spec
 
 SECRET = "sk-live-SECRET-9f8e7d6c5b4a"
 URL = "https://api.example.com/v1/usage"

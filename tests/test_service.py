@@ -31,8 +31,8 @@ from service_helpers import (
     secret_strings,
 )
 
-from engine.openapi import openapi_document
-from engine.validation import validate_row
+from unimeter.service.openapi import openapi_document
+from unimeter.run.validation import validate_row
 
 CURSOR = load_case("cursor", "several-pages")          # 2 vendor pages, 3 rows
 CLAUDE = load_case("claude", "several-pages")          # 3 vendor pages, 5 rows

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 from service_helpers import FIXTURES, SECRETS, USAGE, Harness, load_case, make_harness, secret_strings
 
-from engine.openapi import ERROR_SCHEMA
-from engine.service import create_app
-from engine.spec import available_integrations
+from unimeter.service.openapi import ERROR_SCHEMA
+from unimeter.service import create_app
+from unimeter.spec import available_integrations
 
 Statuses = dict[int, int]
 _SETTINGS = settings(max_examples=150, deadline=None, database=None,

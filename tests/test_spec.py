@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ExpressionSyntaxError, SpecError
-from engine.spec import MAPPINGS_DIR, PROJECT_ROOT, lint_spec, load_spec
+from unimeter.errors import ExpressionSyntaxError, SpecError
+from unimeter.resources import builtin_mappings_dir
+from unimeter.spec import lint_spec, load_spec
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Line numbers below are counted in this text: line 1 is "name: demo".
 VALID = """\
@@ -187,7 +190,7 @@ def test_spec_that_is_not_a_mapping_is_an_error() -> None:
     assert error.message == "demo.yaml:1:1: a spec must be a YAML mapping"
 
 
-@pytest.mark.parametrize("path", sorted(MAPPINGS_DIR.glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(builtin_mappings_dir().glob("*.yaml")), ids=lambda p: p.name)
 def test_every_mapping_lints_clean(path: Path) -> None:
     problems = lint_spec(path)
     assert problems == [], "\n".join(p.message for p in problems)
@@ -196,7 +199,7 @@ def test_every_mapping_lints_clean(path: Path) -> None:
 def test_cli_lint_prints_location_of_problem_and_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(_spec_text("name: demo", "name: bad").replace("    request:", "    reqest:"), encoding="utf-8")
-    completed = subprocess.run([sys.executable, "-m", "engine.cli", "lint", str(bad)], cwd=PROJECT_ROOT,
+    completed = subprocess.run([sys.executable, "-m", "unimeter.cli", "lint", str(bad)], cwd=PROJECT_ROOT,
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 1
     assert f"{bad}:9:5: unknown key 'reqest'" in completed.stdout
@@ -206,7 +209,7 @@ def test_cli_lint_prints_location_of_problem_and_exits_1(tmp_path: Path) -> None
 def test_cli_lint_prints_ok_and_exits_0_for_a_clean_file(tmp_path: Path) -> None:
     good = tmp_path / "demo.yaml"
     good.write_text(VALID, encoding="utf-8")
-    completed = subprocess.run([sys.executable, "-m", "engine.cli", "lint", str(good)], cwd=PROJECT_ROOT,
+    completed = subprocess.run([sys.executable, "-m", "unimeter.cli", "lint", str(good)], cwd=PROJECT_ROOT,
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0
     assert completed.stdout.strip() == f"{good}: ok"

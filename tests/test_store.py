@@ -1,9 +1,10 @@
 """The accounts store (engine/store.py, engine/secrets.py) and its CLI, run against SQLite and PostgreSQL alike.
 
-Every test that takes ``database_url`` runs once per backend. PostgreSQL comes from ``UNIMETER_TEST_POSTGRES_URL``
-(start one with ``scripts/start-postgres.sh``); each test starts from empty tables. Without that variable the
-PostgreSQL runs fail under CI and are skipped elsewhere. Secrets are checked where they could leak: the raw database
-row, reprs, error messages and envelopes, CLI output.
+Every test that takes ``database_url`` runs once per backend. PostgreSQL is a throwaway server that the session starts
+on first use (tests/postgres_server.py: the pgserver wheel of the test extra, else Debian's binaries), or the one
+``UNIMETER_TEST_POSTGRES_URL`` names; each test starts from empty tables. When no server can be had the PostgreSQL runs
+fail under CI and are skipped elsewhere. Secrets are checked where they could leak: the raw database row, reprs, error
+messages and envelopes, CLI output.
 """
 
 from __future__ import annotations
@@ -24,32 +25,28 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
-from engine.errors import (
+from unimeter.errors import (
     AccountNotFoundError,
     ConfigurationError,
     SecretKeyError,
     UnimeterError,
     UnknownIntegrationError,
 )
-from engine.secrets import hash_api_token, load_secret_box
-from engine.store import Account, PostgresStore, Store, database_url, open_store
+from unimeter.store.secrets import hash_api_token, load_secret_box
+from unimeter.store import Account, PostgresStore, Store, database_url, open_store
+from tests.postgres_server import postgres_url_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ENV = "UNIMETER_TEST_POSTGRES_URL"
 API_KEY = "dd-api-SECRET-4f1c9a"
 APP_KEY = "dd-app-SECRET-77b2e0"
 DATADOG = {"api_key": API_KEY, "application_key": APP_KEY}
 
 
-def _postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if url:
-        return url
-    if os.environ.get("CI", "").lower() in {"true", "1", "yes"}:
-        pytest.fail(f"{POSTGRES_ENV} is not set, so the PostgreSQL store is untested; CI must run "
-                    f'`export {POSTGRES_ENV}="$(scripts/start-postgres.sh)"` before pytest')
-    pytest.skip(f"{POSTGRES_ENV} is unset: no PostgreSQL server to test against (start one with "
-                f'`export {POSTGRES_ENV}="$(scripts/start-postgres.sh)"`; under CI=true this is a failure)')
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One PostgreSQL server for the whole session, started only when a PostgreSQL test first asks for it."""
+    with postgres_url_or_skip() as url:
+        yield url
 
 
 def _raw(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -74,7 +71,7 @@ def _private_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 def database_url_for(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path / 'store.db'}"
-    url = _postgres_url()
+    url: str = request.getfixturevalue("postgres_url")  # looked up here, so SQLite-only runs start no server
     _raw(url, "DROP TABLE IF EXISTS unimeter_accounts, unimeter_api_tokens")
     return url
 
@@ -332,7 +329,7 @@ def test_unsupported_or_relative_database_urls_are_rejected() -> None:
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "unimeter.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60, check=False)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.errors import ExpressionEvaluationError, MappingError, RowValidationError
-from engine.pipeline import alist_usage
-from engine.spec import IntegrationSpec, load_spec
+from unimeter.errors import ExpressionEvaluationError, MappingError, RowValidationError
+from unimeter.run.pipeline import alist_usage
+from unimeter.spec import IntegrationSpec, load_spec
 
 SPEC = """\
 name: demo

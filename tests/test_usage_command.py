@@ -1,8 +1,8 @@
-"""End to end: `python -m engine.cli usage` against a plain local HTTP server playing each vendor's documented example.
+"""End to end: `python -m unimeter.cli usage` against a plain local HTTP server playing each vendor's documented example.
 
 For every integration the real CLI runs as a subprocess with `--context base_url=http://127.0.0.1:<port>` and a pinned
 `--now`, once with the reference's defaults (no params) and once or more with explicit params. The server
-(tests/plain_vendor_server.py) serves the example payloads of /work/shared/vendors/<vendor>.md verbatim. Each run
+(tests/plain_vendor_server.py) serves the example payloads of the vendors' public API docs verbatim. Each run
 checks: exit 0; the response envelope and every row against the JSON Schemas; every row FIELD BY FIELD against values
 written here by hand from the payload (never computed by the engine); the auth headers and the date parameters the
 server received.
@@ -96,7 +96,7 @@ def _env() -> dict[str, str]:
 def run_usage(server: VendorServer, integration: str, *, credentials: dict[str, str], now: str,
               context: dict[str, str] | None = None,
               params: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "engine.cli", "usage", integration, "--context", f"base_url={server.url}",
+    command = [sys.executable, "-m", "unimeter.cli", "usage", integration, "--context", f"base_url={server.url}",
                "--now", now]
     for option, pairs in (("--credential", credentials), ("--context", context or {}), ("--param", params or {})):
         for key, value in pairs.items():
@@ -165,7 +165,7 @@ def single(request: RecordedRequest) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Cursor: POST /teams/daily-usage-data, docs example (cursor.md section 3)
+# Cursor: POST /teams/daily-usage-data, docs example (https://cursor.com/docs/account/teams/admin-api)
 # ---------------------------------------------------------------------------------------------------------------------
 
 CURSOR_RECORDS = json.loads(CURSOR_DAILY_USAGE_DATA)["data"]
@@ -263,7 +263,8 @@ def test_cursor_explicit_range(vendor: VendorServer, params: dict[str, str], sta
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Datadog: GET /api/v2/usage/{estimated,historical}_cost, assembled example (datadog.md section 7)
+# Datadog: GET /api/v2/usage/{estimated,historical}_cost, assembled example
+# (https://docs.datadoghq.com/api/latest/usage-metering/get-estimated-cost-across-your-account/)
 # ---------------------------------------------------------------------------------------------------------------------
 
 DATADOG_ITEM = json.loads(DATADOG_ESTIMATED_COST)["data"][0]
@@ -341,7 +342,8 @@ def test_datadog_explicit_range(vendor: VendorServer, now: str, params: dict[str
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Confluent: GET /billing/v1/costs, assembled example (confluent.md section 6)
+# Confluent: GET /billing/v1/costs, assembled example
+# (https://docs.confluent.io/cloud/current/ccloud/list-billing-v-1-costs/)
 # ---------------------------------------------------------------------------------------------------------------------
 
 CONFLUENT_RECORD = json.loads(CONFLUENT_COSTS)["data"][0]
@@ -407,7 +409,8 @@ def test_confluent_explicit_range(vendor: VendorServer) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# OpenAI Codex: GET /v1/analytics/codex/workspaces/{workspace_id}/usage, assembled example (openai-codex.md 2.5)
+# OpenAI Codex: GET /v1/analytics/codex/workspaces/{workspace_id}/usage, assembled example
+# (https://developers.openai.com/codex/enterprise/governance)
 # ---------------------------------------------------------------------------------------------------------------------
 
 CODEX_RECORD = json.loads(CODEX_USAGE)["data"][0]
@@ -485,7 +488,9 @@ def test_openai_codex_user_id_filters_client_side(vendor: VendorServer) -> None:
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Claude: Enterprise Analytics /analytics/users (verbatim docs example), /analytics/user_usage_report (assembled),
-# Admin API /usage_report/claude_code (verbatim docs example) (claude.md sections 4, 5, 8.1)
+# Admin API /usage_report/claude_code (verbatim docs example); docs:
+# https://platform.claude.com/docs/en/api/admin/analytics/users and
+# https://docs.anthropic.com/en/api/admin-api/claude-code/get-claude-code-usage-report
 # ---------------------------------------------------------------------------------------------------------------------
 
 CLAUDE_USERS_RECORD = json.loads(CLAUDE_ANALYTICS_USERS)["data"][0]

@@ -28,10 +28,11 @@ from typing import Any, Literal, Protocol, get_args
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
-from .accounts import resolve_context, resolve_credentials
-from .errors import AccountNotFoundError, ConfigurationError, StoreError, UnknownIntegrationError
+from ..errors import AccountNotFoundError, ConfigurationError, StoreError, UnknownIntegrationError
+from ..redaction import redact_url
+from ..run.accounts import resolve_context, resolve_credentials
+from ..spec import available_integrations, load_integration
 from .secrets import SecretBox, data_dir, hash_api_token, load_secret_box, new_api_token
-from .spec import available_integrations, load_integration
 
 DATABASE_URL_ENV = "UNIMETER_DATABASE_URL"
 AccountStatus = Literal["active", "needs_reauth"]
@@ -97,15 +98,6 @@ class Store(Protocol):
 def database_url(explicit: str | None = None) -> str:
     """``explicit``, else ``UNIMETER_DATABASE_URL``, else the SQLite file in the user's data dir."""
     return explicit or os.environ.get(DATABASE_URL_ENV) or f"sqlite://{data_dir() / 'unimeter.db'}"
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced, for messages and reprs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def open_store(url: str | None = None, *, key_file: Path | None = None) -> Store:

@@ -1,18 +1,14 @@
 """The one JSON error envelope every failure is reported in, by the service and the CLI alike.
 
 ``{"status", "error", "message", "details"}`` plus, for vendor failures, ``is_remote_error``, the vendor's status and
-message. Never a traceback, never a secret (callers pass secret values to :func:`redact`).
+message. Never a traceback, never a secret (callers redact with :mod:`unimeter.redaction`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from typing import Any
 
-from .errors import UnimeterError
-
-REDACTED = "[REDACTED]"
+from ..errors import UnimeterError
 
 
 def error_envelope(error: UnimeterError) -> dict[str, Any]:
@@ -23,15 +19,11 @@ def error_envelope(error: UnimeterError) -> dict[str, Any]:
         envelope["is_remote_error"] = True
         envelope["remote_status"] = getattr(error, "status", None)
         envelope["remote_message"] = getattr(error, "vendor_message", None)
+    if error.debug is not None:
+        envelope["debug"] = error.debug
     return envelope
 
 
-def redact(data: Any, secrets: Iterable[str]) -> Any:
-    """``data`` with every occurrence of a secret value replaced, however deeply it is nested."""
-    values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-    if not values:
-        return data
-    text = json.dumps(data)
-    for value in values:
-        text = text.replace(json.dumps(value)[1:-1], REDACTED)
-    return json.loads(text)
+def internal_error() -> dict[str, Any]:
+    """The envelope of a failure unimeter did not foresee: no detail, which would be a traceback's."""
+    return {"status": 500, "error": "internal_error", "message": "internal error; see the service log", "details": {}}

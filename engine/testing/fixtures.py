@@ -16,13 +16,11 @@ from typing import Any
 
 import yaml
 
-from .errors import UnimeterError
-from .functions import parse_instant
-from .pipeline import alist_usage
+from ..errors import UnimeterError
+from ..run.pipeline import alist_usage
+from ..spec.functions import parse_instant
+from ..spec.registry import integration_sources
 from .replay import ReplayMismatch, ReplayTransport
-from .spec import PROJECT_ROOT
-
-FIXTURES_DIR = PROJECT_ROOT / "fixtures"
 
 
 @dataclass
@@ -58,15 +56,24 @@ class CaseOutcome:
         return not self.problems
 
 
-def discover_cases(integrations: list[str] | None = None, root: Path = FIXTURES_DIR) -> list[FixtureCase]:
-    """Every case folder (one holding ``case.yaml``), sorted, optionally for some integrations only."""
-    cases = []
-    for case_file in sorted(root.glob("*/*/case.yaml")):
-        integration = case_file.parent.parent.name
-        if integrations and integration not in integrations:
-            continue
-        cases.append(FixtureCase(integration, case_file.parent.name, case_file.parent))
-    return cases
+def discover_cases(integrations: list[str] | None = None,
+                   roots: list[Path] | None = None) -> list[FixtureCase]:
+    """Every case folder (``<root>/<integration>/<case>/case.yaml``), sorted, optionally for some integrations.
+
+    Without ``roots``, each integration's cases come from ``fixtures/`` beside the mappings folder it was found in
+    (so a user's folder that overrides a built-in integration brings its own cases, not the built-in ones).
+    """
+    if roots is None:
+        sources = integration_sources()
+        wanted = [name for name in sources if not integrations or name in integrations]
+        return [case for name in wanted for case in _cases_in(sources[name].fixtures_dir, name)]
+    cases = [case for root in roots for case in _cases_in(root, None)]
+    return [case for case in cases if not integrations or case.integration in integrations]
+
+
+def _cases_in(root: Path, integration: str | None) -> list[FixtureCase]:
+    pattern = f"{integration}/*/case.yaml" if integration else "*/*/case.yaml"
+    return [FixtureCase(file.parent.parent.name, file.parent.name, file.parent) for file in sorted(root.glob(pattern))]
 
 
 def _diff(expected: Any, actual: Any) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from .errors import SecretKeyError
+from ..errors import SecretKeyError
 
 SECRET_KEY_ENV = "UNIMETER_SECRET_KEY"
 TOKEN_PREFIX = "umt_"

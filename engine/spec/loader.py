@@ -1,4 +1,4 @@
-"""Load an integration spec (``mappings/<name>.yaml``) into typed, compiled, validated form.
+"""Load an integration spec (``mappings/<name>.yaml``) into typed, compiled, validated form, or lint it.
 
 Loading checks the file against ``schemas/integration.schema.json`` and compiles every JSONata expression once, so a
 broken mapping fails at load with ``file:line:col: message (key path)`` and never in the middle of a vendor call.
@@ -6,187 +6,30 @@ broken mapping fails at load with ``file:line:col: message (key path)`` and neve
 
 from __future__ import annotations
 
-import functools
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from .errors import ExpressionEvaluationError, ExpressionSyntaxError, SpecError
-from .jsonata import Expression, JsonataEvaluationError, JsonataSyntaxError
-from .source import KeyPath, SourceDocument, format_key_path, load_yaml
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS_DIR = PROJECT_ROOT / "schemas"
-MAPPINGS_DIR = PROJECT_ROOT / "mappings"
-
-
-@functools.cache
-def load_schema(name: str) -> dict[str, Any]:
-    """A JSON schema from ``schemas/``."""
-    with (SCHEMAS_DIR / name).open(encoding="utf-8") as handle:
-        schema: dict[str, Any] = json.load(handle)
-    return schema
-
-
-@dataclass(frozen=True)
-class Template:
-    """A literal, a JSONata expression, or a dict/list of templates; evaluated into plain JSON data.
-
-    ``None`` results inside a dict are dropped, so a value that evaluates to null or undefined is left out.
-    """
-
-    literal: Any = None
-    expression: Expression | None = None
-    children: dict[str, Template] | list[Template] | None = None
-    key_path: str = ""
-
-    def evaluate(self, data: Any = None, bindings: dict[str, Any] | None = None) -> Any:
-        if self.expression is not None:
-            try:
-                return self.expression.evaluate(data, bindings)
-            except JsonataEvaluationError as error:
-                raise ExpressionEvaluationError(
-                    f"JSONata error in {self.key_path}: {error}", key_path=self.key_path,
-                    expression=self.expression.source) from None
-        if isinstance(self.children, dict):
-            result = {}
-            for key, child in self.children.items():
-                value = child.evaluate(data, bindings)
-                if value is not None:
-                    result[key] = value
-            return result
-        if isinstance(self.children, list):
-            return [child.evaluate(data, bindings) for child in self.children]
-        return self.literal
-
-    @property
-    def is_expression(self) -> bool:
-        return self.expression is not None
-
-
-@dataclass(frozen=True)
-class CredentialField:
-    name: str
-    secret: bool = True
-    required: bool = True
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class ContextField:
-    name: str
-    description: str = ""
-    required: bool = False
-    enum: tuple[str, ...] | None = None
-    default: Any = None
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    name: str
-    type: str
-    enum: tuple[str, ...] | None = None
-    required: bool = False
-    default: Template | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    fail_if: Template
-    message: Template
-
-
-@dataclass(frozen=True)
-class AuthSpec:
-    kind: str
-    headers: dict[str, Template] = field(default_factory=dict)
-    username: Template | None = None
-    password: Template | None = None
-
-
-@dataclass(frozen=True)
-class PartitionSpec:
-    kind: str = "none"
-    size: int = 1
-    concurrency: int = 1
-    start: Template | None = None
-    end: Template | None = None
-
-
-@dataclass(frozen=True)
-class RateLimitSpec:
-    requests: int
-    per_seconds: float
-
-
-@dataclass(frozen=True)
-class PaginationSpec:
-    kind: str = "none"
-    next: Template | None = None
-    stop: Template | None = None
-    start: int = 1
-    limit: int | None = None
-    max_pages: int = 1000
-
-
-@dataclass(frozen=True)
-class ErrorSpec:
-    message: Template | None = None
-    auth_statuses: frozenset[int] = frozenset({401, 403})
-    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-    retry_after: Template | None = None
-    max_retries: int = 3
-
-
-@dataclass(frozen=True)
-class RequestSpec:
-    method: str
-    path: Template
-    query: Template | None = None
-    headers: Template | None = None
-    body: Template | None = None
-
-
-@dataclass(frozen=True)
-class OperationSpec:
-    name: str
-    request: RequestSpec
-    records: Template
-    transform: Template
-    pagination: PaginationSpec = field(default_factory=PaginationSpec)
-    when: Template | None = None
-    filter: Template | None = None
-    envelope: Template | None = None
-    index: int = 0
-
-
-@dataclass(frozen=True)
-class IntegrationSpec:
-    """One vendor integration, ready to run."""
-
-    name: str
-    label: str
-    docs_url: str
-    file: str
-    fills: tuple[str, ...]
-    base_url: Template
-    auth: AuthSpec
-    operations: tuple[OperationSpec, ...]
-    credentials: dict[str, CredentialField] = field(default_factory=dict)
-    context: dict[str, ContextField] = field(default_factory=dict)
-    params: dict[str, ParamSpec] = field(default_factory=dict)
-    checks: tuple[CheckSpec, ...] = ()
-    partition: PartitionSpec = field(default_factory=PartitionSpec)
-    errors: ErrorSpec = field(default_factory=ErrorSpec)
-    rate_limit: RateLimitSpec | None = None
-
-    @property
-    def secret_fields(self) -> tuple[str, ...]:
-        return tuple(name for name, spec in self.credentials.items() if spec.secret)
+from ..errors import ExpressionSyntaxError, SpecError
+from ..resources import load_schema
+from .jsonata import Expression, JsonataSyntaxError
+from .model import (
+    AuthSpec,
+    CheckSpec,
+    ContextField,
+    CredentialField,
+    ErrorSpec,
+    IntegrationSpec,
+    OperationSpec,
+    PaginationSpec,
+    ParamSpec,
+    PartitionSpec,
+    RateLimitSpec,
+    RequestSpec,
+    Template,
+)
+from .yaml_source import KeyPath, SourceDocument, format_key_path, load_yaml
 
 
 class _Builder:
@@ -374,18 +217,3 @@ def load_spec(path: Path | str, text: str | None = None) -> IntegrationSpec:
     if problems:
         raise problems[0]
     return _Builder(document).build()
-
-
-@functools.cache
-def load_integration(name: str) -> IntegrationSpec:
-    """The integration ``name`` from ``mappings/``, loaded once per process."""
-    path = MAPPINGS_DIR / f"{name}.yaml"
-    if not path.exists():
-        raise SpecError(f"no integration named {name!r}; available: {', '.join(available_integrations())}",
-                        file=str(path))
-    return load_spec(path)
-
-
-def available_integrations() -> list[str]:
-    """Names of the integrations in ``mappings/``."""
-    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml"))

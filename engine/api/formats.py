@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import KeyByError
+from ..errors import KeyByError
 
 RESPONSE_FORMATS = ("unified", "raw", "normalized", "stream", "debug")
 

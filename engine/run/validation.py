@@ -18,8 +18,8 @@ from typing import Any
 import fastjsonschema
 import jsonschema
 
-from .errors import RowValidationError
-from .spec import load_schema
+from ..errors import RowValidationError
+from ..resources import load_schema
 
 
 @functools.cache

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import QueryCheckError
-from .functions import add_months, format_instant, parse_instant
-from .spec import PartitionSpec
+from ..errors import QueryCheckError
+from ..spec.functions import add_months, format_instant, parse_instant
+from ..spec.model import PartitionSpec
+from ..spec.scope import Scope
 
 MAX_WINDOWS = 10_000
 
@@ -53,10 +54,10 @@ SPLITTERS: dict[str, Callable[[datetime, datetime, int], Iterator[tuple[datetime
 }
 
 
-def plan_windows(partition: PartitionSpec, bindings: dict[str, Any]) -> list[PartitionWindow]:
+def plan_windows(partition: PartitionSpec, scope: Scope) -> list[PartitionWindow]:
     """The windows to run, in order. An empty or inverted range is a query error, not an empty result."""
-    start_raw = partition.start.evaluate(None, bindings) if partition.start else None
-    end_raw = partition.end.evaluate(None, bindings) if partition.end else None
+    start_raw = partition.start.evaluate(None, scope) if partition.start else None
+    end_raw = partition.end.evaluate(None, scope) if partition.end else None
     if partition.kind == "none":
         return [PartitionWindow(_normalise(start_raw), _normalise(end_raw), 0)]
     start, end = parse_instant(start_raw), parse_instant(end_raw)

@@ -9,27 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin
 
 import httpx
 
+from ..errors import MappingError, QueryCheckError, UnimeterError
+from ..redaction import account_secrets
+from ..spec.jsonata import pinned_now
+from ..spec.model import IntegrationSpec, OperationSpec
+from ..spec.registry import load_integration
+from ..spec.scope import Scope
 from .accounts import resolve_context, resolve_credentials
-from .auth import auth_headers
-from .errors import MappingError, QueryCheckError, UnimeterError
-from .jsonata import pinned_now
-from .pagination import PageState, make_paginator
+from .pagination import PageResponse, PageState, make_paginator
 from .params import resolve_params
 from .partitions import PartitionWindow, plan_windows
 from .ratelimit import RateLimiter
-from .requests import build_request, resolve_base_url
-from .sender import Exchange, Sleep, send
-from .spec import IntegrationSpec, OperationSpec, load_integration
-from .transform import select_records, transform_records
+from .records import select_records, transform_records
+from .request import build_request, resolve_base_url
+from .send import Exchange, Sleep, send
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
@@ -54,6 +56,30 @@ class ResumePoint:
         return PageState(page=self.page, next_url=self.next_url)
 
 
+@dataclass(frozen=True)
+class QueryOptions:
+    """Everything one query takes besides the integration: the account, the query and how to run it.
+
+    ``row_budget`` is a promise that the caller reads at most that many rows: a window stops transforming once it
+    has made them (its pages are still fetched only as the caller reads on). ``max_concurrency`` caps the mapping's
+    concurrent windows (1 keeps memory to one vendor page, as ``stream`` wants). ``now`` pins ``$now()`` for
+    defaults; ``transport`` is any httpx transport (live, replay, mock, fault injection).
+    """
+
+    credentials: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    remote_query: Mapping[str, Any] | None = None
+    now: datetime | None = None
+    transport: httpx.AsyncBaseTransport | None = None
+    sleep: Sleep | None = None
+    keep_remote_data: bool = True
+    start: ResumePoint | None = None
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    row_budget: int | None = None
+    max_concurrency: int | None = None
+
+
 @dataclass
 class VendorPage:
     """One vendor response and the unified rows made from it (already past any rows a resume point skips)."""
@@ -63,12 +89,8 @@ class VendorPage:
     exchange: Exchange
     rows: list[dict[str, Any]]
     state: PageState
-    next_state: PageState | None
-    is_last_window: bool
-    is_looping: bool = False
-    records: list[Any] = field(default_factory=list)
     row_records: list[int] = field(default_factory=list)
-    """For each row, the index of the vendor record (in ``records``) it was made from."""
+    """For each row, the index of the vendor record of this page it was made from."""
     skipped_records: int = 0
     skipped_rows: int = 0
 
@@ -82,45 +104,35 @@ class VendorPage:
                            skip_records=record)
 
 
-@contextlib.contextmanager
-def _clock(now: datetime | None) -> Iterator[None]:
-    with pinned_now(now):
-        yield
-
-
-def _choose_operation(spec: IntegrationSpec, bindings: dict[str, Any]) -> OperationSpec:
+def _choose_operation(spec: IntegrationSpec, scope: Scope) -> OperationSpec:
     for operation in spec.operations:
-        if operation.when is None or operation.when.evaluate(None, {**bindings, "operation": operation.name}) is True:
+        if operation.when is None or operation.when.evaluate(None, scope.at(operation=operation.name)) is True:
             return operation
-    raise QueryCheckError(f"{spec.name}: no operation serves this query (window {bindings['window']})")
+    raise QueryCheckError(f"{spec.name}: no operation serves this query (window {scope.window})")
 
 
 async def _default_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-async def iter_pages(integration: str | IntegrationSpec, *, credentials: Mapping[str, Any] | None = None,
-                     context: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
-                     remote_query: Mapping[str, Any] | None = None, now: datetime | None = None,
-                     transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep | None = None,
-                     keep_remote_data: bool = True, start: ResumePoint | None = None,
-                     timeout: float = DEFAULT_TIMEOUT_SECONDS, row_budget: int | None = None,
-                     max_concurrency: int | None = None) -> AsyncIterator[VendorPage]:
-    """Every vendor page of one unified query, in order, with its validated rows, from ``start`` when given.
+def _options(options: QueryOptions | None, fields: dict[str, Any]) -> QueryOptions:
+    if options is None:
+        return QueryOptions(**fields)
+    return dataclasses.replace(options, **fields) if fields else options
 
-    ``row_budget`` is a promise that the caller reads at most that many rows: a window stops transforming once it
-    has made them (its pages are still fetched only as the caller reads on). ``max_concurrency`` caps the mapping's
-    concurrent windows (1 keeps memory to one vendor page, as ``stream`` wants).
 
-    Any error raised on the way has the account's secret values removed from its message.
+async def iter_pages(integration: str | IntegrationSpec, options: QueryOptions | None = None,
+                     **fields: Any) -> AsyncIterator[VendorPage]:
+    """Every vendor page of one unified query, in order, with its validated rows, from ``options.start`` if given.
+
+    Options come as a :class:`QueryOptions` or as its fields by keyword (``credentials=..., params=...``).
+    Any error raised on the way has every form of the account's secrets removed from its message.
     """
     spec = integration if isinstance(integration, IntegrationSpec) else load_integration(integration)
-    secrets = _secret_strings(spec, credentials or {}, context or {})
+    query_options = _options(options, fields)
+    secrets = account_secrets(spec, query_options.credentials, query_options.context)
     try:
-        async for page in _iter_pages(spec, credentials=credentials, context=context, params=params,
-                                      remote_query=remote_query, now=now, transport=transport, sleep=sleep,
-                                      keep_remote_data=keep_remote_data, start=start, timeout=timeout,
-                                      row_budget=row_budget, max_concurrency=max_concurrency):
+        async for page in _iter_pages(spec, query_options):
             yield page
     except UnimeterError as error:
         error.redact(secrets)
@@ -132,72 +144,65 @@ class _Query:
     """Everything resolved once per query, shared by its windows."""
 
     spec: IntegrationSpec
+    options: QueryOptions
     credentials: dict[str, Any]
-    base_bindings: dict[str, Any]
+    scope: Scope
     base_url: str
     windows: list[PartitionWindow]
     client: httpx.AsyncClient
-    now: datetime | None
     sleep: Sleep
-    remote_query: Mapping[str, Any] | None
-    keep_remote_data: bool
     limiter: RateLimiter | None
-    row_budget: int | None = None
 
     async def window_pages(self, window: PartitionWindow, start: ResumePoint) -> AsyncIterator[VendorPage]:
         """The pages of one window, in order (rows not yet checked for uniqueness across windows)."""
-        spec = self.spec
-        bindings = {**self.base_bindings, "window": window.as_binding()}
-        with _clock(self.now):
-            operation = _choose_operation(spec, bindings)
-        bindings["operation"] = operation.name
-        paginator = make_paginator(operation.pagination)
+        spec, now = self.spec, self.options.now
+        scope = self.scope.at(window=window.as_binding())
+        with pinned_now(now):
+            operation = _choose_operation(spec, scope)
+        scope = scope.at(operation=operation.name)
         resuming = start.started and window.index == start.window
-        state: PageState | None = start.as_state() if resuming else paginator.first()
+        paginator = make_paginator(operation.pagination, start.as_state() if resuming else None)
         skip_records = start.skip_records if resuming else 0
         skip_rows = start.skip_rows if resuming else 0
         record_index = 0
         rows_made = 0
-        while state is not None:
-            page_bindings = {**bindings, "page": state.page}
-            with _clock(self.now):
-                request = build_request(spec, operation, base_url=self.base_url, bindings=page_bindings,
-                                        credentials=self.credentials, remote_query=self.remote_query,
-                                        next_url=state.next_url)
+        while (state := paginator.state) is not None:
+            page_scope = scope.at(page=state.page)
+            with pinned_now(now):
+                request = build_request(spec, operation, base_url=self.base_url, scope=page_scope, page=state,
+                                        credentials=self.credentials, remote_query=self.options.remote_query)
             if self.limiter is not None:
                 await self.limiter.acquire(self.sleep)
             exchange = await send(self.client, request, spec, sleep=self.sleep)
-            with _clock(self.now):
-                records = select_records(operation, exchange.body, page_bindings)
+            with pinned_now(now):
+                records = select_records(operation, exchange.body, page_scope)
                 if operation.envelope is not None:
-                    page_bindings["envelope"] = operation.envelope.evaluate(exchange.body, page_bindings)
-                following = paginator.advance(exchange.body, exchange.headers, len(records),
-                                              {**page_bindings, "headers": exchange.headers})
-                if following is not None and following.next_url is not None:
-                    # A relative next URL (RFC 8288) is relative to the URL just requested, not the base URL.
-                    following = PageState(following.page, urljoin(str(exchange.request.url), following.next_url))
-                made_all = transform_records(spec, operation, records[skip_records:], page_bindings,
+                    page_scope = page_scope.at(envelope=operation.envelope.evaluate(exchange.body, page_scope))
+                # A loop (the same cursor, URL or page content again) raises here, before the page's rows go out:
+                # they would repeat rows already delivered.
+                paginator.advance(PageResponse(str(exchange.request.url), exchange.headers, exchange.body,
+                                               len(records)), page_scope)
+                made_all = transform_records(spec, operation, records[skip_records:], page_scope,
                                              first_index=record_index + skip_records,
-                                             keep_remote_data=self.keep_remote_data)
+                                             keep_remote_data=self.options.keep_remote_data)
                 # A caller that needs only ``row_budget`` more rows (a limited response) does not pay for the rest.
-                wanted = None if self.row_budget is None else skip_rows + max(0, self.row_budget - rows_made)
+                budget = self.options.row_budget
+                wanted = None if budget is None else skip_rows + max(0, budget - rows_made)
                 chunks = _RecordChunks(itertools.islice(made_all, skip_rows, wanted), CHUNK_ROWS)
             first = True
             while True:
                 # Rows go out in chunks of whole records, so a large vendor page never has all its rows alive.
-                with _clock(self.now):
+                with pinned_now(now):
                     chunk = chunks.next_chunk()
                 if not chunk and not first:
                     break
                 rows_made += len(chunk)
-                yield VendorPage(operation.name, window, exchange, [row for _, row in chunk], state, following,
-                                 window.index == len(self.windows) - 1, paginator.is_looping, records,
+                yield VendorPage(operation.name, window, exchange, [row for _, row in chunk], state,
                                  [index - record_index for index, _ in chunk],
                                  skip_records if first else -1, skip_rows if first else 0)
                 first = False
             record_index += len(records)
             skip_records = skip_rows = 0
-            state = following
 
 
 CHUNK_ROWS = 2000
@@ -225,44 +230,28 @@ class _RecordChunks:
         return chunk
 
 
-def _secret_strings(spec: IntegrationSpec, credentials: Mapping[str, Any], context: Mapping[str, Any]) -> list[str]:
-    """The secret values, and the forms the auth headers send them in (a vendor may echo ``Basic base64(k:s)``)."""
-    secrets = [str(v) for k, v in credentials.items() if k in spec.secret_fields and v]
-    try:
-        headers = auth_headers(spec.auth, credentials, {"params": {}, "context": dict(context)})
-    except UnimeterError:
-        return secrets
-    for value in headers.values():
-        token = value.split(" ", 1)[-1]
-        secrets.extend([value, token, token.rstrip("=")])  # base64 is often echoed without its padding
-    return secrets
-
-
-async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] | None,
-                      context: Mapping[str, Any] | None, params: Mapping[str, Any] | None,
-                      remote_query: Mapping[str, Any] | None, now: datetime | None,
-                      transport: httpx.AsyncBaseTransport | None, sleep: Sleep | None,
-                      keep_remote_data: bool, start: ResumePoint | None,
-                      timeout: float, row_budget: int | None,
-                      max_concurrency: int | None) -> AsyncIterator[VendorPage]:
-    creds = resolve_credentials(spec, credentials or {})
-    ctx = resolve_context(spec, context or {})
-    with _clock(now):
-        resolved = resolve_params(spec, params or {}, ctx)
-        base_bindings: dict[str, Any] = {"params": resolved, "context": ctx}
-        base_url = resolve_base_url(spec, ctx, base_bindings)
-        windows = plan_windows(spec.partition, base_bindings)
-    start = start or ResumePoint()
+async def _iter_pages(spec: IntegrationSpec, options: QueryOptions) -> AsyncIterator[VendorPage]:
+    creds = resolve_credentials(spec, options.credentials)
+    ctx = resolve_context(spec, options.context)
+    with pinned_now(options.now):
+        resolved = resolve_params(spec, options.params, ctx)
+        scope = Scope(params=resolved, context=ctx)
+        base_url = resolve_base_url(spec, scope)
+        windows = plan_windows(spec.partition, scope)
+    start = options.start or ResumePoint()
     if start.window >= len(windows):
         raise QueryCheckError("next_cursor points past the end of this query")
     limiter = RateLimiter(spec.rate_limit.requests, spec.rate_limit.per_seconds) if spec.rate_limit else None
     seen_ids: set[str] = set()
-    async with httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as client:
-        query = _Query(spec, creds, base_bindings, base_url, windows, client, now, sleep or _default_sleep,
-                       remote_query, keep_remote_data, limiter, row_budget)
+    # A transport passed in belongs to the caller (a service pools one for every query): it is never closed here.
+    transport = _Borrowed(options.transport) if options.transport is not None else None
+    async with httpx.AsyncClient(transport=transport, timeout=options.timeout, follow_redirects=False) as client:
+        query = _Query(spec, options, creds, scope, base_url, windows, client, options.sleep or _default_sleep,
+                       limiter)
         generators = [query.window_pages(window, start) for window in windows[start.window:]]
-        concurrency = spec.partition.concurrency if max_concurrency is None else min(max_concurrency,
-                                                                                     spec.partition.concurrency)
+        concurrency = spec.partition.concurrency
+        if options.max_concurrency is not None:
+            concurrency = min(options.max_concurrency, concurrency)
         pages = (_sequential(generators) if concurrency <= 1 or len(generators) == 1
                  else _concurrent(generators, concurrency))
         window_index = -1
@@ -275,6 +264,19 @@ async def _iter_pages(spec: IntegrationSpec, *, credentials: Mapping[str, Any] |
                     window_index = page.window.index
                 _check_unique_ids(spec, page.rows, seen_ids)
                 yield page
+
+
+class _Borrowed(httpx.AsyncBaseTransport):
+    """A caller's transport, used but not closed when the query's client closes."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None
 
 
 async def _sequential(generators: list[AsyncIterator[VendorPage]]) -> AsyncGenerator[VendorPage, None]:
@@ -332,14 +334,16 @@ def _check_unique_ids(spec: IntegrationSpec, rows: list[dict[str, Any]], seen: s
         seen.add(row_id)
 
 
-async def alist_usage(integration: str | IntegrationSpec, **options: Any) -> dict[str, Any]:
+async def alist_usage(integration: str | IntegrationSpec, options: QueryOptions | None = None,
+                      **fields: Any) -> dict[str, Any]:
     """All unified rows of one query: ``{"result": [...], "next_cursor": None}``."""
     result: list[dict[str, Any]] = []
-    async for page in iter_pages(integration, **options):
+    async for page in iter_pages(integration, options, **fields):
         result.extend(page.rows)
     return {"result": result, "next_cursor": None}
 
 
-def list_usage(integration: str | IntegrationSpec, **options: Any) -> dict[str, Any]:
+def list_usage(integration: str | IntegrationSpec, options: QueryOptions | None = None,
+               **fields: Any) -> dict[str, Any]:
     """Synchronous :func:`alist_usage` for scripts (not callable from inside a running event loop)."""
-    return asyncio.run(alist_usage(integration, **options))
+    return asyncio.run(alist_usage(integration, options, **fields))

@@ -2,8 +2,8 @@
 
 The cursor is opaque and signed (HMAC-SHA256): it carries a :class:`ResumePoint` and is bound to the account and the
 query, so a tampered cursor, or one from another account or query, is rejected as a 400. To know whether anything is
-left we read one row past the limit (fetching the next vendor page if needed), so ``next_cursor`` is null exactly
-when nothing more exists.
+left, :mod:`unimeter.api.list_usage` reads one row past the limit, so ``next_cursor`` is null exactly when nothing
+more exists.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ import contextlib
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import asdict, dataclass, field
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
-from .errors import InvalidCursorError
-from .pipeline import ResumePoint, VendorPage
+from ..errors import InvalidCursorError
+from ..run.pipeline import ResumePoint
+from ..store.secrets import data_dir
 
 CURSOR_VERSION = 1
 
@@ -60,25 +64,20 @@ def decode_cursor(token: str, *, key: bytes, binding: str) -> ResumePoint:
     return ResumePoint(**data["p"])
 
 
-@dataclass
-class Slice:
-    """The rows of one response, the point to resume from (None when done), and the vendor pages read."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    resume: ResumePoint | None = None
-    pages: list[VendorPage] = field(default_factory=list)
+CURSOR_KEY_ENV = "UNIMETER_CURSOR_KEY"
 
 
-async def take(pages: AsyncIterator[VendorPage], limit: int | None) -> Slice:
-    """At most ``limit`` rows (all when None) and where to resume."""
-    result = Slice()
-    async with contextlib.aclosing(pages):  # type: ignore[type-var]
-        async for page in pages:
-            result.pages.append(page)
-            room = None if limit is None else limit - len(result.rows)
-            if room is not None and len(page.rows) > room:
-                result.rows.extend(page.rows[:room])
-                result.resume = page.resume_at(room)
-                return result
-            result.rows.extend(page.rows)
-    return result
+def load_cursor_key(path: Path | None = None) -> bytes:
+    """The key that signs ``next_cursor``: ``UNIMETER_CURSOR_KEY`` (share it between instances), else a key file
+    created with mode 0600 beside the default database."""
+    from_env = os.environ.get(CURSOR_KEY_ENV, "")
+    if from_env:
+        return hashlib.sha256(from_env.encode("utf-8")).digest()
+    path = path or data_dir() / "cursor.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(secrets.token_bytes(32))
+    return path.read_bytes()

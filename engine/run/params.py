@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from .errors import InvalidParameterError, MappingError, QueryCheckError, UnsupportedParameterError
-from .functions import format_instant, parse_instant
-from .spec import IntegrationSpec, ParamSpec
+from ..errors import InvalidParameterError, MappingError, QueryCheckError, UnsupportedParameterError
+from ..spec.functions import format_instant, parse_instant
+from ..spec.model import IntegrationSpec, ParamSpec
+from ..spec.scope import Scope
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FORMATS = {
@@ -92,7 +93,7 @@ def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Map
         if name in params:
             continue
         if param.default is not None:
-            value = param.default.evaluate(None, {"params": dict(params), "context": dict(context)})
+            value = param.default.evaluate(None, Scope(params=dict(params), context=dict(context)))
             if value is not None:
                 try:
                     params[name] = _parse_value(param, value)
@@ -104,7 +105,7 @@ def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Map
         if param.required:
             raise InvalidParameterError(f"the parameter {name!r} is required: {_describe(param)}", parameter=name)
     for check in spec.checks:
-        bindings = {"params": params, "context": dict(context)}
-        if check.fail_if.evaluate(None, bindings) is True:
-            raise QueryCheckError(str(check.message.evaluate(None, bindings)))
+        scope = Scope(params=params, context=dict(context))
+        if check.fail_if.evaluate(None, scope) is True:
+            raise QueryCheckError(str(check.message.evaluate(None, scope)))
     return params

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ConfigurationError
-from .spec import IntegrationSpec
+from ..errors import ConfigurationError
+from ..spec.model import IntegrationSpec
 
 
 def resolve_credentials(spec: IntegrationSpec, credentials: Mapping[str, Any]) -> dict[str, Any]:

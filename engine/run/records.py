@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import ExpressionEvaluationError, MappingError
-from .spec import IntegrationSpec, OperationSpec
+from ..errors import ExpressionEvaluationError, MappingError
+from ..spec.model import IntegrationSpec, OperationSpec
+from ..spec.scope import Scope
 from .validation import validate_row
 
 
@@ -65,25 +66,25 @@ def _plain_lookup(source: str, body: Any) -> tuple[bool, Any]:
     return True, value
 
 
-def select_records(operation: OperationSpec, body: Any, bindings: dict[str, Any]) -> list[Any]:
+def select_records(operation: OperationSpec, body: Any, scope: Scope) -> list[Any]:
     """The vendor records of one response, always as a list (JSONata collapses one-element sequences)."""
     expression = operation.records.expression
     found, records = _plain_lookup(expression.source, body) if expression is not None else (False, None)
     if not found:
-        records = operation.records.evaluate(body, bindings)
+        records = operation.records.evaluate(body, scope)
     if records is None:
         return []
     return records if isinstance(records, list) else [records]
 
 
 def transform_records(spec: IntegrationSpec, operation: OperationSpec, records: list[Any],
-                      bindings: dict[str, Any], *, first_index: int = 0,
+                      scope: Scope, *, first_index: int = 0,
                       keep_remote_data: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(record index, unified row)`` for ``records``, validated, in vendor order."""
     for offset, record in enumerate(records):
         index = first_index + offset
         try:
-            produced = operation.transform.evaluate(record, bindings)
+            produced = operation.transform.evaluate(record, scope)
         except ExpressionEvaluationError as error:
             raise ExpressionEvaluationError(
                 f"{spec.name} ({spec.file}): transform of operation {operation.name!r} failed on record {index}: "
@@ -102,7 +103,7 @@ def transform_records(spec: IntegrationSpec, operation: OperationSpec, records: 
             # vendor record to JSONata a second time per row would double the cost of a filtered mapping.
             if operation.filter is not None:
                 own_remote = tidy.pop("remote_data", None)
-                if not operation.filter.evaluate(tidy, bindings):
+                if not operation.filter.evaluate(tidy, scope):
                     continue
                 if own_remote is not None:
                     tidy["remote_data"] = own_remote

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import orjson
 
-from .errors import (
+from ..errors import (
     ExpressionEvaluationError,
     TransportError,
     VendorAuthError,
@@ -31,7 +31,8 @@ from .errors import (
     VendorServerError,
     VendorTimeoutError,
 )
-from .spec import IntegrationSpec
+from ..spec.model import IntegrationSpec
+from ..spec.scope import Scope
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -96,7 +97,7 @@ def _vendor_message(spec: IntegrationSpec, body: Any, headers: dict[str, str]) -
     if spec.errors.message is None or body is None:
         return None
     try:
-        message = spec.errors.message.evaluate(body, {"headers": headers})
+        message = spec.errors.message.evaluate(body, Scope(headers=headers))
     except ExpressionEvaluationError:
         return None
     if message is None:
@@ -169,7 +170,7 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, spec: Integrat
 def _retry_after(spec: IntegrationSpec, body: Any, headers: dict[str, str]) -> float | None:
     if spec.errors.retry_after is not None:
         try:
-            value = spec.errors.retry_after.evaluate(body, {"headers": headers})
+            value = spec.errors.retry_after.evaluate(body, Scope(headers=headers))
         except ExpressionEvaluationError:
             value = None
     else:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin
 
 import httpx
 
+from .. import __version__
+from ..errors import MappingError
+from ..spec.model import IntegrationSpec, OperationSpec
+from ..spec.scope import Scope
 from .auth import auth_headers
-from .errors import MappingError
-from .spec import IntegrationSpec, OperationSpec
+from .pagination import PageState
 
-USER_AGENT = "unimeter/0.1"
+USER_AGENT = f"unimeter/{__version__}"
 
 
 def _query_text(value: Any) -> str:
@@ -29,39 +31,39 @@ def _query_text(value: Any) -> str:
     return str(value)
 
 
-def resolve_base_url(spec: IntegrationSpec, context: Mapping[str, Any], bindings: dict[str, Any]) -> str:
+def resolve_base_url(spec: IntegrationSpec, scope: Scope) -> str:
     """The account's ``base_url`` when set (proxy, regional host, simulator), else the spec's."""
-    override = context.get("base_url")
-    base = override if override else spec.base_url.evaluate(None, bindings)
+    override = scope.context.get("base_url")
+    base = override if override else spec.base_url.evaluate(None, scope)
     if not isinstance(base, str) or not base.startswith(("http://", "https://")):
         raise MappingError(f"{spec.name}: base URL {base!r} is not an http(s) URL", key_path="base_url")
     return base
 
 
-def build_request(spec: IntegrationSpec, operation: OperationSpec, *, base_url: str, bindings: dict[str, Any],
-                  credentials: Mapping[str, Any], remote_query: Mapping[str, Any] | None = None,
-                  next_url: str | None = None) -> httpx.Request:
-    """One page's request. ``next_url`` (from next-URL or Link pagination) replaces path and query."""
+def build_request(spec: IntegrationSpec, operation: OperationSpec, *, base_url: str, scope: Scope,
+                  page: PageState, credentials: Mapping[str, Any],
+                  remote_query: Mapping[str, Any] | None = None) -> httpx.Request:
+    """One page's request. A page's ``next_url`` (absolute, resolved by the paginator) replaces path and query."""
     request = operation.request
     headers: dict[str, str] = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     if request.headers is not None:
-        headers.update({k: _query_text(v) for k, v in (request.headers.evaluate(None, bindings) or {}).items()})
-    headers.update(auth_headers(spec.auth, credentials, bindings))
-    if next_url is not None:
-        url = httpx.URL(urljoin(base_url.rstrip("/") + "/", next_url))
+        headers.update({k: _query_text(v) for k, v in (request.headers.evaluate(None, scope) or {}).items()})
+    headers.update(auth_headers(spec.auth, credentials, scope))
+    if page.next_url is not None:
+        url = httpx.URL(page.next_url)
     else:
-        path = request.path.evaluate(None, bindings)
+        path = request.path.evaluate(None, scope)
         if not isinstance(path, str):
             raise MappingError(f"{spec.name}: request path evaluated to {path!r}, not a string",
                                key_path=request.path.key_path)
-        evaluated = request.query.evaluate(None, bindings) if request.query is not None else {}
+        evaluated = request.query.evaluate(None, scope) if request.query is not None else {}
         query = {**(evaluated or {}), **(remote_query or {})}
         pairs = [(name, _query_text(item)) for name, value in query.items()
                  for item in (value if isinstance(value, list) else [value]) if item is not None]
         url = httpx.URL(base_url.rstrip("/") + "/" + path.lstrip("/"), params=pairs)
     content = None
     if request.body is not None and request.method != "GET":
-        body = request.body.evaluate(None, bindings)
+        body = request.body.evaluate(None, scope)
         content = json.dumps(body, separators=(",", ":")).encode("utf-8")
         headers["Content-Type"] = "application/json"
     return httpx.Request(request.method, url, headers=headers, content=content)

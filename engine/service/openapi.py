@@ -6,8 +6,9 @@ import functools
 import json
 from typing import Any
 
-from .formats import RESPONSE_FORMATS
-from .spec import available_integrations, load_integration, load_schema
+from ..api.formats import RESPONSE_FORMATS
+from ..resources import load_schema
+from ..spec import available_integrations, load_integration
 
 _PARAM_SCHEMAS = {
     "date": {"type": "string", "format": "date"},

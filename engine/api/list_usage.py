@@ -1,0 +1,219 @@
+"""The list-usage use case: one account's query in, one response body (or NDJSON stream) out. No HTTP types.
+
+It owns what the reference's paging means: the row budget (``limit + 1``, so ``next_cursor`` is null exactly when
+nothing is left), the signed cursor and where it resumes, the continuation cache that keeps a large vendor page
+from being fetched once per response, the response formats, and the account's health (a vendor auth failure marks
+it ``needs_reauth``; a success clears that). The HTTP layer only translates requests and errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any, Protocol
+
+import httpx
+import orjson
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import PaginationLoopError, UnimeterError, VendorAuthError
+from ..redaction import account_secrets, redact
+from ..run.pipeline import QueryOptions, ResumePoint, VendorPage, iter_pages
+from ..run.send import Sleep
+from ..spec.model import IntegrationSpec
+from ..spec.registry import load_integration
+from .continuation import ContinuationCache
+from .cursor import decode_cursor, encode_cursor, query_binding
+from .debug import debug_section, distinct_responses
+from .envelope import error_envelope, internal_error
+from .formats import exclude_fields, flatten, key_by
+from .query import UsageQuery
+
+
+class AccountLike(Protocol):
+    @property
+    def id(self) -> Any: ...
+    @property
+    def integration(self) -> str: ...
+    @property
+    def credentials(self) -> dict[str, Any]: ...
+    @property
+    def context(self) -> dict[str, Any]: ...
+    def to_public(self) -> dict[str, Any]: ...
+
+
+class AccountStore(Protocol):
+    """What the use case needs of :class:`unimeter.store.Store` (tests may pass a smaller fake)."""
+
+    def resolve_token(self, token: str) -> str | None: ...
+    def get_account(self, account_id: Any, *, environment: str) -> AccountLike: ...
+    def mark_status(self, account_id: Any, *, environment: str, status: Any) -> Any: ...
+
+
+@dataclass
+class Slice:
+    """The rows of one response, the point to resume from (None when done), and the vendor pages read."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    resume: ResumePoint | None = None
+    pages: list[VendorPage] = field(default_factory=list)
+
+
+async def take(pages: AsyncIterator[VendorPage], limit: int | None, into: Slice | None = None) -> Slice:
+    """At most ``limit`` rows (all when None) and where to resume, collected ``into`` a given slice if any (so a
+    caller still sees the pages read when the query fails part-way)."""
+    result = into if into is not None else Slice()
+    async with contextlib.aclosing(pages):  # type: ignore[type-var]
+        async for page in pages:
+            result.pages.append(page)
+            room = None if limit is None else limit - len(result.rows)
+            if room is not None and len(page.rows) > room:
+                result.rows.extend(page.rows[:room])
+                result.resume = page.resume_at(room)
+                return result
+            result.rows.extend(page.rows)
+    return result
+
+
+@dataclass
+class UsageResponse:
+    """A JSON ``body``, or for the ``stream`` format an NDJSON ``stream`` of byte chunks."""
+
+    body: dict[str, Any] | None = None
+    stream: AsyncIterator[bytes] | None = None
+
+
+@dataclass
+class _Call:
+    """One call's resolved pieces: the account, its integration, the cursor binding and the secrets to redact."""
+
+    query: UsageQuery
+    account: AccountLike
+    environment: str
+    spec: IntegrationSpec
+    binding: str
+    start: ResumePoint | None
+    secrets: tuple[str, ...]
+
+
+class UsageService:
+    """The application state: store, cursor key, the transport used to reach vendors, and the clock.
+
+    ``transport`` is shared by every call (connection pooling); None means one pooled HTTP transport created on
+    first use and closed by :meth:`aclose`. ``now`` pins ``$now()`` for parameter defaults (tests replaying
+    recorded exchanges); None is the real clock.
+    """
+
+    def __init__(self, store: Any, cursor_key: bytes, *, transport: httpx.AsyncBaseTransport | None = None,
+                 sleep: Sleep | None = None, now: datetime | None = None) -> None:
+        self.store = store
+        self.cursor_key = cursor_key
+        self.transport = transport
+        self.sleep = sleep
+        self.now = now
+        self.continuations = ContinuationCache()
+        self._owned_transport: httpx.AsyncHTTPTransport | None = None
+
+    def _vendor_transport(self) -> httpx.AsyncBaseTransport:
+        if self.transport is not None:
+            return self.transport
+        if self._owned_transport is None:
+            self._owned_transport = httpx.AsyncHTTPTransport()
+        return self._owned_transport
+
+    async def aclose(self) -> None:
+        """Close the pooled transport this service created (one passed in belongs to its owner)."""
+        if self._owned_transport is not None:
+            await self._owned_transport.aclose()
+            self._owned_transport = None
+
+    async def list_usage(self, query: UsageQuery, *, environment: str) -> UsageResponse:
+        """The response to ``query`` in ``environment``; a typed error for anything that is not a success."""
+        call = await self._resolve(query, environment)
+        if query.response_format == "stream":
+            # "Everything, memory-bounded": stream ignores limit, but starts at next_cursor when one is given.
+            # One window at a time: a stream's memory stays bounded by one vendor page, however long the range.
+            return UsageResponse(stream=self._stream(call, self._pages(call, max_concurrency=1)))
+        limit = None if query.ignore_limit else query.limit
+        result = Slice()
+        try:
+            # One row past the limit tells whether anything is left; nothing beyond it needs transforming.
+            await take(self._pages(call, row_budget=None if limit is None else limit + 1), limit, result)
+        except UnimeterError as error:
+            if isinstance(error, VendorAuthError):
+                await self._mark(call, "needs_reauth")
+            if query.response_format == "debug":
+                error.debug = debug_section(result.pages, None, 0, call.secrets,
+                                            is_looping=isinstance(error, PaginationLoopError))
+            raise
+        await self._mark(call, "active")
+        next_cursor = None if result.resume is None else encode_cursor(result.resume, key=self.cursor_key,
+                                                                       binding=call.binding)
+        return UsageResponse(body=self._body(call, result, next_cursor))
+
+    async def _resolve(self, query: UsageQuery, environment: str) -> _Call:
+        account = await run_in_threadpool(partial(self.store.get_account, query.account_id, environment=environment))
+        spec = load_integration(account.integration)
+        binding = query_binding(str(account.id), account.integration, query.params, query.remote_query)
+        start = decode_cursor(query.next_cursor, key=self.cursor_key, binding=binding) if query.next_cursor else None
+        secrets = account_secrets(spec, account.credentials, account.context)
+        return _Call(query, account, environment, spec, binding, start, secrets)
+
+    def _pages(self, call: _Call, *, row_budget: int | None = None,
+               max_concurrency: int | None = None) -> AsyncIterator[VendorPage]:
+        query = call.query
+        transport = self.continuations.transport(self._vendor_transport(), call.binding, call.start is not None)
+        options = QueryOptions(credentials=call.account.credentials, context=call.account.context,
+                               params=query.params, remote_query=query.remote_query, now=self.now,
+                               transport=transport, sleep=self.sleep, keep_remote_data=not query.ignore_remote_data,
+                               start=call.start, row_budget=row_budget, max_concurrency=max_concurrency)
+        return iter_pages(call.spec, options)
+
+    def _rows(self, rows: list[dict[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:
+        shaped = [exclude_fields(row, query.exclude) for row in rows] if query.exclude else rows
+        if query.response_format == "normalized":
+            shaped = [flatten(row) for row in shaped]
+        return shaped
+
+    def _body(self, call: _Call, result: Slice, next_cursor: str | None) -> dict[str, Any]:
+        query = call.query
+        if query.response_format == "raw":
+            bodies = [page.exchange.body for page in distinct_responses(result.pages)]
+            return {"result": redact(bodies, call.secrets), "next_cursor": next_cursor}
+        rows = self._rows(result.rows, query)
+        body: dict[str, Any] = {"result": key_by(rows, query.key_by) if query.key_by else rows,
+                                "next_cursor": next_cursor}
+        if query.response_format == "debug":
+            body["debug"] = debug_section(result.pages, next_cursor, len(rows), call.secrets)
+        return body
+
+    async def _stream(self, call: _Call, pages: AsyncIterator[VendorPage]) -> AsyncIterator[bytes]:
+        try:
+            async for page in pages:
+                # One chunk per vendor page (not per row): fewer, larger writes through the ASGI server.
+                yield b"".join(orjson.dumps(row) + b"\n" for row in self._rows(page.rows, call.query))
+        except UnimeterError as error:
+            if isinstance(error, VendorAuthError):
+                await self._mark(call, "needs_reauth")
+            yield orjson.dumps({"error": redact(error_envelope(error), call.secrets)}) + b"\n"
+            return
+        except Exception:
+            import logging
+
+            logging.getLogger("unimeter.service").exception("stream failed")
+            yield orjson.dumps({"error": internal_error()}) + b"\n"
+            return
+        await self._mark(call, "active")
+
+    async def _mark(self, call: _Call, status: str) -> None:
+        """Record the account's health: a vendor 401/403 means it needs new credentials; a success clears that.
+
+        Written only when the status changes: a store write on every call would cost each request milliseconds.
+        """
+        if getattr(call.account, "status", None) == status:
+            return
+        await run_in_threadpool(partial(self.store.mark_status, call.account.id, environment=call.environment,
+                                        status=status))

@@ -1,0 +1,15 @@
+"""The integrated-accounts store: the Store protocol, one SQL core for SQLite and PostgreSQL, sealed secrets."""
+
+from .sql import (
+           ACCOUNT_STATUSES,
+           DATABASE_URL_ENV,
+           Account,
+           PostgresStore,
+           SqliteStore,
+           Store,
+           database_url,
+           open_store,
+)
+
+__all__ = ["ACCOUNT_STATUSES", "DATABASE_URL_ENV", "Account", "PostgresStore", "SqliteStore", "Store", "database_url",
+           "open_store"]

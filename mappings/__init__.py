@@ -1,0 +1,1 @@
+"""Package marker: the mappings ship inside the unimeter package as data, read through importlib.resources."""

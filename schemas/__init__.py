@@ -1,0 +1,1 @@
+"""Package marker: the schemas ship inside the unimeter package as data, read through importlib.resources."""
