@@ -1,4 +1,7 @@
-"""Claude (Anthropic): Enterprise Analytics and Admin API usage reports (shared/vendors/claude.md).
+"""Claude (Anthropic): Enterprise Analytics and Admin API usage reports.
+
+Public docs: https://support.claude.com/en/articles/13703965-claude-enterprise-analytics-api-reference-guide
+(Enterprise Analytics), https://platform.claude.com/docs/en/api/admin/usage_report (Admin API usage reports).
 
 Served paths (GET only):
 

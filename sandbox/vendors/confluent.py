@@ -1,6 +1,9 @@
-"""Confluent Cloud Billing API: ``GET /billing/v1/costs`` (shared/vendors/confluent.md).
+"""Confluent Cloud Billing API: ``GET /billing/v1/costs``.
 
-What it serves, per the vendor doc and ``openapi/confluent-billing-costs.json``:
+Public docs: https://docs.confluent.io/cloud/current/ccloud/list-billing-v-1-costs/ (spec:
+https://docs.confluent.io/cloud/current/openapi.yaml).
+
+What it serves, per the vendor doc and ``schemas/vendors/confluent-billing-costs.json``:
 
 * Auth: HTTP Basic with a Cloud API key, key id as username and secret as password; anything else is a 401
   ``Failure`` (``{"errors": [Error]}``) with the documented ``WWW-Authenticate: Basic error="invalid_key"`` header.

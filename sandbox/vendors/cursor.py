@@ -1,4 +1,4 @@
-"""Cursor Admin API: ``POST /teams/daily-usage-data`` (shared/vendors/cursor.md).
+"""Cursor Admin API: ``POST /teams/daily-usage-data`` (https://cursor.com/docs/account/teams/admin-api).
 
 Basic auth with the key as username and an empty password; ``startDate``/``endDate`` epoch ms in the JSON body,
 both inclusive, at most 30 days; ``page``/``pageSize`` over users (every day of the range for each user on the page).

@@ -1,6 +1,7 @@
 """Datadog Usage Metering cost endpoints: ``GET /api/v2/usage/estimated_cost`` and ``/historical_cost``.
 
-Documented in shared/vendors/datadog.md. Both headers ``DD-API-KEY`` and ``DD-APPLICATION-KEY`` are required (403
+Documented at https://docs.datadoghq.com/api/latest/usage-metering/ (the estimated and historical cost pages).
+Both headers ``DD-API-KEY`` and ``DD-APPLICATION-KEY`` are required (403
 ``{"errors":["Forbidden"]}`` otherwise); every error is ``{"errors": [message]}``. ``view`` is ``summary`` (one
 ``data[]`` item for the parent organization, the sum of all organizations) or ``sub-org`` (one item per organization
 of ``SandboxConfig.organizations``, the first one being the parent). Neither endpoint pages, so ``loop_cursor`` and

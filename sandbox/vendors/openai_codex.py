@@ -1,7 +1,8 @@
 """OpenAI Codex Enterprise Analytics API: ``GET /v1/analytics/codex/workspaces/{workspace_id}/usage``.
 
-Follows shared/vendors/openai-codex.md §2 (the authoritative reference sits behind a ChatGPT login; field names there
-are unverified, and this simulator serves them exactly as that doc lists them):
+Follows OpenAI's public governance page, https://developers.openai.com/codex/enterprise/governance (the authoritative
+reference sits behind a ChatGPT login; field names are unverified against a live tenant, and this simulator serves
+them exactly as public client schemas name them):
 
 - ``Authorization: Bearer <key>``; a missing or wrong key is 401. The sandbox key is scoped to one workspace
   (:data:`WORKSPACE_ID`, returned by :meth:`context`): any other workspace id is 403 (the doc: "401/403: missing key or
