@@ -65,7 +65,7 @@ class UnimeterError(Exception):
         self.details = redact(self.details, secrets)
         vendor_message = getattr(self, "vendor_message", None)
         if isinstance(vendor_message, str):
-            self.vendor_message = redact_text(vendor_message, secrets)
+            setattr(self, "vendor_message", redact_text(vendor_message, secrets))  # noqa: B010 (set by VendorError)
 
     def __str__(self) -> str:
         return self.message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +40,10 @@ def load_schema(name: str) -> dict[str, Any]:
     with (schemas_dir() / name).open(encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     return schema
+
+
+def data_dir() -> Path:
+    """Where unimeter keeps its default database and key files (XDG base directory spec: absolute paths only)."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "unimeter"

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidCursorError
+from ..resources import data_dir
 from ..run.pipeline import ResumePoint
-from ..store.secrets import data_dir
 
 CURSOR_VERSION = 1
 

@@ -25,16 +25,10 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from ..errors import SecretKeyError
+from ..resources import data_dir
 
 SECRET_KEY_ENV = "UNIMETER_SECRET_KEY"
 TOKEN_PREFIX = "umt_"
-
-
-def data_dir() -> Path:
-    """Where unimeter keeps its default database and key file (XDG base directory spec: absolute paths only)."""
-    xdg = os.environ.get("XDG_DATA_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
-    return base / "unimeter"
 
 
 def default_key_file() -> Path:

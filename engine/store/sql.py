@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 from ..errors import AccountNotFoundError, ConfigurationError, StoreError, UnknownIntegrationError
 from ..redaction import redact_url
+from ..resources import data_dir
 from ..run.accounts import resolve_context, resolve_credentials
 from ..spec import available_integrations, load_integration
-from .secrets import SecretBox, data_dir, hash_api_token, load_secret_box, new_api_token
+from .secrets import SecretBox, hash_api_token, load_secret_box, new_api_token
 
 DATABASE_URL_ENV = "UNIMETER_DATABASE_URL"
 AccountStatus = Literal["active", "needs_reauth"]
