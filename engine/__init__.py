@@ -6,8 +6,6 @@ The public API: find and load an integration, run a query, get unified rows::
     unimeter.list_usage("cursor", credentials={"api_key": "..."}, params={"start_date": "2026-10-01"})
 """
 
-__version__ = "0.2.0"
-
 from .errors import UnimeterError
 from .run.pipeline import QueryOptions, ResumePoint, VendorPage, alist_usage, iter_pages, list_usage
 from .spec import (
@@ -20,6 +18,7 @@ from .spec import (
     load_integration,
     load_spec,
 )
+from .version import __version__
 
 __all__ = [
     "IntegrationSource",

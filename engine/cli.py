@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .api.envelope import error_envelope
 from .errors import UnimeterError
 from .run.pipeline import list_usage
@@ -22,6 +21,7 @@ from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations
 from .spec.functions import parse_instant
 from .store.sql import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
 from .testing.fixtures import discover_cases, run_cases
+from .version import __version__
 
 
 def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:

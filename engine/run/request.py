@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from .. import __version__
 from ..errors import MappingError
 from ..spec.model import IntegrationSpec, OperationSpec
 from ..spec.scope import Scope
+from ..version import __version__
 from .auth import auth_headers
 from .pagination import PageState
 
