@@ -19,7 +19,7 @@ from .errors import UnimeterError
 from .run.pipeline import list_usage
 from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations, integration_sources, lint_spec
 from .spec.functions import parse_instant
-from .store.sql import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
+from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
 from .testing.fixtures import discover_cases, run_cases
 from .version import __version__
 

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from .errors import UnimeterError
 from .run.pipeline import iter_pages
-from .store.sql import open_store
+from .store import open_store
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,9 @@ it ``needs_reauth``; a success clears that). The HTTP layer only translates requ
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +19,6 @@ from typing import Any, Protocol
 
 import httpx
 import orjson
-from starlette.concurrency import run_in_threadpool
 
 from ..errors import PaginationLoopError, UnimeterError, VendorAuthError
 from ..redaction import account_secrets, redact
@@ -31,6 +32,8 @@ from .debug import debug_section, distinct_responses
 from .envelope import error_envelope, internal_error
 from .formats import exclude_fields, flatten, key_by
 from .query import UsageQuery
+
+log = logging.getLogger("unimeter.service")
 
 
 class AccountLike(Protocol):
@@ -155,7 +158,7 @@ class UsageService:
         return UsageResponse(body=self._body(call, result, next_cursor))
 
     async def _resolve(self, query: UsageQuery, environment: str) -> _Call:
-        account = await run_in_threadpool(partial(self.store.get_account, query.account_id, environment=environment))
+        account = await asyncio.to_thread(partial(self.store.get_account, query.account_id, environment=environment))
         spec = load_integration(account.integration)
         binding = query_binding(str(account.id), account.integration, query.params, query.remote_query)
         start = decode_cursor(query.next_cursor, key=self.cursor_key, binding=binding) if query.next_cursor else None
@@ -201,9 +204,7 @@ class UsageService:
             yield orjson.dumps({"error": redact(error_envelope(error), call.secrets)}) + b"\n"
             return
         except Exception:
-            import logging
-
-            logging.getLogger("unimeter.service").exception("stream failed")
+            log.exception("stream failed")
             yield orjson.dumps({"error": internal_error()}) + b"\n"
             return
         await self._mark(call, "active")
@@ -215,5 +216,5 @@ class UsageService:
         """
         if getattr(call.account, "status", None) == status:
             return
-        await run_in_threadpool(partial(self.store.mark_status, call.account.id, environment=call.environment,
+        await asyncio.to_thread(partial(self.store.mark_status, call.account.id, environment=call.environment,
                                         status=status))

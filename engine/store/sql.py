@@ -1,10 +1,10 @@
 """Integrated accounts and API tokens, kept in SQLite or PostgreSQL behind one :class:`Store` protocol.
 
 An integrated account is one customer's connection to one integration in one environment: which mapping, its
-credentials (sealed by :mod:`engine.secrets` before they reach the database), its context, and whether it still works
-(``needs_reauth`` once the vendor rejected its credentials). Every read and write names the environment, and an
-account of another environment is reported exactly like a missing one, so a token of one environment cannot probe the
-ids of another.
+credentials (sealed by :mod:`unimeter.store.secrets` before they reach the database), its context, and whether it
+still works (``needs_reauth`` once the vendor rejected its credentials). Every read and write names the environment,
+and an account of another environment is reported exactly like a missing one, so a token of one environment cannot
+probe the ids of another.
 
 :func:`open_store` picks the backend from one URL (``--database`` or ``UNIMETER_DATABASE_URL``):
 ``sqlite:///ABSOLUTE/PATH.db`` for one machine (default: ``<data dir>/unimeter.db``), ``postgresql://...`` for several
@@ -21,10 +21,9 @@ import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args
+from typing import Any
 from uuid import UUID, uuid4
 
 from ..errors import AccountNotFoundError, ConfigurationError, StoreError, UnknownIntegrationError
@@ -32,67 +31,11 @@ from ..redaction import redact_url
 from ..resources import data_dir
 from ..run.accounts import resolve_context, resolve_credentials
 from ..spec import available_integrations, load_integration
+from .model import ACCOUNT_STATUSES, TIME_FORMAT, Account, AccountStatus, Store
 from .secrets import SecretBox, hash_api_token, load_secret_box, new_api_token
 
 DATABASE_URL_ENV = "UNIMETER_DATABASE_URL"
-AccountStatus = Literal["active", "needs_reauth"]
-ACCOUNT_STATUSES: tuple[str, ...] = get_args(AccountStatus)
 _ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-@dataclass(frozen=True, repr=False)
-class Account:
-    """One integrated account, credentials decrypted. Only :meth:`to_public` may leave the process."""
-
-    id: UUID
-    integration: str
-    environment: str
-    credentials: dict[str, Any]
-    context: dict[str, Any]
-    status: AccountStatus
-    created_at: datetime
-    updated_at: datetime
-
-    def __repr__(self) -> str:
-        return (f"Account(id={self.id}, integration={self.integration!r}, environment={self.environment!r}, "
-                f"credentials={sorted(self.credentials)} (values hidden), status={self.status!r})")
-
-    def to_public(self) -> dict[str, Any]:
-        """The account as the API and CLI show it: which credential fields are set, never their values."""
-        return {
-            "id": str(self.id),
-            "integration": self.integration,
-            "environment": self.environment,
-            "credentials": {name: "set" for name, value in self.credentials.items() if value not in (None, "")},
-            "context": dict(self.context),
-            "status": self.status,
-            "created_at": self.created_at.strftime(_TIME_FORMAT),
-            "updated_at": self.updated_at.strftime(_TIME_FORMAT),
-        }
-
-
-class Store(Protocol):
-    """Where integrated accounts and API tokens live. Lookups by id always name the environment too."""
-
-    def create_account(self, integration: str, *, environment: str, credentials: Mapping[str, Any],
-                       context: Mapping[str, Any] | None = None) -> Account: ...
-
-    def list_accounts(self, environment: str | None = None) -> list[Account]: ...
-
-    def get_account(self, account_id: UUID | str, *, environment: str) -> Account: ...
-
-    def update_account(self, account_id: UUID | str, *, environment: str,
-                       credentials: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None,
-                       status: AccountStatus | None = None) -> Account: ...
-
-    def delete_account(self, account_id: UUID | str, *, environment: str) -> None: ...
-
-    def mark_status(self, account_id: UUID | str, *, environment: str, status: AccountStatus) -> Account: ...
-
-    def create_token(self, *, environment: str) -> str: ...
-
-    def resolve_token(self, token: str) -> str | None: ...
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -219,7 +162,7 @@ class _SqlStore(ABC):
         token = new_api_token()
         with self._transaction() as run:
             run("INSERT INTO unimeter_api_tokens (token_hash, environment, created_at) VALUES (?, ?, ?)",
-                (hash_api_token(token), environment, datetime.now(UTC).strftime(_TIME_FORMAT)))
+                (hash_api_token(token), environment, datetime.now(UTC).strftime(TIME_FORMAT)))
         return token
 
     def resolve_token(self, token: str) -> str | None:
@@ -240,7 +183,7 @@ class _SqlStore(ABC):
         return (str(account.id), account.integration, account.environment,
                 self._box.seal(account.credentials, bound_to=f"account {account.id}"),
                 json.dumps(account.context, sort_keys=True), account.status,
-                account.created_at.strftime(_TIME_FORMAT), account.updated_at.strftime(_TIME_FORMAT))
+                account.created_at.strftime(TIME_FORMAT), account.updated_at.strftime(TIME_FORMAT))
 
     def _account(self, row: tuple[Any, ...]) -> Account:
         account_id, integration, environment, sealed, context, status, created_at, updated_at = row
@@ -359,4 +302,4 @@ def _not_found(account_id: UUID | str, environment: str) -> AccountNotFoundError
 
 
 def _parse_time(text: str) -> datetime:
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
