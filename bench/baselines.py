@@ -2,7 +2,7 @@
 
 Each function reads ``mappings/<name>.yaml`` as a specification and implements it in plain Python: httpx (sync),
 orjson (stdlib ``json`` when orjson is missing) and dict building. They produce the SAME rows as the engine, in the
-same order, ids and ``remote_data`` included (``tests/test_bench.py`` checks it row for row), and validate every
+same order, ids and ``remote_data`` included (``tests/e2e/test_bench.py`` checks it row for row), and validate every
 row with the engine's compiled validator (``unimeter.run.validation.validate_row``), so validation costs both sides the
 same. Rows are pruned as the engine prunes them: a null or empty-object field is omitted (absent is not zero).
 

@@ -1,10 +1,11 @@
-"""The official JSONata test suite (jsonata-js 2.2.2, tests/conformance/jsonata-suite/) run through unimeter.spec.jsonata.
+"""The official JSONata test suite (jsonata-js 2.2.2, in jsonata-suite/ beside this file) run through
+unimeter.spec.jsonata.
 
-Measured with ``.venv/bin/python -m pytest -q tests/test_jsonata_suite.py``: 1683/1686 cases pass, 3 are strict
-xfails (below), about 6 s in all. Every case is one pytest item named ``<group>/<case>[index]``.
+Measured with ``.venv/bin/python -m pytest -q tests/conformance/test_jsonata_suite.py``: 1683/1686 cases pass, 3 are
+strict xfails (below), about 6 s in all. Every case is one pytest item named ``<group>/<case>[index]``.
 
-Each case compiles through :class:`unimeter.spec.jsonata.Expression`, so it runs with everything production registers (our
-custom functions, the ``$now``/``$millis`` clock and the ``$encodeUrl``/``$encodeUrlComponent`` replacements) and a
+Each case compiles through :class:`unimeter.spec.jsonata.Expression`, so it runs with everything production registers
+(our custom functions, the ``$now``/``$millis`` clock and the ``$encodeUrl``/``$encodeUrlComponent`` replacements) and a
 case they distort fails here. It is evaluated on that Expression's compiled object with ``evaluate_json_or_none``,
 because the public ``Expression.evaluate`` cannot express three things the suite needs: an undefined input (``None``
 becomes JSON null, which changes e.g. ``$string()``), an undefined result distinct from null, and a time limit
@@ -26,7 +27,7 @@ import pytest
 
 from unimeter.spec.jsonata import Expression, JsonataSyntaxError
 
-SUITE = Path(__file__).resolve().parent / "conformance" / "jsonata-suite"
+SUITE = Path(__file__).resolve().parent / "jsonata-suite"
 
 _DEFAULT_TIMELIMIT_MS = 10_000
 """A guard so a regression that loops forever fails one case instead of hanging the run."""

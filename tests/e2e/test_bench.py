@@ -14,8 +14,9 @@ import unimeter
 from bench.baselines import BASELINES
 from bench.sandbox_process import SandboxProcess
 from bench.workloads import INTEGRATIONS, NOW, make_workload
+from tests.helpers.paths import PROJECT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT
 
 
 @pytest.mark.parametrize("integration", INTEGRATIONS)

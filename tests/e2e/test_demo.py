@@ -10,9 +10,9 @@ import sys
 import httpx
 
 from unimeter.demo import run_demo
-from unimeter.spec import available_integrations, load_spec
 from unimeter.run.validation import usage_validator
 from unimeter.sandbox import SIMULATORS
+from unimeter.spec import available_integrations, load_spec
 
 
 def test_demo_prints_schema_valid_rows_from_every_simulator() -> None:

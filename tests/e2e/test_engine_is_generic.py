@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from tests.helpers.paths import ENGINE
 from unimeter.spec import available_integrations, load_integration
 
-ENGINE_DIR = Path(__file__).resolve().parents[1] / "engine"
+ENGINE_DIR = ENGINE
 
 
 def _vendor_words() -> set[str]:

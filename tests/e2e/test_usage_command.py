@@ -1,8 +1,9 @@
-"""End to end: `python -m unimeter.cli usage` against a plain local HTTP server playing each vendor's documented example.
+"""End to end: `python -m unimeter.cli usage` against a plain local HTTP server playing each vendor's documented
+example.
 
 For every integration the real CLI runs as a subprocess with `--context base_url=http://127.0.0.1:<port>` and a pinned
 `--now`, once with the reference's defaults (no params) and once or more with explicit params. The server
-(tests/plain_vendor_server.py) serves the example payloads of the vendors' public API docs verbatim. Each run
+(tests/helpers/plain_vendor_server.py) serves the example payloads of the vendors' public API docs verbatim. Each run
 checks: exit 0; the response envelope and every row against the JSON Schemas; every row FIELD BY FIELD against values
 written here by hand from the payload (never computed by the engine); the auth headers and the date parameters the
 server received.
@@ -17,12 +18,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
-from plain_vendor_server import (
+from referencing import Registry, Resource
+
+from tests.helpers.paths import PROJECT
+from tests.helpers.plain_vendor_server import (
     CLAUDE_401,
     CLAUDE_ANALYTICS_USERS,
     CLAUDE_CODE_LAST_PAGE,
@@ -44,9 +47,7 @@ from plain_vendor_server import (
     RecordedRequest,
     VendorServer,
 )
-from referencing import Registry, Resource
 
-PROJECT = Path(__file__).resolve().parent.parent
 USAGE_SCHEMA: dict[str, Any] = json.loads((PROJECT / "schemas" / "usage.schema.json").read_text())
 LIST_SCHEMA: dict[str, Any] = json.loads((PROJECT / "schemas" / "list-response.schema.json").read_text())
 ROW_VALIDATOR = Draft202012Validator(USAGE_SCHEMA, format_checker=FormatChecker())

@@ -1,16 +1,17 @@
-"""Helpers for tests/test_service.py: fixture cases, an order-free replay transport, the accounts store, a client.
+"""Helpers for the service suites (tests/service/): an order-free replay transport, the accounts store, a client.
 
-The vendor side is served from ``fixtures/<integration>/<case>/exchanges.json`` by request (method, URL without query,
-query as a multiset, JSON body), not in recorded order, because a query resumed with ``next_cursor`` starts in the
-middle of the recording and a property test reads the same pages many times. Recorded headers are not compared: the
-accounts here carry distinctive credentials (so that a scan of every response body can look for them) instead of the
-fixtures' ``key_test``; tests check the credential headers the vendor received separately.
+The vendor side is served from the fixture cases' ``exchanges.json`` by request (method, URL without query, query as
+a multiset, JSON body), not in recorded order, because a query resumed with ``next_cursor`` starts in the middle of
+the recording and a property test reads the same pages many times. Recorded headers are not compared: the accounts
+here carry credentials derived from each integration's declaration (tests/helpers/credentials.py), distinctive so
+that a scan of every response body can look for them, instead of the fixtures' ``key_test``; tests check the
+credential headers the vendor received separately. Credentials only ever reach the auth headers, so the recorded
+URLs and bodies still match.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Coroutine, Iterable
@@ -20,61 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
-from unimeter.spec.functions import parse_instant
-from unimeter.testing.replay import recorded_response
+from tests.helpers.cases import Case, load_case
+from tests.helpers.credentials import fake_credentials, secret_strings
 from unimeter.service import UsageService, create_app
 from unimeter.store import open_store
+from unimeter.testing.replay import recorded_response
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+__all__ = ["ENVIRONMENT", "OTHER_ENVIRONMENT", "USAGE", "Case", "FixtureTransport", "Harness", "SleepRecorder",
+           "assert_no_secrets", "load_case", "make_harness", "secret_strings"]
+
 ENVIRONMENT = "prod"
 OTHER_ENVIRONMENT = "staging"
 CURSOR_KEY = b"service-tests-cursor-key-0123456789abcdef"
-
-# Distinctive fake credentials per integration: none may ever appear in a response body.
-SECRETS: dict[str, dict[str, str]] = {
-    "cursor": {"api_key": "curs0r-SECRET-9f2a7c41"},
-    "claude": {"api_key": "sk-ant-SECRET-3b8e61d0"},
-    "confluent": {"api_key": "cflt-KEY-SECRET-5d0c2e", "api_secret": "cflt-PASS-SECRET-77aa19"},
-    "datadog": {"api_key": "dd-api-SECRET-4c1f0b9e", "application_key": "dd-app-SECRET-a51e93d2"},
-    "openai-codex": {"api_key": "sk-oai-SECRET-60d4e2b7"},
-}
-
-
-def secret_strings() -> list[str]:
-    """Every test credential in clear text, plus the Basic-auth encodings that would reveal them."""
-    values = [value for creds in SECRETS.values() for value in creds.values()]
-    basic = [f"{SECRETS['cursor']['api_key']}:",
-             f"{SECRETS['confluent']['api_key']}:{SECRETS['confluent']['api_secret']}"]
-    return values + [base64.b64encode(text.encode()).decode().rstrip("=") for text in basic]
-
-
-@dataclass
-class Case:
-    integration: str
-    name: str
-    description: str
-    now: str
-    params: dict[str, Any]
-    context: dict[str, Any]
-    exchanges: list[dict[str, Any]]
-    expected: dict[str, Any]
-
-    @property
-    def clock(self) -> datetime | None:
-        """The case's pinned ``now``: recorded exchanges only match requests made with the defaults of that day."""
-        return parse_instant(self.now) if self.now else None
-
-
-def load_case(integration: str, name: str) -> Case:
-    folder = FIXTURES / integration / name
-    meta = yaml.safe_load((folder / "case.yaml").read_text(encoding="utf-8"))
-    return Case(integration=integration, name=name, description=str(meta.get("description", "")),
-                now=str(meta.get("now", "")), params={k: str(v) for k, v in (meta.get("params") or {}).items()},
-                context=dict(meta.get("context") or {}),
-                exchanges=json.loads((folder / "exchanges.json").read_text(encoding="utf-8")),
-                expected=json.loads((folder / "expected.json").read_text(encoding="utf-8")))
 
 
 # ---------------------------------------------------------------------------------------------------------- vendor
@@ -170,9 +129,12 @@ class Harness:
     bodies: list[str] = field(default_factory=list)
 
     def add_account(self, integration: str, *, environment: str = ENVIRONMENT,
-                    context: dict[str, Any] | None = None, label: str | None = None) -> str:
-        account = self.store.create_account(integration, environment=environment,
-                                            credentials=SECRETS[integration], context=context or {})
+                    context: dict[str, Any] | None = None, label: str | None = None,
+                    credentials: dict[str, str] | None = None) -> str:
+        """An account with the integration's derived test credentials (or ``credentials``), known by ``label``."""
+        credentials = fake_credentials(integration) if credentials is None else credentials
+        account = self.store.create_account(integration, environment=environment, credentials=credentials,
+                                            context=context or {})
         self.accounts[label or integration] = str(account.id)
         return str(account.id)
 

@@ -14,9 +14,9 @@ import pytest
 from unimeter.errors import VendorAuthError
 from unimeter.run.pipeline import alist_usage, iter_pages
 from unimeter.run.ratelimit import RateLimiter
-from unimeter.spec import IntegrationSpec, load_integration
 from unimeter.sandbox import SandboxConfig, start_sandbox
 from unimeter.sandbox.vendors.cursor import CursorSimulator
+from unimeter.spec import IntegrationSpec, load_integration
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 YEAR = {"start_date": "2025-11-01", "end_date": "2026-10-31"}  # 365 days: 13 windows of at most 30 days

@@ -9,35 +9,25 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.specs import demo_spec, operation
 from unimeter.errors import MaxPagesExceededError, PaginationLoopError
 from unimeter.run.pipeline import alist_usage
 from unimeter.spec import IntegrationSpec, load_spec
 
 BASE = "https://api.example.com"
 
-SPEC = """\
-name: demo
-label: Demo
-docs_url: https://example.com/docs
-fills: [id]
-base_url: https://api.example.com
-auth: {{kind: none}}
-operations:
-  - name: list
-    request:
-      method: GET
-      path: /v1/usage
-      query: {query}
-    pagination: {pagination}
-    records: {{jsonata: "data"}}
-    transform: {{jsonata: "{{'id': id}}"}}
-"""
+
+
+def _spec_text(pagination: str, query: str = "{}") -> str:
+    """The demo spec reading ``GET /v1/usage`` with ``query`` and ``pagination``."""
+    request = f"\n      method: GET\n      path: /v1/usage\n      query: {query}"
+    return demo_spec(operation(request, pagination=pagination))
 
 Page = tuple[int, dict[str, str], Any]
 
 
 def _spec(pagination: str, query: str = "{}") -> IntegrationSpec:
-    return load_spec("demo.yaml", text=SPEC.format(pagination=pagination, query=query))
+    return load_spec("demo.yaml", text=_spec_text(pagination, query))
 
 
 def _serve(pages: Sequence[Page] | Callable[[int], Page]) -> tuple[httpx.MockTransport, list[str]]:
@@ -106,7 +96,7 @@ def test_cursor_pagination_stops_when_stop_holds_even_with_a_token() -> None:
 
 
 def test_cursor_pagination_can_put_the_token_in_the_body() -> None:
-    text = SPEC.format(pagination='{kind: cursor, next: {jsonata: "next_page"}}', query="{}").replace(
+    text = _spec_text('{kind: cursor, next: {jsonata: "next_page"}}', "{}").replace(
         "method: GET", 'method: POST\n      body: {page_token: {jsonata: "$page"}, size: 2}')
     spec = load_spec("demo.yaml", text=text)
     bodies: list[bytes] = []
@@ -232,8 +222,7 @@ def test_offset_paginator_raises_loop_error_when_vendor_ignores_the_offset() -> 
 
 def test_page_paginator_detects_repeated_content_when_rows_are_filtered_out() -> None:
     # Same vendor fault as above, with rows a client-side filter drops, so no duplicate ids can mask the loop.
-    text = SPEC.format(pagination='{kind: page, stop: {jsonata: "$not(has_more)"}}',
-                       query='{page: {jsonata: "$page"}}').replace(
+    text = _spec_text('{kind: page, stop: {jsonata: "$not(has_more)"}}', '{page: {jsonata: "$page"}}').replace(
         "    records:", '    filter: {jsonata: "false"}\n    records:')
     transport, urls = _serve(lambda n: (200, {}, {"data": _rows("a"), "has_more": True}))
     with pytest.raises(PaginationLoopError, match="page content"):

@@ -8,20 +8,15 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.specs import demo_spec, operation
 from unimeter.errors import InvalidParameterError, QueryCheckError, UnimeterError, UnsupportedParameterError
-from unimeter.spec.jsonata import pinned_now
 from unimeter.run.params import resolve_params
 from unimeter.spec import IntegrationSpec, load_spec
+from unimeter.spec.jsonata import pinned_now
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 
-SPEC_TEXT = """\
-name: demo
-label: Demo
-docs_url: https://example.com/docs
-fills: [id]
-base_url: https://api.example.com
-auth: {kind: none}
+SPEC_TEXT = demo_spec(operation(" {method: GET, path: /usage}"), sections="""\
 context:
   region: {default: eu, description: Region}
 params:
@@ -46,12 +41,7 @@ checks:
         'start_date (' & $params.start_date & ') must not be after end_date (' & $params.end_date & ')'
   - fail_if: {jsonata: "$params.limit > 100"}
     message: limit must be at most 100
-operations:
-  - name: list
-    request: {method: GET, path: /usage}
-    records: {jsonata: "data"}
-    transform: {jsonata: "{'id': id}"}
-"""
+""")
 
 SUPPORTED = ["day", "end_date", "group_by", "limit", "region_label", "start_date", "verbose", "workspace"]
 

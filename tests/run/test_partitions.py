@@ -8,11 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.specs import GET_USAGE, demo_spec, operation
 from unimeter.errors import QueryCheckError
-from unimeter.spec.jsonata import Expression
 from unimeter.run.partitions import PartitionWindow, plan_windows
 from unimeter.run.pipeline import alist_usage
 from unimeter.spec import Scope, Template, load_spec
+from unimeter.spec.jsonata import Expression
 from unimeter.spec.model import PartitionSpec
 
 
@@ -103,35 +104,23 @@ def test_kind_none_without_start_and_end_is_one_open_window() -> None:
     assert windows[0].as_binding() == {"start": None, "end": None, "index": 0}
 
 
-_SPEC = """\
-name: demo
-label: Demo
-docs_url: https://example.com/docs
-fills: [id]
-base_url: https://api.example.com
-auth: {{kind: none}}
-params:
-  start_date: {{type: date}}
-  end_date: {{type: date}}
-partition: {partition}
-operations:
-  - name: list
-    request:
-      method: GET
-      path: /usage
+_WINDOW_QUERY = """
       query:
-        from: {{jsonata: "$window.start"}}
-        to: {{jsonata: "$window.end"}}
-        n: {{jsonata: "$window.index"}}
-    records: {{jsonata: "data"}}
-    transform: {{jsonata: "{{'id': id}}"}}
-"""
+        from: {jsonata: "$window.start"}
+        to: {jsonata: "$window.end"}
+        n: {jsonata: "$window.index"}"""
+
+
+def _spec_text(partition: str) -> str:
+    """The demo spec with a date range and ``partition``, sending each window's bounds and index."""
+    params = "params:\n  start_date: {type: date}\n  end_date: {type: date}\n"
+    return demo_spec(operation(GET_USAGE + _WINDOW_QUERY), sections=f"{params}partition: {partition}\n")
 
 
 def test_every_window_is_requested_in_order_through_the_pipeline() -> None:
     partition = ('{kind: days, size: 30, start: {jsonata: "$toInstant($params.start_date)"}, '
                  'end: {jsonata: "$toInstant($params.end_date)"}}')
-    spec = load_spec("demo.yaml", text=_SPEC.format(partition=partition))
+    spec = load_spec("demo.yaml", text=_spec_text(partition))
     seen: list[dict[str, Any]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -151,7 +140,7 @@ def test_every_window_is_requested_in_order_through_the_pipeline() -> None:
 def test_inverted_range_fails_before_any_request_is_sent() -> None:
     partition = ('{kind: months, size: 1, start: {jsonata: "$toInstant($params.start_date)"}, '
                  'end: {jsonata: "$toInstant($params.end_date)"}}')
-    spec = load_spec("demo.yaml", text=_SPEC.format(partition=partition))
+    spec = load_spec("demo.yaml", text=_spec_text(partition))
     sent: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:

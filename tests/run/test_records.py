@@ -8,30 +8,24 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.specs import demo_spec, operation
 from unimeter.errors import ExpressionEvaluationError, MappingError, RowValidationError
 from unimeter.run.pipeline import alist_usage
 from unimeter.spec import IntegrationSpec, load_spec
 
-SPEC = """\
-name: demo
-label: Demo
-docs_url: https://example.com/docs
-fills: [id]
-base_url: https://api.example.com
-auth: {{kind: none}}
-operations:
-  - name: list
-    request: {{method: GET, path: /usage, query: {{page: {{jsonata: "$page"}}}}}}
-    pagination: {pagination}
-    records: {records}
-    transform: {transform}
-{extra}"""
+
+def _spec_text(transform: str, *, records: str = '{jsonata: "data"}', extra: str = "",
+               pagination: str = "{kind: none}") -> str:
+    """The demo spec reading ``GET /usage?page=`` page by page; ``extra`` follows the operation's transform."""
+    request = ' {method: GET, path: /usage, query: {page: {jsonata: "$page"}}}'
+    return demo_spec(operation(request, pagination=pagination, records=records, transform=transform),
+                     after_operations=extra)
 
 
 def _spec(transform: str, *, records: str = '{jsonata: "data"}', extra: str = "",
           pagination: str = "{kind: none}") -> IntegrationSpec:
     return load_spec("mappings/demo.yaml",
-                     text=SPEC.format(transform=transform, records=records, extra=extra, pagination=pagination))
+                     text=_spec_text(transform, records=records, extra=extra, pagination=pagination))
 
 
 def _run(spec: IntegrationSpec, *bodies: Any, **options: Any) -> list[dict[str, Any]]:
@@ -202,9 +196,9 @@ def test_filter_drops_rows_it_does_not_hold_for() -> None:
 
 
 def test_filter_sees_the_tidied_row_and_params() -> None:
-    text = SPEC.format(transform="""{jsonata: "{'id': id, 'user': {'email': email}}"}""",
-                       records='{jsonata: "data"}', pagination="{kind: none}",
-                       extra='    filter: {jsonata: "$exists(user) and user.email != $params.skip"}\n')
+    text = _spec_text("""{jsonata: "{'id': id, 'user': {'email': email}}"}""",
+                      records='{jsonata: "data"}', pagination="{kind: none}",
+                      extra='    filter: {jsonata: "$exists(user) and user.email != $params.skip"}\n')
     text = text.replace("operations:", "params:\n  skip: {type: string}\noperations:")
     spec = load_spec("mappings/demo.yaml", text=text)
     rows = _run(spec, {"data": [{"id": "a", "email": "x@example.com"}, {"id": "b", "email": None},

@@ -9,23 +9,14 @@ import httpx
 import pytest
 
 import unimeter.run.records
+from tests.helpers.specs import demo_spec, operation
 from unimeter.api.list_usage import take
 from unimeter.run.pipeline import ResumePoint, iter_pages
 from unimeter.spec import load_spec
 
-SPEC = """
-name: demo
-label: Demo
-docs_url: https://example.com/docs
-fills: [id, remote_data]
-base_url: https://vendor.example
-auth: {kind: none}
-operations:
-  - name: items
-    request: {method: GET, path: /items}
-    records: {jsonata: "items"}
-    transform: {jsonata: "[{'id': name & ':a'}, {'id': name & ':b'}, {'id': name & ':c'}]"}
-"""
+SPEC = demo_spec(operation(" {method: GET, path: /items}", name="items", records='{jsonata: "items"}',
+                           transform="{jsonata: \"[{'id': name & ':a'}, {'id': name & ':b'}, {'id': name & ':c'}]\"}"),
+                 fills="[id, remote_data]", base_url="https://vendor.example")
 
 
 def _read_all(limit: int) -> tuple[list[str], int]:

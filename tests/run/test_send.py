@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.specs import demo_spec, operation
 from unimeter.errors import (
     TransportError,
     UnimeterError,
@@ -28,27 +29,16 @@ from unimeter.spec import IntegrationSpec, load_spec
 SECRET = "sk-live-SECRET-9f8e7d6c5b4a"
 URL = "https://api.example.com/v1/usage"
 
-SPEC = """\
-name: demo
-label: Demo
-docs_url: https://example.com/docs
-fills: [id]
-credentials:
-  api_key: {secret: true, required: true, description: API key}
-base_url: https://api.example.com
-auth: {kind: headers, headers: {x-api-key: {jsonata: "$credentials.api_key"}}}
-errors:
+SPEC = demo_spec(operation(" {method: GET, path: /v1/usage}"),
+                 credentials="credentials:\n  api_key: {secret: true, required: true, description: API key}\n",
+                 auth='{kind: headers, headers: {x-api-key: {jsonata: "$credentials.api_key"}}}',
+                 sections="""errors:
   message: {jsonata: "error.message"}
   auth_statuses: [401, 403]
   retry_statuses: [429, 500, 502, 503, 504]
   retry_after: {jsonata: "$headers.'retry-after'"}
   max_retries: 3
-operations:
-  - name: list
-    request: {method: GET, path: /v1/usage}
-    records: {jsonata: "data"}
-    transform: {jsonata: "{'id': id}"}
-"""
+""")
 
 Answer = Callable[[httpx.Request], httpx.Response]
 

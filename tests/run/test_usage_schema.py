@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+from tests.helpers.paths import SCHEMAS
+
 USAGE_SCHEMA: dict[str, Any] = json.loads((SCHEMAS / "usage.schema.json").read_text())
 LIST_SCHEMA: dict[str, Any] = json.loads((SCHEMAS / "list-response.schema.json").read_text())
 

@@ -7,13 +7,13 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from tests.helpers.paths import PROJECT, VENDOR_SCHEMAS
 from unimeter.errors import PaginationLoopError, VendorAuthError
 from unimeter.run.pipeline import alist_usage
 from unimeter.sandbox import SandboxConfig, start_sandbox
@@ -28,8 +28,6 @@ from unimeter.sandbox.vendors.claude import (
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 DAY = "2026-11-20"
-PROJECT = Path(__file__).resolve().parent.parent
-VENDOR_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "vendors"
 ROW_VALIDATOR = Draft202012Validator(json.loads((PROJECT / "schemas" / "usage.schema.json").read_text()),
                                      format_checker=FormatChecker())
 CONFIG = SandboxConfig(seed=5, users=12, resources=4)

@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,12 +18,12 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from tests.helpers.paths import PROJECT, VENDOR_SCHEMAS
 from unimeter.errors import VendorAuthError
 from unimeter.run.pipeline import alist_usage
 from unimeter.sandbox import SIMULATORS, SandboxConfig, start_sandbox
 
-ROOT = Path(__file__).resolve().parent.parent
-VENDOR_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "vendors"
+ROOT = PROJECT
 VENDOR_SCHEMA = json.loads((VENDOR_SCHEMAS / "confluent-billing-costs.json").read_text())
 COSTS = Draft202012Validator(VENDOR_SCHEMA)
 FAILURE = Draft202012Validator({"$ref": "#/$defs/Failure", "$defs": VENDOR_SCHEMA["$defs"]})

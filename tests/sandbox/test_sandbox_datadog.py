@@ -7,21 +7,19 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from tests.helpers.paths import PROJECT, VENDOR_SCHEMAS
 from unimeter.errors import VendorAuthError
 from unimeter.run.pipeline import alist_usage
 from unimeter.sandbox import SandboxConfig, start_sandbox
 from unimeter.sandbox.vendors.datadog import DatadogSimulator
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
-VENDOR_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "vendors"
-PROJECT = Path(__file__).resolve().parent.parent
 ROW_VALIDATOR = Draft202012Validator(json.loads((PROJECT / "schemas" / "usage.schema.json").read_text()),
                                      format_checker=FormatChecker())
 PRODUCTS = {"infra_host", "apm_host", "logs_indexed_15day", "timeseries", "synthetics_api_tests", "siem"}

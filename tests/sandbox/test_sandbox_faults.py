@@ -20,8 +20,8 @@ from unimeter.errors import (
     VendorResponseError,
 )
 from unimeter.run.pipeline import alist_usage
-from unimeter.spec import load_integration
 from unimeter.sandbox import FAULT_KINDS, SIMULATORS, SandboxConfig, start_sandbox
+from unimeter.spec import load_integration
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 CONFIG = SandboxConfig(seed=7, users=4, organizations=2, resources=3, retry_after_seconds=0.01, slow_seconds=1.0,

@@ -17,13 +17,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from tests.helpers.paths import SCHEMAS
 from unimeter.errors import VendorAuthError
 from unimeter.run.pipeline import alist_usage
 from unimeter.sandbox import SIMULATORS, Sandbox, SandboxConfig, start_sandbox
@@ -96,7 +96,7 @@ DETAIL_MESSAGE: dict[str, Any] = {
     "type": "object", "required": ["detail"], "additionalProperties": False,
     "properties": {"detail": {"type": "string", "minLength": 1}},
 }
-USAGE_SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "usage.schema.json").read_text())
+USAGE_SCHEMA = json.loads((SCHEMAS / "usage.schema.json").read_text())
 
 
 def _check(schema: dict[str, Any], instance: Any) -> None:

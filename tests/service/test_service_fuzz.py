@@ -2,225 +2,50 @@
 
 schemathesis loads ``/openapi.json`` from the ASGI app and generates queries for ``GET /unified/usage-metering/usage``
 and ``/health`` (valid and invalid values for every declared parameter). The app runs over the real SQLite store in
-``tmp_path`` with one account per integration; the vendors are an ``httpx.MockTransport`` that answers every request
-with a 200 the mapping can read: a recorded final page (records, no next page) the first time a path is asked within a
-call, then that page with its arrays emptied, so windows and pages end and row ids never repeat. A vendor 5xx is
-therefore impossible here, and any 5xx the fuzzer sees is the service's own failure.
+``tmp_path`` with one account per integration on the search path; the vendors are an ``httpx.MockTransport`` that
+answers every request with a 200 the mapping can read: a recorded final page (records, no next page) the first time
+a path is asked within a call, then that page with its arrays emptied, so windows and pages end and row ids never
+repeat. A vendor 5xx is therefore impossible here, and any 5xx the fuzzer sees is the service's own failure. The
+machinery is tests/helpers/fuzzing.py, shared with the test of a new mapping.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlsplit
 
-import httpx
-import jsonschema
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from schemathesis import GenerationMode, checks
-from service_helpers import FIXTURES, SECRETS, USAGE, Harness, load_case, make_harness, secret_strings
+from schemathesis import GenerationMode
 
-from unimeter.service.openapi import ERROR_SCHEMA
-from unimeter.service import create_app
+from tests.helpers.fuzzing import Fuzzed, check_response, fuzz, fuzz_raw_queries, fuzzed_service, get_raw
+from tests.helpers.service_helpers import USAGE
 from unimeter.spec import available_integrations
-
-Statuses = dict[int, int]
-_SETTINGS = settings(max_examples=150, deadline=None, database=None,
-                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                            HealthCheck.function_scoped_fixture])
-
-
-# schemathesis' own checks that hold for this API. Not positive_data_acceptance: the integration parameters in the
-# document are the union over all integrations, and each account rejects the ones its integration lacks (400). Not
-# negative_data_rejection: an empty value means "absent" (truto_response_format= is the default format), by design.
-_SCHEMATHESIS_CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-                        checks.response_schema_conformance]
-
-
-def _emptied(value: Any) -> Any:
-    if isinstance(value, list):
-        return []
-    if isinstance(value, dict):
-        return {k: _emptied(v) for k, v in value.items()}
-    return value
-
-
-def _final_pages() -> dict[tuple[str, str], Any]:
-    """Per vendor (host, path): the last 200 page of a recorded case that produced rows (so it has no next page)."""
-    pages: dict[tuple[str, str], Any] = {}
-    for folder in sorted(FIXTURES.glob("*/*")):
-        exchanges = json.loads((folder / "exchanges.json").read_text(encoding="utf-8"))
-        expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
-        last = exchanges[-1] if exchanges else None
-        if not last or last["response"].get("status", 200) != 200 or "body" not in last["response"]:
-            continue
-        url = urlsplit(last["request"]["url"])
-        if expected.get("result"):
-            pages.setdefault((url.netloc, url.path), last["response"]["body"])
-    return pages
-
-
-class VendorDouble:
-    """The vendors as a MockTransport: a recorded final page the first time a path is asked, then it emptied."""
-
-    def __init__(self) -> None:
-        self.pages = _final_pages()
-        self.asked: set[tuple[str, str]] = set()
-        self.requests = 0
-
-    def new_call(self) -> None:
-        self.asked.clear()
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests += 1
-        key = (request.url.host, request.url.path)
-        page = self.pages.get(key)
-        if page is None:  # a path no fixture recorded (another workspace id or site): an empty object
-            return httpx.Response(200, json={})
-        body = page if key not in self.asked else _emptied(page)
-        self.asked.add(key)
-        return httpx.Response(200, json=body)
 
 
 @pytest.fixture
-def fuzzed(tmp_path: Path) -> tuple[Harness, VendorDouble, list[str]]:
-    vendor = VendorDouble()
-    h = make_harness(tmp_path, httpx.MockTransport(vendor))
-    ids = [h.add_account(name, context=load_case(name, "defaults").context) for name in available_integrations()]
-    assert sorted(h.accounts) == sorted(SECRETS)
-    return h, vendor, ids
-
-
-def _check(response: Any, where: str) -> None:
-    """No 5xx; an error is the envelope with the response's own status."""
-    status = response.status_code
-    assert status < 500, f"{where}: {status} {response.text[:500]}"
-    if status >= 400:
-        body = response.json()
-        jsonschema.validate(body, ERROR_SCHEMA)
-        assert body["status"] == status and isinstance(body.get("details"), dict), body
-    assert "Traceback" not in response.text
-    for secret in secret_strings():
-        assert secret not in response.text, where
-
-
-def _fuzz(h: Harness, vendor: VendorDouble, ids: list[str], path: str, mode: GenerationMode) -> Statuses:
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(h.service))
-    operation = schema[path]["GET"]
-    statuses: Statuses = {}
-
-    @_SETTINGS
-    @given(case=operation.as_strategy(generation_mode=mode), account=st.sampled_from([*ids, None]))
-    def run(case: schemathesis.Case, account: str | None) -> None:
-        if account is not None and path == USAGE:
-            case.query = {**(case.query or {}), "integrated_account_id": account}
-        vendor.new_call()
-        response = case.call(headers={"authorization": f"Bearer {h.token}"})
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        _check(response, f"{case.method} {case.formatted_path} {case.query}")
-        case.validate_response(response, checks=_SCHEMATHESIS_CHECKS)
-
-    run()
-    return statuses
+def fuzzed(tmp_path: Path) -> Fuzzed:
+    return fuzzed_service(tmp_path)
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
-def test_fuzzed_usage_queries_never_give_a_5xx(fuzzed: tuple[Harness, VendorDouble, list[str]],
-                                               mode: GenerationMode) -> None:
-    h, vendor, ids = fuzzed
-    statuses = _fuzz(h, vendor, ids, USAGE, mode)
+def test_fuzzed_usage_queries_never_give_a_5xx(fuzzed: Fuzzed, mode: GenerationMode) -> None:
+    statuses = fuzz(fuzzed, USAGE, mode)
     assert sum(statuses.values()) >= 50, statuses
     if mode is GenerationMode.POSITIVE:
-        assert statuses.get(200, 0) > 0 and vendor.requests > 0, f"nothing reached a vendor: {statuses}"
+        assert statuses.get(200, 0) > 0 and fuzzed.vendor.requests > 0, f"nothing reached a vendor: {statuses}"
 
 
-def test_fuzzed_health_never_gives_a_5xx(fuzzed: tuple[Harness, VendorDouble, list[str]]) -> None:
-    h, vendor, ids = fuzzed
-    statuses = _fuzz(h, vendor, ids, "/health", GenerationMode.POSITIVE)
+def test_fuzzed_health_never_gives_a_5xx(fuzzed: Fuzzed) -> None:
+    statuses = fuzz(fuzzed, "/health", GenerationMode.POSITIVE)
     assert set(statuses) == {200}
 
 
 # ------------------------------------------------------------------------------------------------ raw query strings
 
-_PARAM_NAMES = ["integrated_account_id", "truto_response_format", "truto_key_by", "truto_ignore_limit",
-                "truto_ignore_remote_data", "truto_exclude_fields[]", "truto_exclude_fields", "remote_query[foo]",
-                "remote_query[]", "remote_query", "limit", "next_cursor", "start_date", "end_date", "date",
-                "report_type", "user_id", "a[b][c]", "[", "]", "limit[]", "next_cursor[x]", ""]
-_WEIRD_VALUES = ["", "%00", "%FF%FE", "%C3%28", "%ED%A0%80", "%", "%zz", "+", "%20", "\u202e", "\u00b2",
-                 "\u0661\u0662", "%C2%B2", "9" * 5000, "-" + "9" * 400, "1e309", "NaN", "2026-02-30", "0000-01-01",
-                 "9999-12-31T23:59:60Z", "true", "null", "[]", "{}", "%5B%5D", "a" * 20000, "../../etc/passwd",
-                 "'\";--", "${jndi:x}", ".\u00e9", "%2E%80"]
-
-
-def _raw_query(ids: list[str]) -> st.SearchStrategy[bytes]:
-    """Query strings as raw bytes: percent-encoded or not, UTF-8 or not, names known, unknown or bracketed."""
-    name = (st.sampled_from(_PARAM_NAMES).map(str.encode)
-            | st.text(max_size=12).map(lambda s: quote(s, safe="[]").encode())
-            | st.binary(max_size=8).filter(lambda b: b"&" not in b and b"=" not in b))
-    value = (st.sampled_from([*_WEIRD_VALUES, *ids]).map(str.encode) | st.text(max_size=30).map(str.encode)
-             | st.binary(max_size=20).map(lambda b: "".join(f"%{byte:02X}" for byte in b).encode())
-             | st.binary(max_size=20).filter(lambda b: b"&" not in b and b"#" not in b))
-    pair = st.tuples(name, value).map(lambda p: p[0] + b"=" + p[1])
-    account = st.sampled_from(ids).map(lambda a: b"integrated_account_id=" + a.encode())
-    return st.lists(pair | account, max_size=12).map(b"&".join)
-
-
-@dataclass
-class RawResponse:
-    status_code: int
-    text: str
-
-    def json(self) -> Any:
-        return json.loads(self.text)
-
-
-def _get_raw(h: Harness) -> Callable[[bytes], RawResponse]:
-    """GET the usage path with ``query`` as the raw ASGI query string, exactly the bytes a server would pass on
-    (an HTTP client would reject or re-encode some of them first)."""
-    app = create_app(h.service)
-
-    async def get(query: bytes) -> RawResponse:
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-                 "path": USAGE, "raw_path": USAGE.encode(), "query_string": query, "root_path": "",
-                 "headers": [(b"host", b"test"), (b"authorization", f"Bearer {h.token}".encode())],
-                 "client": ("127.0.0.1", 1), "server": ("test", 80)}
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await app(scope, receive, send)
-        status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return RawResponse(status, body.decode("utf-8"))
-    return lambda query: asyncio.run(get(query))
-
-
-def test_weird_raw_query_strings_never_give_a_5xx(fuzzed: tuple[Harness, VendorDouble, list[str]]) -> None:
+def test_weird_raw_query_strings_never_give_a_5xx(fuzzed: Fuzzed) -> None:
     """Bytes that are not UTF-8, repeated and unknown bracket parameters, huge values: a 4xx or a 200, never a 5xx."""
-    h, vendor, ids = fuzzed
-    get = _get_raw(h)
-    seen: Statuses = {}
-
-    @_SETTINGS
-    @given(query=_raw_query(ids))
-    def run(query: bytes) -> None:
-        vendor.new_call()
-        response = get(query)
-        seen[response.status_code] = seen.get(response.status_code, 0) + 1
-        _check(response, repr(query[:300]))
-
-    run()
+    seen = fuzz_raw_queries(fuzzed, available_integrations())
+    h, vendor, ids = fuzzed.h, fuzzed.vendor, fuzzed.ids
+    get = get_raw(h)
     account = ids[0]
     for text in [f"integrated_account_id={account}&limit=1&limit=2",
                  f"integrated_account_id={account}&integrated_account_id={account}",
@@ -232,8 +57,8 @@ def test_weird_raw_query_strings_never_give_a_5xx(fuzzed: tuple[Harness, VendorD
                  f"integrated_account_id={account}&truto_key_by=%00&truto_exclude_fields[]=%00",
                  "integrated_account_id=%FF" + "&a=1" * 2000]:
         vendor.new_call()
-        _check(get(text.encode()), text[:200])
+        check_response(get(text.encode()), text[:200])
     for raw in [b"integrated_account_id=" + account.encode() + b"&start_date=\xff\xfe",
                 b"\xff=\xff&integrated_account_id=" + account.encode(), b"\x00=\x00"]:
-        _check(get(raw), repr(raw))
+        check_response(get(raw), repr(raw))
     assert sum(seen.values()) >= 50

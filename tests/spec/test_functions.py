@@ -108,7 +108,7 @@ def test_null_or_undefined_input_gives_nothing(call: str) -> None:
 
 def test_a_missing_amount_is_null_which_the_engine_drops_from_rows() -> None:
     # jsonatapy host functions cannot return undefined, so an absent amount is null here; engine/transform.py prunes
-    # nulls from every row (tests/test_transform.py), so the unified row omits the field.
+    # nulls from every row (tests/run/test_records.py), so the unified row omits the field.
     assert _eval('{"cost": $cents(record.missing), "n": 1}') == {"cost": None, "n": 1}
 
 

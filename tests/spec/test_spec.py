@@ -8,28 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.paths import PROJECT
+from tests.helpers.specs import VALID
 from unimeter.errors import ExpressionSyntaxError, SpecError
 from unimeter.resources import builtin_mappings_dir
 from unimeter.spec import lint_spec, load_spec
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = PROJECT
 
-# Line numbers below are counted in this text: line 1 is "name: demo".
-VALID = """\
-name: demo
-label: Demo
-docs_url: https://example.com/docs
-fills: [id]
-base_url: https://api.example.com
-auth: {kind: none}
-operations:
-  - name: list
-    request:
-      method: GET
-      path: /usage
-    records: {jsonata: "data"}
-    transform: {jsonata: "{'id': id}"}
-"""
+# Line numbers below are counted in VALID (tests/helpers/specs.py): line 1 is "name: demo", line 9 "    request:".
 
 
 def _spec_text(old: str, new: str) -> str:

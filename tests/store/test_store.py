@@ -1,10 +1,10 @@
 """The accounts store (engine/store.py, engine/secrets.py) and its CLI, run against SQLite and PostgreSQL alike.
 
 Every test that takes ``database_url`` runs once per backend. PostgreSQL is a throwaway server that the session starts
-on first use (tests/postgres_server.py: the pgserver wheel of the test extra, else Debian's binaries), or the one
-``UNIMETER_TEST_POSTGRES_URL`` names; each test starts from empty tables. When no server can be had the PostgreSQL runs
-fail under CI and are skipped elsewhere. Secrets are checked where they could leak: the raw database row, reprs, error
-messages and envelopes, CLI output.
+on first use (tests/helpers/postgres_server.py: the pgserver wheel of the test extra, else Debian's binaries), or the
+one ``UNIMETER_TEST_POSTGRES_URL`` names; each test starts from empty tables. When no server can be had the PostgreSQL
+runs fail under CI and are skipped elsewhere. Secrets are checked where they could leak: the raw database row, reprs,
+error messages and envelopes, CLI output.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.helpers.paths import PROJECT
+from tests.helpers.postgres_server import postgres_url_or_skip
 from unimeter.errors import (
     AccountNotFoundError,
     ConfigurationError,
@@ -32,11 +34,10 @@ from unimeter.errors import (
     UnimeterError,
     UnknownIntegrationError,
 )
-from unimeter.store.secrets import hash_api_token, load_secret_box
 from unimeter.store import Account, PostgresStore, Store, database_url, open_store
-from tests.postgres_server import postgres_url_or_skip
+from unimeter.store.secrets import hash_api_token, load_secret_box
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT
 API_KEY = "dd-api-SECRET-4f1c9a"
 APP_KEY = "dd-app-SECRET-77b2e0"
 DATADOG = {"api_key": API_KEY, "application_key": APP_KEY}

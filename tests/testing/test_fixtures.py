@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from unimeter.testing.fixtures import FixtureCase, discover_cases, run_case
+from tests.helpers.fixture_checks import assert_case_replays
+from unimeter.testing.fixtures import FixtureCase, discover_cases
 
 CASES = discover_cases()
 
@@ -23,5 +22,4 @@ def test_every_integration_has_at_least_six_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_fixture_case_replays_to_expected_output(case: FixtureCase) -> None:
-    outcome = asyncio.run(run_case(case))
-    assert outcome.ok, "\n".join(outcome.problems)
+    assert_case_replays(case)

@@ -1,0 +1,1 @@
+"""Shared test helpers: derived credentials, fixture cases, the service harness and checks, vendor servers."""
