@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+
 from unimeter.resources import builtin_fixtures_dir, builtin_mappings_dir
 
 API_KEY = "acme_key_e2e_5f3a"  # what the loopback vendor accepts; fake, like every fixture credential
