@@ -44,6 +44,7 @@ _TIMEOUT = 60.0
 
 # ------------------------------------------------------------------------------------------------ shared helpers
 
+
 def _prune(value: Any) -> Any:
     """Drop nulls and empty objects, recursively (``remote_data`` is added afterwards, untouched)."""
     if isinstance(value, dict):
@@ -59,8 +60,7 @@ def _prune(value: Any) -> Any:
     return value
 
 
-def _emit(rows: list[Row], row: Row, record: Any, integration: str, operation: str, index: int,
-          seen: set[str]) -> None:
+def _emit(rows: list[Row], row: Row, record: Any, integration: str, operation: str, index: int, seen: set[str]) -> None:
     tidy = _prune(row)
     tidy["remote_data"] = record
     validate_row(tidy, integration=integration, file="bench", operation=operation, record_index=index)
@@ -126,8 +126,15 @@ def _json_string(value: Any) -> str:
 
 # ------------------------------------------------------------------------------------------------ cursor
 
-_CURSOR_PROVIDERS = (("claude", "anthropic"), ("gpt", "openai"), ("o1", "openai"), ("o3", "openai"),
-                     ("o4", "openai"), ("gemini", "google"), ("grok", "xai"))
+_CURSOR_PROVIDERS = (
+    ("claude", "anthropic"),
+    ("gpt", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+    ("gemini", "google"),
+    ("grok", "xai"),
+)
 _DAY_MS = 86_400_000
 
 
@@ -155,18 +162,27 @@ def _cursor_row(r: dict[str, Any]) -> Row:
         "usage": {
             "requests": {
                 "total": sum(counted) if numbers else None,
-                "chat": r.get("chatRequests"), "agent": r.get("agentRequests"),
-                "composer": r.get("composerRequests"), "cmdk": r.get("cmdkUsages"),
-                "tab_shown": r.get("totalTabsShown"), "tab_accepted": r.get("totalTabsAccepted"),
-                "api_key": r.get("apiKeyReqs"), "included": r.get("subscriptionIncludedReqs"),
-                "usage_based": r.get("usageBasedReqs"), "bugbot": r.get("bugbotUsages"),
+                "chat": r.get("chatRequests"),
+                "agent": r.get("agentRequests"),
+                "composer": r.get("composerRequests"),
+                "cmdk": r.get("cmdkUsages"),
+                "tab_shown": r.get("totalTabsShown"),
+                "tab_accepted": r.get("totalTabsAccepted"),
+                "api_key": r.get("apiKeyReqs"),
+                "included": r.get("subscriptionIncludedReqs"),
+                "usage_based": r.get("usageBasedReqs"),
+                "bugbot": r.get("bugbotUsages"),
             },
             "code": {
-                "lines_added": r.get("totalLinesAdded"), "lines_removed": r.get("totalLinesDeleted"),
+                "lines_added": r.get("totalLinesAdded"),
+                "lines_removed": r.get("totalLinesDeleted"),
                 "lines_accepted_added": r.get("acceptedLinesAdded"),
                 "lines_accepted_removed": r.get("acceptedLinesDeleted"),
-                "applies": r.get("totalApplies"), "accepts": r.get("totalAccepts"), "rejects": r.get("totalRejects"),
-                "apply_most_used": r.get("applyMostUsedExtension"), "tab_most_used": r.get("tabMostUsedExtension"),
+                "applies": r.get("totalApplies"),
+                "accepts": r.get("totalAccepts"),
+                "rejects": r.get("totalRejects"),
+                "apply_most_used": r.get("applyMostUsedExtension"),
+                "tab_most_used": r.get("tabMostUsedExtension"),
             },
             "activity": {"is_active": r.get("isActive"), "client_version": r.get("clientVersion")},
         },
@@ -190,8 +206,11 @@ def cursor(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> l
             start_ms, end_ms = int(window_start.timestamp() * 1000), int(window_end.timestamp() * 1000)
             page = 1
             while True:
-                response = client.post("/teams/daily-usage-data", headers=auth, json={
-                    "startDate": start_ms, "endDate": end_ms - 1, "page": page, "pageSize": 500})
+                response = client.post(
+                    "/teams/daily-usage-data",
+                    headers=auth,
+                    json={"startDate": start_ms, "endDate": end_ms - 1, "page": page, "pageSize": 500},
+                )
                 response.raise_for_status()
                 body = loads(response.content)
                 for record in body.get("data") or []:
@@ -242,8 +261,11 @@ def datadog(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> 
     """One request per month: estimated_cost for the current and previous month, historical_cost before."""
     credentials = endpoint["credentials"]
     view = endpoint["context"].get("view", "sub-org")
-    headers = {"DD-API-KEY": credentials["api_key"], "DD-APPLICATION-KEY": credentials["application_key"],
-               "Accept": "application/json;datetime-format=rfc3339"}
+    headers = {
+        "DD-API-KEY": credentials["api_key"],
+        "DD-APPLICATION-KEY": credentials["application_key"],
+        "Accept": "application/json;datetime-format=rfc3339",
+    }
     this_month = _month_start(now)
     start = _month_start(_parse(params["start_date"]))
     end = min(_add_months(_month_start(_parse(params["end_date"])), 1), _add_months(this_month, 1))
@@ -255,8 +277,11 @@ def datadog(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> 
         while month < end:
             operation = "estimated_cost" if month >= estimated_from else "historical_cost"
             text = month.strftime("%Y-%m")
-            response = client.get(f"/api/v2/usage/{operation}", headers=headers,
-                                  params={"view": view, "start_month": text, "end_month": text})
+            response = client.get(
+                f"/api/v2/usage/{operation}",
+                headers=headers,
+                params={"view": view, "start_month": text, "end_month": text},
+            )
             response.raise_for_status()
             for index, record in enumerate(loads(response.content).get("data") or []):
                 for row in _datadog_rows(record, operation, month):
@@ -284,8 +309,13 @@ def _humanize(product: str) -> str:
 def _confluent_row(r: dict[str, Any]) -> Row:
     resource = r.get("resource") or {}
     env = resource.get("environment")
-    env_id = env.get("id") if isinstance(env, dict) else env if isinstance(env, str) else \
-        (r.get("environment") or {}).get("id")
+    env_id = (
+        env.get("id")
+        if isinstance(env, dict)
+        else env
+        if isinstance(env, str)
+        else (r.get("environment") or {}).get("id")
+    )
     start = _instant(_parse(r["start_date"])) if _has(r, "start_date") else None
     end = _instant(_parse(r["end_date"])) if _has(r, "end_date") else None
     tiers_in = r.get("tier_dimensions")
@@ -295,9 +325,22 @@ def _confluent_row(r: dict[str, Any]) -> Row:
         return "" if value is None else _json_string(value)
 
     resource_id = resource.get("id")
-    key = "|".join(["confluent", s(start), s(end), s(env_id), s(resource_id), s(r.get("product")),
-                    s(r.get("line_type")), s(r.get("network_access_type")), s(r.get("unit")), s(r.get("price")),
-                    s(r.get("description")), tiers])
+    key = "|".join(
+        [
+            "confluent",
+            s(start),
+            s(end),
+            s(env_id),
+            s(resource_id),
+            s(r.get("product")),
+            s(r.get("line_type")),
+            s(r.get("network_access_type")),
+            s(r.get("unit")),
+            s(r.get("price")),
+            s(r.get("description")),
+            tiers,
+        ]
+    )
 
     def usd(kind: str, value: Any) -> Row | None:
         return {"amount": _money(value), "currency": "USD", "type": kind} if value is not None else None
@@ -305,18 +348,27 @@ def _confluent_row(r: dict[str, Any]) -> Row:
     if r.get("line_type") == "PROMO_CREDIT":
         charges = [usd("credit", r["amount"] if _has(r, "amount") else r.get("original_amount"))]
     else:
-        charges = [usd("total", r.get("original_amount")), usd("discount", r.get("discount_amount")),
-                   usd("net", r.get("amount"))]
+        charges = [
+            usd("total", r.get("original_amount")),
+            usd("discount", r.get("discount_amount")),
+            usd("net", r.get("amount")),
+        ]
     product = r.get("product")
     day = start[:10] if start else ""
     return {
         "id": f"confluent:{day}:{s(r.get('line_type'))}:{resource_id if resource_id is not None else 'none'}:"
-              f"{hashlib.sha256(key.encode()).hexdigest()[:16]}",
+        f"{hashlib.sha256(key.encode()).hexdigest()[:16]}",
         "product": {"id": product, "name": _humanize(product)} if product is not None else None,
         "metric_name": r.get("line_type"),
-        "resources": [{"id": resource_id, "name": resource.get("display_name"),
-                       "workspace": {"id": env_id} if env_id is not None else None}]
-        if resource_id is not None else None,
+        "resources": [
+            {
+                "id": resource_id,
+                "name": resource.get("display_name"),
+                "workspace": {"id": env_id} if env_id is not None else None,
+            }
+        ]
+        if resource_id is not None
+        else None,
         "charges": [c for c in charges if c is not None],
         "usage": {"quantity": r.get("quantity"), "unit": r.get("unit")},
         "start_date": start,
@@ -337,8 +389,11 @@ def confluent(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -
         window_start = start
         while window_start < end:
             window_end = min(_add_months(_month_start(window_start), 1), end)
-            query: dict[str, Any] = {"start_date": window_start.strftime("%Y-%m-%d"),
-                                     "end_date": window_end.strftime("%Y-%m-%d"), "page_size": 10000}
+            query: dict[str, Any] = {
+                "start_date": window_start.strftime("%Y-%m-%d"),
+                "end_date": window_end.strftime("%Y-%m-%d"),
+                "page_size": 10000,
+            }
             while True:
                 response = client.get("/billing/v1/costs", headers=auth, params=query)
                 response.raise_for_status()
@@ -358,6 +413,7 @@ def confluent(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -
 
 # ------------------------------------------------------------------------------------------------ openai-codex
 
+
 def _codex_row(r: dict[str, Any], workspace: str) -> Row:
     actor = r.get("actor") or {}
     uid = r.get("user_id") or actor.get("user_id")
@@ -365,11 +421,18 @@ def _codex_row(r: dict[str, Any], workspace: str) -> Row:
     names = list(dict.fromkeys(m["model"] for m in (r.get("models") or []) if m.get("model") is not None))
     model = names[0] if len(names) == 1 and names[0] != "other" else None
     t = r.get("totals") or {}
-    charges = [c for c in (
-        {"amount": _money(t["cost_usd"]), "currency": "USD", "type": "usage_based"}
-        if t.get("cost_usd") is not None else None,
-        {"amount": _money(t["estimated_cost_usd"]), "currency": "USD", "type": "total"}
-        if t.get("estimated_cost_usd") is not None else None) if c is not None]
+    charges = [
+        c
+        for c in (
+            {"amount": _money(t["cost_usd"]), "currency": "USD", "type": "usage_based"}
+            if t.get("cost_usd") is not None
+            else None,
+            {"amount": _money(t["estimated_cost_usd"]), "currency": "USD", "type": "total"}
+            if t.get("estimated_cost_usd") is not None
+            else None,
+        )
+        if c is not None
+    ]
     activity = [v for v in (t.get("threads"), t.get("turns")) if v is not None]
     started = datetime.fromtimestamp(r["start_time"], UTC)
     code = r.get("code_attribution") or {}
@@ -386,8 +449,12 @@ def _codex_row(r: dict[str, Any], workspace: str) -> Row:
             "quantity": credits,
             "unit": "credits" if credits is not None else None,
             "conversations": {"thread_count": t.get("threads"), "turn_count": t.get("turns")},
-            "tokens": {"input": t.get("uncached_text_input_tokens"), "cache_read": t.get("cached_text_input_tokens"),
-                       "output": t.get("text_output_tokens"), "total": t.get("text_total_tokens")},
+            "tokens": {
+                "input": t.get("uncached_text_input_tokens"),
+                "cache_read": t.get("cached_text_input_tokens"),
+                "output": t.get("text_output_tokens"),
+                "total": t.get("text_total_tokens"),
+            },
             "code": {"lines_added": code.get("lines_added"), "lines_removed": code.get("lines_removed")},
             "activity": {"is_active": any(v > 0 for v in activity) if activity else None},
         },
@@ -424,6 +491,7 @@ def openai_codex(endpoint: dict[str, Any], params: dict[str, str], now: datetime
 
 # ------------------------------------------------------------------------------------------------ claude
 
+
 def _has_count(value: Any) -> bool:
     """Whether a number > 0 appears anywhere in ``value`` (JSONata ``$count($o.**[$type($)='number' and $>0])``)."""
     if isinstance(value, dict):
@@ -454,60 +522,104 @@ def _office_usage(office: dict[str, Any] | None) -> Row:
     return {
         "sessions": {"distinct": app_sum("distinct_session_count")},
         "conversations": {"message_count": app_sum("message_count")},
-        "tools": {"connectors_used_count": app_sum("connectors_used_count"),
-                  "distinct_connectors_used_count": distinct_sum("distinct_connectors_used_count"),
-                  "skills_used_count": app_sum("skills_used_count"),
-                  "distinct_skills_used_count": distinct_sum("distinct_skills_used_count")},
+        "tools": {
+            "connectors_used_count": app_sum("connectors_used_count"),
+            "distinct_connectors_used_count": distinct_sum("distinct_connectors_used_count"),
+            "skills_used_count": app_sum("skills_used_count"),
+            "distinct_skills_used_count": distinct_sum("distinct_skills_used_count"),
+        },
     }
 
 
 def _claude_surfaces(r: dict[str, Any]) -> Iterable[tuple[str, Row]]:
     c = r.get("chat_metrics") or {}
     if _has_count(c):
-        yield "chat", {
-            "conversations": {"distinct": c.get("distinct_conversation_count"), "message_count": c.get("message_count"),
-                              "thinking_message_count": c.get("thinking_message_count"),
-                              "shared_viewed_count": c.get("shared_conversations_viewed_count")},
-            "tools": {"connectors_used_count": c.get("connectors_used_count"),
-                      "distinct_connectors_used_count": c.get("distinct_connectors_used_count"),
-                      "distinct_skills_used_count": c.get("distinct_skills_used_count")}}
+        yield (
+            "chat",
+            {
+                "conversations": {
+                    "distinct": c.get("distinct_conversation_count"),
+                    "message_count": c.get("message_count"),
+                    "thinking_message_count": c.get("thinking_message_count"),
+                    "shared_viewed_count": c.get("shared_conversations_viewed_count"),
+                },
+                "tools": {
+                    "connectors_used_count": c.get("connectors_used_count"),
+                    "distinct_connectors_used_count": c.get("distinct_connectors_used_count"),
+                    "distinct_skills_used_count": c.get("distinct_skills_used_count"),
+                },
+            },
+        )
     code = r.get("claude_code_metrics") or {}
     if _has_count(code):
         core = code.get("core_metrics") or {}
         lines = core.get("lines_of_code") or {}
         ta = code.get("tool_actions")
-        yield "claude_code", {
-            "sessions": {"distinct": core.get("distinct_session_count")},
-            "code": {"lines_added": lines.get("added_count"), "lines_removed": lines.get("removed_count"),
-                     "commits": core.get("commit_count"), "pull_requests": core.get("pull_request_count"),
-                     "accepts": sum(v["accepted_count"] for v in ta.values() if v.get("accepted_count") is not None)
-                     if ta else None,
-                     "rejects": sum(v["rejected_count"] for v in ta.values() if v.get("rejected_count") is not None)
-                     if ta else None,
-                     "tool_actions": {k: {"accepted": v.get("accepted_count"), "rejected": v.get("rejected_count")}
-                                      for k, v in ta.items()} if ta else None}}
+        yield (
+            "claude_code",
+            {
+                "sessions": {"distinct": core.get("distinct_session_count")},
+                "code": {
+                    "lines_added": lines.get("added_count"),
+                    "lines_removed": lines.get("removed_count"),
+                    "commits": core.get("commit_count"),
+                    "pull_requests": core.get("pull_request_count"),
+                    "accepts": sum(v["accepted_count"] for v in ta.values() if v.get("accepted_count") is not None)
+                    if ta
+                    else None,
+                    "rejects": sum(v["rejected_count"] for v in ta.values() if v.get("rejected_count") is not None)
+                    if ta
+                    else None,
+                    "tool_actions": {
+                        k: {"accepted": v.get("accepted_count"), "rejected": v.get("rejected_count")}
+                        for k, v in ta.items()
+                    }
+                    if ta
+                    else None,
+                },
+            },
+        )
     w = r.get("cowork_metrics") or {}
     if _has_count(w):
-        yield "cowork", {
-            "sessions": {"distinct": w.get("distinct_session_count"), "dispatch_turns": w.get("dispatch_turn_count")},
-            "conversations": {"message_count": w.get("message_count")},
-            "tools": {"connectors_used_count": w.get("connectors_used_count"),
-                      "distinct_connectors_used_count": w.get("distinct_connectors_used_count"),
-                      "skills_used_count": w.get("skills_used_count"),
-                      "distinct_skills_used_count": w.get("distinct_skills_used_count"),
-                      "action_count": w.get("action_count")}}
+        yield (
+            "cowork",
+            {
+                "sessions": {
+                    "distinct": w.get("distinct_session_count"),
+                    "dispatch_turns": w.get("dispatch_turn_count"),
+                },
+                "conversations": {"message_count": w.get("message_count")},
+                "tools": {
+                    "connectors_used_count": w.get("connectors_used_count"),
+                    "distinct_connectors_used_count": w.get("distinct_connectors_used_count"),
+                    "skills_used_count": w.get("skills_used_count"),
+                    "distinct_skills_used_count": w.get("distinct_skills_used_count"),
+                    "action_count": w.get("action_count"),
+                },
+            },
+        )
     office = r.get("office_metrics")
     if _has_count(office):
         yield "office_agent", _office_usage(office)
     d = r.get("design_metrics") or {}
     if _has_count(d):
-        yield "claude_design", {"sessions": {"distinct": d.get("distinct_session_count")},
-                                "conversations": {"message_count": d.get("message_count")}}
+        yield (
+            "claude_design",
+            {
+                "sessions": {"distinct": d.get("distinct_session_count")},
+                "conversations": {"message_count": d.get("message_count")},
+            },
+        )
     s = r.get("science_metrics") or {}
     if _has_count(s):
-        yield "science", {"sessions": {"distinct": s.get("distinct_session_count")},
-                          "conversations": {"message_count": s.get("message_count")},
-                          "tools": {"skills_used_count": s.get("skills_used_count")}}
+        yield (
+            "science",
+            {
+                "sessions": {"distinct": s.get("distinct_session_count")},
+                "conversations": {"message_count": s.get("message_count")},
+                "tools": {"skills_used_count": s.get("skills_used_count")},
+            },
+        )
 
 
 def _claude_rows(r: dict[str, Any], day: str, window: tuple[str, str]) -> Iterable[Row]:
@@ -515,16 +627,34 @@ def _claude_rows(r: dict[str, Any], day: str, window: tuple[str, str]) -> Iterab
     key = f"claude:activity:{day}:{user.get('id')}"
 
     def base() -> Row:
-        return {"product": {"id": "claude", "name": "Claude"}, "metric_name": "activity",
-                "user": {"id": user.get("id"), "email": user.get("email_address")},
-                "start_date": window[0], "end_date": window[1]}
+        return {
+            "product": {"id": "claude", "name": "Claude"},
+            "metric_name": "activity",
+            "user": {"id": user.get("id"), "email": user.get("email_address")},
+            "start_date": window[0],
+            "end_date": window[1],
+        }
 
-    active = _has_count([r.get("chat_metrics"), r.get("claude_code_metrics"), r.get("cowork_metrics"),
-                         r.get("office_metrics"), r.get("design_metrics"), r.get("science_metrics"),
-                         r.get("chat_cowork_unified_metrics"), r.get("web_search_count")]) \
+    active = (
+        _has_count(
+            [
+                r.get("chat_metrics"),
+                r.get("claude_code_metrics"),
+                r.get("cowork_metrics"),
+                r.get("office_metrics"),
+                r.get("design_metrics"),
+                r.get("science_metrics"),
+                r.get("chat_cowork_unified_metrics"),
+                r.get("web_search_count"),
+            ]
+        )
         or r.get("last_activity_date") == day
-    yield {**base(), "id": key, "usage": {"tools": {"web_search_count": r.get("web_search_count")},
-                                          "activity": {"is_active": active}}}
+    )
+    yield {
+        **base(),
+        "id": key,
+        "usage": {"tools": {"web_search_count": r.get("web_search_count")}, "activity": {"is_active": active}},
+    }
     for surface, usage in _claude_surfaces(r):
         usage["activity"] = {"is_active": True}
         yield {**base(), "id": f"{key}:{surface}", "surface": surface, "usage": usage}

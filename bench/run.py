@@ -101,9 +101,13 @@ def _engine_call(workload: Workload, endpoint: dict[str, Any]) -> int:
     async def run() -> int:
         count = 0
         for params in workload.calls:
-            count += len((await unimeter.alist_usage(workload.integration, params=params,
-                                                   **workload.engine_options(endpoint)))["result"])
+            count += len(
+                (await unimeter.alist_usage(workload.integration, params=params, **workload.engine_options(endpoint)))[
+                    "result"
+                ]
+            )
         return count
+
     return asyncio.run(run())
 
 
@@ -114,10 +118,19 @@ def _baseline_call(workload: Workload, endpoint: dict[str, Any]) -> int:
 
 # ------------------------------------------------------------------------------------------------ figure 1
 
+
 def figure_library(report: Report, integrations: list[str], sizes: list[int], reps: int) -> None:
     print("1. library end-to-end (engine vs hand-written client)", flush=True)
-    header = ["integration", "rows", "shape", "engine rows/s", "baseline rows/s", "wall ratio", "CPU ratio",
-              "target <=1.5x (median)"]
+    header = [
+        "integration",
+        "rows",
+        "shape",
+        "engine rows/s",
+        "baseline rows/s",
+        "wall ratio",
+        "CPU ratio",
+        "target <=1.5x (median)",
+    ]
     for size in sizes:
         for name in integrations:
             workload = make_workload(name, size)
@@ -138,16 +151,31 @@ def figure_library(report: Report, integrations: list[str], sizes: list[int], re
                     engine_rates.append(rows / engine_wall)
                     base_rates.append(rows / base_wall)
             met = "yes" if statistics.median(cpus) <= 1.5 else "no"
-            report.add("1. library end-to-end", header,
-                       [name, rows, workload.shape, f"{statistics.median(engine_rates):,.0f}",
-                        f"{statistics.median(base_rates):,.0f}", _spread(walls), _spread(cpus), met])
+            report.add(
+                "1. library end-to-end",
+                header,
+                [
+                    name,
+                    rows,
+                    workload.shape,
+                    f"{statistics.median(engine_rates):,.0f}",
+                    f"{statistics.median(base_rates):,.0f}",
+                    _spread(walls),
+                    _spread(cpus),
+                    met,
+                ],
+            )
 
 
 # ------------------------------------------------------------------------------------------------ figure 2 and 3
 
+
 def _get(client: httpx.Client, service: ServiceProcess, params: dict[str, str]) -> httpx.Response:
-    response = client.get(USAGE_PATH, params={"integrated_account_id": service.account_id, **params},
-                          headers={"authorization": f"Bearer {service.token}"})
+    response = client.get(
+        USAGE_PATH,
+        params={"integrated_account_id": service.account_id, **params},
+        headers={"authorization": f"Bearer {service.token}"},
+    )
     response.raise_for_status()
     return response
 
@@ -172,8 +200,9 @@ def _service_stream(service: ServiceProcess, workload: Workload) -> int:
     with httpx.Client(base_url=service.url, timeout=600) as client:
         for params in workload.calls:
             query = {"integrated_account_id": service.account_id, **params, "truto_response_format": "stream"}
-            with client.stream("GET", USAGE_PATH, params=query,
-                               headers={"authorization": f"Bearer {service.token}"}) as response:
+            with client.stream(
+                "GET", USAGE_PATH, params=query, headers={"authorization": f"Bearer {service.token}"}
+            ) as response:
                 response.raise_for_status()
                 for line in response.iter_lines():
                     if line:
@@ -203,9 +232,18 @@ def figure_service(report: Report, integrations: list[str], sizes: list[int], re
                             ratios.append(wall / base_wall)
                             rates.append(rows / wall)
                             base_rates.append(rows / base_wall)
-                        report.add("2. service through HTTP", header,
-                                   [name, rows, fmt, f"{statistics.median(rates):,.0f}",
-                                    f"{statistics.median(base_rates):,.0f}", _spread(ratios)])
+                        report.add(
+                            "2. service through HTTP",
+                            header,
+                            [
+                                name,
+                                rows,
+                                fmt,
+                                f"{statistics.median(rates):,.0f}",
+                                f"{statistics.median(base_rates):,.0f}",
+                                _spread(ratios),
+                            ],
+                        )
 
 
 def figure_rss(report: Report, sizes: list[int]) -> None:
@@ -224,11 +262,15 @@ def figure_rss(report: Report, sizes: list[int]) -> None:
         first = first if first is not None else peak
         growth = peak / first
         target = f"<150 MB: {'yes' if peak < 150 else 'no'}; <1.10x: {'yes' if growth < 1.10 else 'no'}"
-        report.add("3. stream peak RSS", header,
-                   [rows, workload.shape, f"{service.idle_maxrss_mb:.0f}", f"{peak:.0f}", f"{growth:.2f}x", target])
+        report.add(
+            "3. stream peak RSS",
+            header,
+            [rows, workload.shape, f"{service.idle_maxrss_mb:.0f}", f"{peak:.0f}", f"{growth:.2f}x", target],
+        )
 
 
 # ------------------------------------------------------------------------------------------------ figure 4
+
 
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
@@ -237,13 +279,19 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def figure_latency(report: Report, samples: int) -> None:
     print("4. added latency of the service over the library call (one vendor page, 100 rows)", flush=True)
-    workload = Workload("cursor", 100, make_workload("cursor", 100).config.__class__(seed=0, now=NOW, users=100),
-                        [{"start_date": "2026-11-20", "end_date": "2026-11-20"}])
+    workload = Workload(
+        "cursor",
+        100,
+        make_workload("cursor", 100).config.__class__(seed=0, now=NOW, users=100),
+        [{"start_date": "2026-11-20", "end_date": "2026-11-20"}],
+    )
     header = ["request", "library p50 ms", "service p50 ms", "added p50 ms", "added p99 ms", "target p50 <5 ms"]
     with SandboxProcess(["cursor"], workload.config) as sandbox:
         endpoint = sandbox.endpoint("cursor")
-        with ServiceProcess("cursor", endpoint, NOW.isoformat()) as service, \
-                httpx.Client(base_url=service.url, timeout=60) as client:
+        with (
+            ServiceProcess("cursor", endpoint, NOW.isoformat()) as service,
+            httpx.Client(base_url=service.url, timeout=60) as client,
+        ):
             params = {**workload.calls[0], "limit": "100"}
             library, over_http = [], []
             for index in range(samples + 5):
@@ -260,10 +308,18 @@ def figure_latency(report: Report, samples: int) -> None:
                     over_http.append(http * 1000)
     added = [h - lib for h, lib in zip(over_http, library, strict=True)]
     p50 = statistics.median(added)
-    report.add("4. service overhead", header,
-               [f"cursor, {rows} rows, limit=100, n={samples}", f"{statistics.median(library):.1f}",
-                f"{statistics.median(over_http):.1f}", f"{p50:.1f}", f"{_percentile(added, 0.99):.1f}",
-                "yes" if p50 < 5 else "no"])
+    report.add(
+        "4. service overhead",
+        header,
+        [
+            f"cursor, {rows} rows, limit=100, n={samples}",
+            f"{statistics.median(library):.1f}",
+            f"{statistics.median(over_http):.1f}",
+            f"{p50:.1f}",
+            f"{_percentile(added, 0.99):.1f}",
+            "yes" if p50 < 5 else "no",
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------ figure 5
@@ -287,19 +343,29 @@ def figure_startup(report: Report, reps: int) -> None:
     print("5. start-up: load and compile all mappings (fresh process each time)", flush=True)
     loads, imports, baseline = [], [], []
     for _ in range(reps):
-        output = subprocess.run([sys.executable, "-c", _STARTUP], capture_output=True, text=True, check=True,
-                                cwd=ROOT).stdout
+        output = subprocess.run(
+            [sys.executable, "-c", _STARTUP], capture_output=True, text=True, check=True, cwd=ROOT
+        ).stdout
         timing = json.loads(output)
         loads.append(timing["load"] * 1000)
         imports.append(timing["import"] * 1000)
         baseline.append(timing["baseline_import"] * 1000)
     header = ["mappings", "load+compile ms", "engine import ms", "baseline import ms", "target <300 ms"]
-    report.add("5. start-up", header,
-               [len(available_integrations()), _spread(loads, 0), _spread(imports, 0), _spread(baseline, 0),
-                "yes" if statistics.median(loads) < 300 else "no"])
+    report.add(
+        "5. start-up",
+        header,
+        [
+            len(available_integrations()),
+            _spread(loads, 0),
+            _spread(imports, 0),
+            _spread(baseline, 0),
+            "yes" if statistics.median(loads) < 300 else "no",
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------ figure 6
+
 
 def _concurrency_option() -> str | None:
     """The engine's concurrent-windows option (``partition.concurrency``), when this checkout has it."""
@@ -311,6 +377,7 @@ def _cursor_year(spec: Any, workload: Workload, endpoint: dict[str, Any]) -> int
     async def run() -> int:
         result = await unimeter.alist_usage(spec, params=workload.calls[0], **workload.engine_options(endpoint))
         return len(result["result"])
+
     return asyncio.run(run())
 
 
@@ -325,10 +392,15 @@ def figure_windows(report: Report, latency: float, users: int) -> None:
     if option is None:
         with SandboxProcess(["cursor"], config) as sandbox:
             sequential, _cpu, rows = _timed(lambda: _cursor_year(spec, workload, sandbox.endpoint("cursor")))
-        report.add("6. concurrent windows", header, [f"{label}, {rows} rows", f"{sequential:.2f}", "not available",
-                                                     "not available", "not measured", "n/a"])
-        report.notes.append("Figure 6: this engine has no concurrent-windows option (no partition.concurrency); "
-                            "windows run one after another.")
+        report.add(
+            "6. concurrent windows",
+            header,
+            [f"{label}, {rows} rows", f"{sequential:.2f}", "not available", "not available", "not measured", "n/a"],
+        )
+        report.notes.append(
+            "Figure 6: this engine has no concurrent-windows option (no partition.concurrency); "
+            "windows run one after another."
+        )
         return
     declared = getattr(spec.partition, option)
     width = declared if declared > 1 else 4
@@ -351,34 +423,49 @@ def figure_windows(report: Report, latency: float, users: int) -> None:
             runs.append(wall)
     counted = [v for v in violations if v is not None]
     speedups = [s / c for s, c in zip(sequential_runs, concurrent_runs, strict=True)]
-    report.add("6. concurrent windows", header,
-               [f"{label}, {rows} rows, concurrency {width} (mapping: {declared})", _spread(sequential_runs),
-                _spread(concurrent_runs), f"{_spread(speedups, 1)}x",
-                str(sum(counted)) if counted else "not counted",
-                "yes" if statistics.median(speedups) >= 3 and not sum(counted) else "no"])
+    report.add(
+        "6. concurrent windows",
+        header,
+        [
+            f"{label}, {rows} rows, concurrency {width} (mapping: {declared})",
+            _spread(sequential_runs),
+            _spread(concurrent_runs),
+            f"{_spread(speedups, 1)}x",
+            str(sum(counted)) if counted else "not counted",
+            "yes" if statistics.median(speedups) >= 3 and not sum(counted) else "no",
+        ],
+    )
     if spec.rate_limit is not None:
-        report.notes.append(f"Figure 6: the cursor mapping declares a rate limit of {spec.rate_limit.requests} "
-                            f"requests per {spec.rate_limit.per_seconds:g} s; the sandbox enforces it here.")
+        report.notes.append(
+            f"Figure 6: the cursor mapping declares a rate limit of {spec.rate_limit.requests} "
+            f"requests per {spec.rate_limit.per_seconds:g} s; the sandbox enforces it here."
+        )
 
 
 # ------------------------------------------------------------------------------------------------ main
 
+
 def _machine() -> str:
-    return (f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
-            f"({platform.python_implementation()})")
+    return (
+        f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
+        f"({platform.python_implementation()})"
+    )
 
 
 def _revision() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
     dirty = git("status", "--porcelain", "--", "engine", "mappings", "sandbox")
-    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in engine/, mappings/ or sandbox/"
-                                                  if dirty else "")
+    return git("rev-parse", "--short", "HEAD") + (
+        " + uncommitted changes in engine/, mappings/ or sandbox/" if dirty else ""
+    )
 
 
 def _write(report: Report, command: str, smoke: bool, path: Path, revision: str) -> None:
     header = [
-        "# Benchmark results" + (" (smoke run: tiny sizes, not figures)" if smoke else ""), "",
+        "# Benchmark results" + (" (smoke run: tiny sizes, not figures)" if smoke else ""),
+        "",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {_machine()}",
         f"- command: `{command}`",
@@ -387,7 +474,8 @@ def _write(report: Report, command: str, smoke: bool, path: Path, revision: str)
         "the same run, interleaved A B A B, reported as median [min-max]",
         "- the sandbox runs in its own process; CPU ratio = CPU time of the client process only (engine vs "
         "baseline), wall ratio includes waiting for the sandbox to generate the data",
-        "- schema validation of every row is on for both sides (unimeter.run.validation.validate_row)", "",
+        "- schema validation of every row is on for both sides (unimeter.run.validation.validate_row)",
+        "",
     ]
     path.write_text("\n".join(header) + "\n" + report.markdown(), encoding="utf-8")
 
@@ -397,8 +485,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition (CI)")
     parser.add_argument("--sizes", default="10k,100k", help="row counts, e.g. 10k,100k,1m")
     parser.add_argument("--rss-sizes", default="100k,1m", help="row counts streamed for the peak-RSS figure")
-    parser.add_argument("--only", default="", help="figures (library,service,rss,latency,startup,windows) "
-                                                   "and/or integrations, comma-separated")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="figures (library,service,rss,latency,startup,windows) and/or integrations, comma-separated",
+    )
     parser.add_argument("--reps", type=int, default=None, help="interleaved repetitions (default 3, smoke 1)")
     parser.add_argument("--output", default=str(RESULTS), help="where to write the markdown results")
     args = parser.parse_args(argv)
@@ -414,8 +505,12 @@ def main(argv: list[str] | None = None) -> int:
     if "library" in figures:
         figure_library(report, integrations, sizes, reps)
     if "service" in figures:
-        figure_service(report, integrations if chosen and set(chosen) & set(INTEGRATIONS) else ["cursor", "claude"],
-                       [s for s in sizes if s <= 100_000] or sizes[:1], reps)
+        figure_service(
+            report,
+            integrations if chosen and set(chosen) & set(INTEGRATIONS) else ["cursor", "claude"],
+            [s for s in sizes if s <= 100_000] or sizes[:1],
+            reps,
+        )
     if "rss" in figures:
         figure_rss(report, [300, 1000] if args.smoke else [_size(s) for s in args.rss_sizes.split(",")])
     if "latency" in figures:

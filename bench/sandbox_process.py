@@ -29,7 +29,11 @@ class SandboxProcess:
         settings.update(extra)
         self._child = subprocess.Popen(
             [sys.executable, "-m", "bench.sandbox_process", json.dumps({"vendors": vendors, "config": settings})],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=_ROOT)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=_ROOT,
+        )
         assert self._child.stdout is not None
         line = self._child.stdout.readline()
         if not line:

@@ -39,8 +39,13 @@ class ServiceProcess:
 
     def __init__(self, integration: str, endpoint: dict[str, Any], now: str) -> None:
         argument = json.dumps({"integration": integration, "endpoint": endpoint, "now": now})
-        self._child = subprocess.Popen([sys.executable, "-m", "bench.service_process", argument],
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=_ROOT)
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "bench.service_process", argument],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=_ROOT,
+        )
         assert self._child.stdout is not None
         line = self._child.stdout.readline()
         if not line:
@@ -76,8 +81,8 @@ def _free_port() -> int:
 def _main(argument: str) -> None:
     import uvicorn
 
-    from unimeter.spec.functions import parse_instant
     from unimeter.service import UsageService, create_app
+    from unimeter.spec.functions import parse_instant
     from unimeter.store import open_store
 
     spec = json.loads(argument)
@@ -85,19 +90,32 @@ def _main(argument: str) -> None:
     with tempfile.TemporaryDirectory(prefix="unimeter-bench-") as folder:
         store = open_store(f"sqlite:///{Path(folder) / 'bench.db'}", key_file=Path(folder) / "secret.key")
         token = store.create_token(environment="bench")
-        account = store.create_account(spec["integration"], environment="bench",
-                                       credentials=endpoint["credentials"],
-                                       context={**endpoint["context"], "base_url": endpoint["base_url"]})
+        account = store.create_account(
+            spec["integration"],
+            environment="bench",
+            credentials=endpoint["credentials"],
+            context={**endpoint["context"], "base_url": endpoint["base_url"]},
+        )
         service = UsageService(store, b"bench-cursor-key-0123456789abcdef", now=parse_instant(spec["now"]))
         port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
-                                               log_level="warning", access_log=False))
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
             time.sleep(0.01)
-        print(json.dumps({"url": f"http://127.0.0.1:{port}", "token": token, "account_id": str(account.id),
-                          "idle_maxrss_mb": _maxrss_mb()}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "url": f"http://127.0.0.1:{port}",
+                    "token": token,
+                    "account_id": str(account.id),
+                    "idle_maxrss_mb": _maxrss_mb(),
+                }
+            ),
+            flush=True,
+        )
         sys.stdin.read()
         server.should_exit = True
         thread.join(timeout=10)

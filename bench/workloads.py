@@ -39,9 +39,11 @@ class Workload:
 
     def engine_options(self, endpoint: dict[str, Any]) -> dict[str, Any]:
         """Keyword arguments of ``unimeter.alist_usage`` for this workload's sandbox endpoint (without params)."""
-        return {"credentials": endpoint["credentials"], "context": {**endpoint["context"],
-                                                                     "base_url": endpoint["base_url"]},
-                "now": NOW}
+        return {
+            "credentials": endpoint["credentials"],
+            "context": {**endpoint["context"], "base_url": endpoint["base_url"]},
+            "now": NOW,
+        }
 
 
 def _day(offset: int) -> str:
@@ -55,33 +57,55 @@ def _config(**counts: int) -> SandboxConfig:
 def make_workload(integration: str, size: int) -> Workload:
     """The workload of about ``size`` rows for ``integration``."""
     if integration == "cursor":
-        users = max(1, min(1000, int(size ** 0.5)))
+        users = max(1, min(1000, int(size**0.5)))
         days = max(1, round(size / users))
-        return Workload(integration, size, _config(users=users),
-                        [{"start_date": _day(days), "end_date": _day(1)}], f"{users} users x {days} days")
+        return Workload(
+            integration,
+            size,
+            _config(users=users),
+            [{"start_date": _day(days), "end_date": _day(1)}],
+            f"{users} users x {days} days",
+        )
     if integration == "datadog":
         orgs = max(1, round(size / DATADOG_ROWS_PER_ORG))
         start = (NOW.replace(day=1) - timedelta(days=1)).replace(day=1)
         for _ in range(14):
             start = (start - timedelta(days=1)).replace(day=1)
-        return Workload(integration, size, _config(organizations=orgs),
-                        [{"start_date": start.date().isoformat(), "end_date": _day(0)}],
-                        f"{orgs} orgs x 6 products x 16 months")
+        return Workload(
+            integration,
+            size,
+            _config(organizations=orgs),
+            [{"start_date": start.date().isoformat(), "end_date": _day(0)}],
+            f"{orgs} orgs x 6 products x 16 months",
+        )
     if integration == "confluent":
         days = min(CONFLUENT_DAYS, max(1, size // 4))
         resources = max(1, round((size / days - 1) / 3))
         end = NOW - timedelta(days=1)
-        return Workload(integration, size, _config(resources=resources, organizations=4),
-                        [{"start_date": (end - timedelta(days=days - 1)).date().isoformat(),
-                          "end_date": end.date().isoformat()}],
-                        f"{resources * 3 + 1} lines/day x {days} days")
+        return Workload(
+            integration,
+            size,
+            _config(resources=resources, organizations=4),
+            [{"start_date": (end - timedelta(days=days - 1)).date().isoformat(), "end_date": end.date().isoformat()}],
+            f"{resources * 3 + 1} lines/day x {days} days",
+        )
     if integration == "claude":
         users = max(3, round(size / CLAUDE_ROWS_PER_USER))
-        return Workload(integration, size, _config(users=users), [{"date": _day(4), "report_type": "activity"}],
-                        f"{users} users x surfaces, 1 day")
+        return Workload(
+            integration,
+            size,
+            _config(users=users),
+            [{"date": _day(4), "report_type": "activity"}],
+            f"{users} users x surfaces, 1 day",
+        )
     if integration == "openai-codex":
-        days = max(1, min(85, round(size ** 0.5 / 10)))
+        days = max(1, min(85, round(size**0.5 / 10)))
         users = max(3, round(size / days))
-        return Workload(integration, size, _config(users=users), [{"date": _day(d)} for d in range(days, 0, -1)],
-                        f"{users} users x {days} days")
+        return Workload(
+            integration,
+            size,
+            _config(users=users),
+            [{"date": _day(d)} for d in range(days, 0, -1)],
+            f"{users} users x {days} days",
+        )
     raise ValueError(f"no workload for {integration!r}")

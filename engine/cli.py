@@ -37,8 +37,10 @@ def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
 def _cmd_check(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.integrations) - set(available_integrations()))
     if unknown:
-        print(f"unimeter check: unknown integration {unknown[0]!r}; available: {', '.join(available_integrations())}",
-              file=sys.stderr)
+        print(
+            f"unimeter check: unknown integration {unknown[0]!r}; available: {', '.join(available_integrations())}",
+            file=sys.stderr,
+        )
         return 2
     roots = [Path(folder) for folder in args.fixtures] if args.fixtures else None
     cases = discover_cases(args.integrations or None, roots)
@@ -75,8 +77,10 @@ def _cmd_lint(args: argparse.Namespace) -> int:
 
 def _cmd_usage(args: argparse.Namespace) -> int:
     if args.format != "unified":
-        print(f"unimeter usage: format {args.format!r} is served by the HTTP API; the CLI prints 'unified'",
-              file=sys.stderr)
+        print(
+            f"unimeter usage: format {args.format!r} is served by the HTTP API; the CLI prints 'unified'",
+            file=sys.stderr,
+        )
         return 2
     try:
         now = parse_instant(args.now) if args.now else None
@@ -84,9 +88,13 @@ def _cmd_usage(args: argparse.Namespace) -> int:
         print(f"unimeter usage: --now: {error}", file=sys.stderr)
         return 2
     try:
-        response = list_usage(args.integration, credentials=_pairs(args.credential, "--credential"),
-                              context=_pairs(args.context, "--context"), params=_pairs(args.param, "--param"),
-                              now=now)
+        response = list_usage(
+            args.integration,
+            credentials=_pairs(args.credential, "--credential"),
+            context=_pairs(args.context, "--context"),
+            params=_pairs(args.param, "--param"),
+            now=now,
+        )
     except UnimeterError as error:
         print(json.dumps(error_envelope(error), indent=2), file=sys.stderr)
         return 1
@@ -98,9 +106,21 @@ def _cmd_integrations(args: argparse.Namespace) -> int:
     """Every integration on the search path: name, where its file is, and whether it overrides a built-in one."""
     sources = integration_sources()
     if args.json:
-        print(json.dumps([{"name": s.name, "file": str(s.file), "builtin": s.builtin,
-                           "overrides": str(s.overrides) if s.overrides else None,
-                           "fixtures": str(s.fixtures_dir / s.name)} for s in sources.values()], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "file": str(s.file),
+                        "builtin": s.builtin,
+                        "overrides": str(s.overrides) if s.overrides else None,
+                        "fixtures": str(s.fixtures_dir / s.name),
+                    }
+                    for s in sources.values()
+                ],
+                indent=2,
+            )
+        )
         return 0
     for source in sources.values():
         origin = "built-in" if source.builtin else ("overrides built-in" if source.overrides else "user")
@@ -166,26 +186,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"unimeter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     mappings = argparse.ArgumentParser(add_help=False)
-    mappings.add_argument("--mappings", action="append", default=[], metavar="DIR",
-                          help=f"a folder of mapping files searched before ${MAPPINGS_PATH_ENV} and the built-in "
-                               "mappings (repeatable; the first folder holding a name wins)")
-    check = commands.add_parser("check", parents=[mappings],
-                                help="replay the recorded fixtures and compare with the expected output")
+    mappings.add_argument(
+        "--mappings",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"a folder of mapping files searched before ${MAPPINGS_PATH_ENV} and the built-in "
+        "mappings (repeatable; the first folder holding a name wins)",
+    )
+    check = commands.add_parser(
+        "check", parents=[mappings], help="replay the recorded fixtures and compare with the expected output"
+    )
     check.add_argument("integrations", nargs="*", metavar="INTEGRATION")
-    check.add_argument("--fixtures", action="append", default=[], metavar="DIR",
-                       help="read cases from DIR/<integration>/<case>/ instead of fixtures/ beside each mappings "
-                            "folder (repeatable)")
+    check.add_argument(
+        "--fixtures",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="read cases from DIR/<integration>/<case>/ instead of fixtures/ beside each mappings folder (repeatable)",
+    )
     check.set_defaults(handler=_cmd_check)
-    lint = commands.add_parser("lint", parents=[mappings],
-                               help="check integration spec files (default: every mapping on the search path)")
+    lint = commands.add_parser(
+        "lint", parents=[mappings], help="check integration spec files (default: every mapping on the search path)"
+    )
     lint.add_argument("files", nargs="*", metavar="FILE")
     lint.set_defaults(handler=_cmd_lint)
-    integrations = commands.add_parser("integrations", parents=[mappings],
-                                       help="list the integrations found on the mapping search path and where")
+    integrations = commands.add_parser(
+        "integrations", parents=[mappings], help="list the integrations found on the mapping search path and where"
+    )
     integrations.add_argument("--json", action="store_true", help="print them as a JSON array")
     integrations.set_defaults(handler=_cmd_integrations)
-    usage = commands.add_parser("usage", parents=[mappings],
-                                help="run one unified usage query and print the response JSON")
+    usage = commands.add_parser(
+        "usage", parents=[mappings], help="run one unified usage query and print the response JSON"
+    )
     usage.add_argument("integration", metavar="INTEGRATION")
     usage.add_argument("--credential", action="append", metavar="KEY=VALUE")
     usage.add_argument("--context", action="append", metavar="KEY=VALUE")
@@ -193,18 +226,27 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--now", metavar="ISO8601", help="pin the clock used for defaults")
     usage.add_argument("--format", default="unified", choices=["unified", "raw", "normalized", "stream", "debug"])
     usage.set_defaults(handler=_cmd_usage)
-    serve = commands.add_parser("serve", parents=[mappings],
-                                help="run the HTTP service (GET /unified/usage-metering/usage)")
+    serve = commands.add_parser(
+        "serve", parents=[mappings], help="run the HTTP service (GET /unified/usage-metering/usage)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--database", default=None, help="sqlite:///path.db or postgresql://... "
-                       "(default: UNIMETER_DATABASE_URL, else a file under the user's data directory)")
+    serve.add_argument(
+        "--database",
+        default=None,
+        help="sqlite:///path.db or postgresql://... "
+        "(default: UNIMETER_DATABASE_URL, else a file under the user's data directory)",
+    )
     serve.set_defaults(handler=_cmd_serve)
     sandbox = commands.add_parser("sandbox", help="run the local vendor simulators (no credentials, no network)")
     sandbox.add_argument("vendors", nargs="*", metavar="VENDOR")
     sandbox.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
-    sandbox.add_argument("--fault", action="append", metavar="VENDOR=KIND[:COUNT]",
-                         help="make the first COUNT requests to VENDOR fail with KIND (repeatable)")
+    sandbox.add_argument(
+        "--fault",
+        action="append",
+        metavar="VENDOR=KIND[:COUNT]",
+        help="make the first COUNT requests to VENDOR fail with KIND (repeatable)",
+    )
     sandbox.add_argument("--json", action="store_true", help="print the endpoints as one JSON object")
     sandbox.set_defaults(handler=_cmd_sandbox)
     demo = commands.add_parser("demo", help="start the vendor sandbox and print unified usage from every vendor")
@@ -228,9 +270,15 @@ def _run_on_store(args: argparse.Namespace, action: Callable[[Store], Any]) -> i
 
 
 def _cmd_accounts_create(args: argparse.Namespace) -> int:
-    return _run_on_store(args, lambda store: store.create_account(
-        args.integration, environment=args.environment, credentials=_pairs(args.credential, "--credential"),
-        context=_pairs(args.context, "--context")).to_public())
+    return _run_on_store(
+        args,
+        lambda store: store.create_account(
+            args.integration,
+            environment=args.environment,
+            credentials=_pairs(args.credential, "--credential"),
+            context=_pairs(args.context, "--context"),
+        ).to_public(),
+    )
 
 
 def _cmd_accounts_list(args: argparse.Namespace) -> int:
@@ -242,38 +290,55 @@ def _cmd_accounts_get(args: argparse.Namespace) -> int:
 
 
 def _cmd_accounts_update(args: argparse.Namespace) -> int:
-    return _run_on_store(args, lambda store: store.update_account(
-        args.id, environment=args.environment,
-        credentials=_pairs(args.credential, "--credential") if args.credential else None,
-        context=_pairs(args.context, "--context") if args.context else None, status=args.status).to_public())
+    return _run_on_store(
+        args,
+        lambda store: store.update_account(
+            args.id,
+            environment=args.environment,
+            credentials=_pairs(args.credential, "--credential") if args.credential else None,
+            context=_pairs(args.context, "--context") if args.context else None,
+            status=args.status,
+        ).to_public(),
+    )
 
 
 def _cmd_accounts_delete(args: argparse.Namespace) -> int:
     def delete(store: Store) -> dict[str, Any]:
         store.delete_account(args.id, environment=args.environment)
         return {"id": args.id, "deleted": True}
+
     return _run_on_store(args, delete)
 
 
 def _cmd_tokens_create(args: argparse.Namespace) -> int:
     """Print the new token alone on stdout (for ``$(...)``); it is stored only as a hash and cannot be shown again."""
+
     def create(store: Store) -> None:
         print(store.create_token(environment=args.environment))
-        print(f"unimeter tokens: API token for environment {args.environment!r}; store it now, it is not shown again",
-              file=sys.stderr)
+        print(
+            f"unimeter tokens: API token for environment {args.environment!r}; store it now, it is not shown again",
+            file=sys.stderr,
+        )
+
     return _run_on_store(args, create)
 
 
-def _add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
-                        mappings: argparse.ArgumentParser) -> None:
+def _add_store_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], mappings: argparse.ArgumentParser
+) -> None:
     """``accounts`` and ``tokens``: manage the integrated-accounts store that the HTTP service reads."""
     database = argparse.ArgumentParser(add_help=False)
-    database.add_argument("--database", metavar="URL", help=f"sqlite:///ABSOLUTE/PATH.db or postgresql://... "
-                          f"(default: ${DATABASE_URL_ENV}, else unimeter.db in the user's data dir)")
+    database.add_argument(
+        "--database",
+        metavar="URL",
+        help=f"sqlite:///ABSOLUTE/PATH.db or postgresql://... "
+        f"(default: ${DATABASE_URL_ENV}, else unimeter.db in the user's data dir)",
+    )
     accounts = commands.add_parser("accounts", help="create, list, show, update and delete integrated accounts")
     actions = accounts.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", parents=[database, mappings],
-                                help="store a new account; prints it with its id")
+    create = actions.add_parser(
+        "create", parents=[database, mappings], help="store a new account; prints it with its id"
+    )
     create.add_argument("integration", metavar="INTEGRATION")
     create.add_argument("--environment", required=True, metavar="NAME")
     create.add_argument("--credential", action="append", metavar="KEY=VALUE")
@@ -282,16 +347,22 @@ def _add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     listing = actions.add_parser("list", parents=[database, mappings], help="accounts, of one environment or all")
     listing.add_argument("--environment", metavar="NAME")
     listing.set_defaults(handler=_cmd_accounts_list)
-    for name, handler, text in (("get", _cmd_accounts_get, "show one account (credential values are never shown)"),
-                                ("update", _cmd_accounts_update, "replace credentials, context or status"),
-                                ("delete", _cmd_accounts_delete, "delete one account")):
+    for name, handler, text in (
+        ("get", _cmd_accounts_get, "show one account (credential values are never shown)"),
+        ("update", _cmd_accounts_update, "replace credentials, context or status"),
+        ("delete", _cmd_accounts_delete, "delete one account"),
+    ):
         action = actions.add_parser(name, parents=[database, mappings], help=text)
         action.add_argument("id", metavar="ID")
         action.add_argument("--environment", required=True, metavar="NAME")
         action.set_defaults(handler=handler)
         if name == "update":
-            action.add_argument("--credential", action="append", metavar="KEY=VALUE",
-                                help="the full new set of credentials (new credentials make the account active)")
+            action.add_argument(
+                "--credential",
+                action="append",
+                metavar="KEY=VALUE",
+                help="the full new set of credentials (new credentials make the account active)",
+            )
             action.add_argument("--context", action="append", metavar="KEY=VALUE", help="the full new context")
             action.add_argument("--status", choices=ACCOUNT_STATUSES)
     tokens = commands.add_parser("tokens", help="API tokens of the HTTP service")

@@ -38,12 +38,15 @@ def _table(summaries: dict[str, dict[str, Any]], out: TextIO) -> None:
     for name, summary in summaries.items():
         charges = ", ".join(f"{kind} {amount:,.2f}" for kind, amount in sorted(summary["charges"].items())) or "-"
         tokens = f"{summary['tokens']:,}" if summary["tokens"] else "-"
-        print(f"{name:<14}{summary['rows']:>7}{summary['pages']:>7}{summary['users'] or '-':>7}{tokens:>12}  "
-              f"{charges}", file=out)
+        print(
+            f"{name:<14}{summary['rows']:>7}{summary['pages']:>7}{summary['users'] or '-':>7}{tokens:>12}  {charges}",
+            file=out,
+        )
 
 
-async def _collect(name: str, credentials: dict[str, Any], context: dict[str, Any], progress: TextIO,
-                   position: str) -> tuple[list[dict[str, Any]], int]:
+async def _collect(
+    name: str, credentials: dict[str, Any], context: dict[str, Any], progress: TextIO, position: str
+) -> tuple[list[dict[str, Any]], int]:
     rows: list[dict[str, Any]] = []
     pages = 0
     async for page in iter_pages(name, credentials=credentials, context=context):
@@ -58,13 +61,21 @@ def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, 
     """Print unified usage from every simulator; 0 on success, 1 when any vendor query failed."""
     from .sandbox import SandboxConfig, start_sandbox
 
-    with tempfile.TemporaryDirectory(prefix="unimeter-demo-") as folder, \
-            start_sandbox(config=SandboxConfig(seed=seed)) as sandbox:
+    with (
+        tempfile.TemporaryDirectory(prefix="unimeter-demo-") as folder,
+        start_sandbox(config=SandboxConfig(seed=seed)) as sandbox,
+    ):
         store = open_store(f"sqlite:///{Path(folder) / 'demo.db'}", key_file=Path(folder) / "secret.key")
         accounts = []
         for name, endpoint in sandbox.endpoints().items():
-            accounts.append(store.create_account(name, environment="demo", credentials=endpoint["credentials"],
-                                                 context={**endpoint["context"], "base_url": endpoint["base_url"]}))
+            accounts.append(
+                store.create_account(
+                    name,
+                    environment="demo",
+                    credentials=endpoint["credentials"],
+                    context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                )
+            )
         print(f"sandbox: {len(accounts)} simulators on 127.0.0.1; one integrated account each", file=progress)
         responses: dict[str, dict[str, Any]] = {}
         summaries: dict[str, dict[str, Any]] = {}
@@ -72,8 +83,9 @@ def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, 
         for index, account in enumerate(accounts, start=1):
             position = f"[{index}/{len(accounts)}]"
             try:
-                rows, pages = asyncio.run(_collect(account.integration, account.credentials, account.context,
-                                                   progress, position))
+                rows, pages = asyncio.run(
+                    _collect(account.integration, account.credentials, account.context, progress, position)
+                )
             except UnimeterError as error:
                 print(f"\n{position} {account.integration}: {error.code}: {error.message}", file=progress)
                 failed = True

@@ -80,8 +80,17 @@ class SpecError(UnimeterError):
 
     code = "invalid_spec"
 
-    def __init__(self, message: str, *, file: str, line: int | None = None, column: int | None = None,
-                 key_path: str = "", position: int | None = None, excerpt: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int | None = None,
+        column: int | None = None,
+        key_path: str = "",
+        position: int | None = None,
+        excerpt: str = "",
+    ) -> None:
         self.file, self.line, self.column, self.key_path, self.position = file, line, column, key_path, position
         where = file if line is None else f"{file}:{line}:{column or 1}"
         text = f"{where}: {message}"
@@ -170,8 +179,9 @@ class VendorError(UnimeterError):
     code = "remote_error"
     http_status = 502
 
-    def __init__(self, message: str, *, status: int | None = None, vendor_message: str | None = None,
-                 **details: Any) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, vendor_message: str | None = None, **details: Any
+    ) -> None:
         self.status = status
         self.vendor_message = vendor_message
         super().__init__(message, status=status, vendor_message=vendor_message, **details)

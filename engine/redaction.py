@@ -34,8 +34,9 @@ def secret_forms(value: str) -> list[str]:
     return forms
 
 
-def account_secrets(spec: IntegrationSpec, credentials: Mapping[str, Any],
-                    context: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+def account_secrets(
+    spec: IntegrationSpec, credentials: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> tuple[str, ...]:
     """Every form of an account's secret credentials, including the auth headers built from them."""
     from .errors import UnimeterError
     from .run.auth import auth_headers

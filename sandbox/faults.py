@@ -10,15 +10,15 @@ import threading
 from dataclasses import dataclass, field
 
 FAULT_KINDS = (
-    "rate_limit",      # 429 with Retry-After
-    "server_error",    # 500, 502, 503 in turn
-    "timeout",         # the answer comes after SandboxConfig.slow_seconds
-    "reset",           # the connection is dropped without an answer
-    "malformed",       # 200 with a body that is not JSON
-    "truncated",       # 200 with valid JSON cut in half
-    "loop_cursor",     # the next cursor (or page) repeats the current one
+    "rate_limit",  # 429 with Retry-After
+    "server_error",  # 500, 502, 503 in turn
+    "timeout",  # the answer comes after SandboxConfig.slow_seconds
+    "reset",  # the connection is dropped without an answer
+    "malformed",  # 200 with a body that is not JSON
+    "truncated",  # 200 with valid JSON cut in half
+    "loop_cursor",  # the next cursor (or page) repeats the current one
     "expired_cursor",  # 410 where the vendor has expiring cursors
-    "unauthorized",    # 401 in the vendor's error shape
+    "unauthorized",  # 401 in the vendor's error shape
 )
 
 

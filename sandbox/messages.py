@@ -45,12 +45,16 @@ class SimResponse:
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> SimResponse:
-    return SimResponse(status, {"content-type": "application/json", **(headers or {})},
-                       json.dumps(data, separators=(",", ":")).encode("utf-8"))
+    return SimResponse(
+        status,
+        {"content-type": "application/json", **(headers or {})},
+        json.dumps(data, separators=(",", ":")).encode("utf-8"),
+    )
 
 
-def streamed_json(prefix: str, items: Iterable[Any], suffix: str, headers: dict[str, str] | None = None,
-                  status: int = 200) -> SimResponse:
+def streamed_json(
+    prefix: str, items: Iterable[Any], suffix: str, headers: dict[str, str] | None = None, status: int = 200
+) -> SimResponse:
     """``prefix + item,item,... + suffix`` encoded lazily: a page of many thousand rows is never one big string."""
 
     def generate() -> Iterator[bytes]:

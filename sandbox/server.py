@@ -139,8 +139,11 @@ class Sandbox:
         """What an integrated account needs: ``{"base_url", "credentials", "context"}``."""
         server = self.servers[name]
         port = server.server_address[1]
-        return {"base_url": f"http://127.0.0.1:{port}", "credentials": server.simulator.credentials(),
-                "context": server.simulator.context()}
+        return {
+            "base_url": f"http://127.0.0.1:{port}",
+            "credentials": server.simulator.credentials(),
+            "context": server.simulator.context(),
+        }
 
     def endpoints(self) -> dict[str, dict[str, Any]]:
         return {name: self.endpoint(name) for name in self.servers}
@@ -164,8 +167,11 @@ class Sandbox:
         self.stop()
 
 
-def start_sandbox(vendors: list[str] | None = None, config: SandboxConfig | None = None,
-                  faults: list[tuple[str, str, int]] | None = None) -> Sandbox:
+def start_sandbox(
+    vendors: list[str] | None = None,
+    config: SandboxConfig | None = None,
+    faults: list[tuple[str, str, int]] | None = None,
+) -> Sandbox:
     """Start the named simulators (all when None) on free loopback ports, in daemon threads."""
     config = config or SandboxConfig()
     names = vendors or list(SIMULATORS)

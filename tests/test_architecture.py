@@ -35,8 +35,9 @@ def _top_level_imports(file: Path) -> set[str]:
 
 def _graph() -> dict[str, set[str]]:
     modules = {_module_name(file): file for file in ENGINE.rglob("*.py")}
-    graph = {name: {t for t in _top_level_imports(file) if t in modules and t != name}
-             for name, file in modules.items()}
+    graph = {
+        name: {t for t in _top_level_imports(file) if t in modules and t != name} for name, file in modules.items()
+    }
     return graph
 
 
@@ -49,7 +50,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == 1:
-                return [*path[path.index(target):], target]
+                return [*path[path.index(target) :], target]
             if target not in state and (found := visit(target)):
                 return found
         path.pop()

@@ -36,8 +36,9 @@ class ContinuationCache:
         self.ttl_seconds = ttl_seconds
         self._entries: OrderedDict[tuple[str, str, str, bytes], _Entry] = OrderedDict()
 
-    def transport(self, inner: httpx.AsyncBaseTransport | None, binding: str,
-                  continuing: bool) -> httpx.AsyncBaseTransport:
+    def transport(
+        self, inner: httpx.AsyncBaseTransport | None, binding: str, continuing: bool
+    ) -> httpx.AsyncBaseTransport:
         """A transport for one call: records its responses; when ``continuing``, its first request may hit."""
         return _CachingTransport(self, inner or httpx.AsyncHTTPTransport(), binding, continuing)
 
@@ -56,8 +57,9 @@ class ContinuationCache:
 
 
 class _CachingTransport(httpx.AsyncBaseTransport):
-    def __init__(self, cache: ContinuationCache, inner: httpx.AsyncBaseTransport, binding: str,
-                 continuing: bool) -> None:
+    def __init__(
+        self, cache: ContinuationCache, inner: httpx.AsyncBaseTransport, binding: str, continuing: bool
+    ) -> None:
         self.cache = cache
         self.inner = inner
         self.binding = binding
@@ -74,8 +76,11 @@ class _CachingTransport(httpx.AsyncBaseTransport):
         content = await response.aread()
         await response.aclose()
         # The content is decoded now: drop the headers that describe the encoded stream.
-        headers = [(name, value) for name, value in response.headers.raw
-                   if name.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")]
+        headers = [
+            (name, value)
+            for name, value in response.headers.raw
+            if name.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
+        ]
         if 200 <= response.status_code < 300:
             self.cache.put(key, _Entry(response.status_code, headers, content, time.monotonic()))
         return httpx.Response(response.status_code, headers=headers, content=content, request=request)

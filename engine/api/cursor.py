@@ -27,11 +27,13 @@ from ..run.pipeline import ResumePoint
 CURSOR_VERSION = 1
 
 
-def query_binding(account_id: str, integration: str, params: Mapping[str, Any],
-                  remote_query: Mapping[str, Any] | None) -> str:
+def query_binding(
+    account_id: str, integration: str, params: Mapping[str, Any], remote_query: Mapping[str, Any] | None
+) -> str:
     """A digest of everything a cursor must not outlive: the account and the query (not ``limit``/``next_cursor``)."""
-    canonical = json.dumps([account_id, integration, dict(params), dict(remote_query or {})], sort_keys=True,
-                           default=str)
+    canonical = json.dumps(
+        [account_id, integration, dict(params), dict(remote_query or {})], sort_keys=True, default=str
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -40,8 +42,9 @@ def _sign(payload: bytes, key: bytes) -> str:
 
 
 def encode_cursor(point: ResumePoint, *, key: bytes, binding: str) -> str:
-    payload = json.dumps({"v": CURSOR_VERSION, "b": binding, "p": asdict(point)}, separators=(",", ":"),
-                         sort_keys=True).encode("utf-8")
+    payload = json.dumps(
+        {"v": CURSOR_VERSION, "b": binding, "p": asdict(point)}, separators=(",", ":"), sort_keys=True
+    ).encode("utf-8")
     body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
     return f"{body}.{_sign(payload, key)}"
 
@@ -52,15 +55,17 @@ def decode_cursor(token: str, *, key: bytes, binding: str) -> ResumePoint:
     try:
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (ValueError, TypeError):
-        raise InvalidCursorError("next_cursor is not a cursor issued by this service",
-                                 parameter="next_cursor") from None
+        raise InvalidCursorError(
+            "next_cursor is not a cursor issued by this service", parameter="next_cursor"
+        ) from None
     # compare bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a mismatch)
     if not signature or not hmac.compare_digest(signature.encode("utf-8"), _sign(payload, key).encode("utf-8")):
         raise InvalidCursorError("next_cursor is invalid or was tampered with", parameter="next_cursor")
     data = json.loads(payload)
     if data.get("v") != CURSOR_VERSION or data.get("b") != binding:
-        raise InvalidCursorError("next_cursor belongs to another account or query; repeat the query without it",
-                                 parameter="next_cursor")
+        raise InvalidCursorError(
+            "next_cursor belongs to another account or query; repeat the query without it", parameter="next_cursor"
+        )
     return ResumePoint(**data["p"])
 
 

@@ -30,17 +30,29 @@ def _request(page: VendorPage) -> dict[str, Any]:
     body = exchange.request.content.decode("utf-8", "replace") if exchange.request.content else None
     return {
         "requestUrl": str(exchange.request.url),
-        "requestOptions": {"method": exchange.request.method,
-                           "headers": redact_headers(exchange.request.headers.items()),
-                           "body": json.loads(body) if body else None},
-        "data": exchange.body, "responseHeaders": exchange.headers, "status": exchange.status,
-        "retryWaits": exchange.waits, "attempts": exchange.attempts, "operation": page.operation,
+        "requestOptions": {
+            "method": exchange.request.method,
+            "headers": redact_headers(exchange.request.headers.items()),
+            "body": json.loads(body) if body else None,
+        },
+        "data": exchange.body,
+        "responseHeaders": exchange.headers,
+        "status": exchange.status,
+        "retryWaits": exchange.waits,
+        "attempts": exchange.attempts,
+        "operation": page.operation,
         "window": page.window.as_binding(),
     }
 
 
-def debug_section(pages: Iterable[VendorPage], next_cursor: str | None, count: int, secrets: Iterable[str], *,
-                  is_looping: bool = False) -> dict[str, Any]:
+def debug_section(
+    pages: Iterable[VendorPage],
+    next_cursor: str | None,
+    count: int,
+    secrets: Iterable[str],
+    *,
+    is_looping: bool = False,
+) -> dict[str, Any]:
     """The ``debug`` object of a response made from ``pages``, with every form of the account's secrets removed.
 
     A failed query gets one too (beside its error envelope): the requests that succeeded before the failure, and
@@ -48,8 +60,13 @@ def debug_section(pages: Iterable[VendorPage], next_cursor: str | None, count: i
     """
     requests = [_request(page) for page in distinct_responses(pages)]
     last = requests[-1] if requests else {}
-    section = {**{k: last.get(k) for k in ("requestUrl", "requestOptions", "data", "responseHeaders")},
-               "nextCursor": next_cursor, "isLooping": is_looping,
-               "isEmptyResult": count == 0, "resultCount": count, "requests": requests}
+    section = {
+        **{k: last.get(k) for k in ("requestUrl", "requestOptions", "data", "responseHeaders")},
+        "nextCursor": next_cursor,
+        "isLooping": is_looping,
+        "isEmptyResult": count == 0,
+        "resultCount": count,
+        "requests": requests,
+    }
     redacted: dict[str, Any] = redact(section, secrets)
     return redacted

@@ -13,8 +13,12 @@ from ..errors import UnimeterError
 
 def error_envelope(error: UnimeterError) -> dict[str, Any]:
     details = {k: v for k, v in error.details.items() if k not in {"status", "vendor_message"}}
-    envelope: dict[str, Any] = {"status": error.http_status, "error": error.code, "message": error.message,
-                                "details": details}
+    envelope: dict[str, Any] = {
+        "status": error.http_status,
+        "error": error.code,
+        "message": error.message,
+        "details": details,
+    }
     if error.code.startswith("remote_"):
         envelope["is_remote_error"] = True
         envelope["remote_status"] = getattr(error, "status", None)

@@ -71,11 +71,16 @@ def key_by(rows: list[dict[str, Any]], field: str) -> dict[str, dict[str, Any]]:
     for index, row in enumerate(rows):
         value = _lookup(row, field)
         if value is None or isinstance(value, dict | list):
-            raise KeyByError(f"truto_key_by={field!r}: row {index} (id {row.get('id')!r}) has no scalar value there",
-                             parameter="truto_key_by")
+            raise KeyByError(
+                f"truto_key_by={field!r}: row {index} (id {row.get('id')!r}) has no scalar value there",
+                parameter="truto_key_by",
+            )
         key = str(value)
         if key in keyed:
-            raise KeyByError(f"truto_key_by={field!r}: rows {row.get('id')!r} and {keyed[key].get('id')!r} share the "
-                             f"key {key!r}; choose a unique field such as id", parameter="truto_key_by")
+            raise KeyByError(
+                f"truto_key_by={field!r}: rows {row.get('id')!r} and {keyed[key].get('id')!r} share the "
+                f"key {key!r}; choose a unique field such as id",
+                parameter="truto_key_by",
+            )
         keyed[key] = row
     return keyed

@@ -110,8 +110,15 @@ class UsageService:
     recorded exchanges); None is the real clock.
     """
 
-    def __init__(self, store: Any, cursor_key: bytes, *, transport: httpx.AsyncBaseTransport | None = None,
-                 sleep: Sleep | None = None, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        cursor_key: bytes,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep | None = None,
+        now: datetime | None = None,
+    ) -> None:
         self.store = store
         self.cursor_key = cursor_key
         self.transport = transport
@@ -149,12 +156,14 @@ class UsageService:
             if isinstance(error, VendorAuthError):
                 await self._mark(call, "needs_reauth")
             if query.response_format == "debug":
-                error.debug = debug_section(result.pages, None, 0, call.secrets,
-                                            is_looping=isinstance(error, PaginationLoopError))
+                error.debug = debug_section(
+                    result.pages, None, 0, call.secrets, is_looping=isinstance(error, PaginationLoopError)
+                )
             raise
         await self._mark(call, "active")
-        next_cursor = None if result.resume is None else encode_cursor(result.resume, key=self.cursor_key,
-                                                                       binding=call.binding)
+        next_cursor = (
+            None if result.resume is None else encode_cursor(result.resume, key=self.cursor_key, binding=call.binding)
+        )
         return UsageResponse(body=self._body(call, result, next_cursor))
 
     async def _resolve(self, query: UsageQuery, environment: str) -> _Call:
@@ -165,14 +174,24 @@ class UsageService:
         secrets = account_secrets(spec, account.credentials, account.context)
         return _Call(query, account, environment, spec, binding, start, secrets)
 
-    def _pages(self, call: _Call, *, row_budget: int | None = None,
-               max_concurrency: int | None = None) -> AsyncIterator[VendorPage]:
+    def _pages(
+        self, call: _Call, *, row_budget: int | None = None, max_concurrency: int | None = None
+    ) -> AsyncIterator[VendorPage]:
         query = call.query
         transport = self.continuations.transport(self._vendor_transport(), call.binding, call.start is not None)
-        options = QueryOptions(credentials=call.account.credentials, context=call.account.context,
-                               params=query.params, remote_query=query.remote_query, now=self.now,
-                               transport=transport, sleep=self.sleep, keep_remote_data=not query.ignore_remote_data,
-                               start=call.start, row_budget=row_budget, max_concurrency=max_concurrency)
+        options = QueryOptions(
+            credentials=call.account.credentials,
+            context=call.account.context,
+            params=query.params,
+            remote_query=query.remote_query,
+            now=self.now,
+            transport=transport,
+            sleep=self.sleep,
+            keep_remote_data=not query.ignore_remote_data,
+            start=call.start,
+            row_budget=row_budget,
+            max_concurrency=max_concurrency,
+        )
         return iter_pages(call.spec, options)
 
     def _rows(self, rows: list[dict[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:
@@ -187,8 +206,10 @@ class UsageService:
             bodies = [page.exchange.body for page in distinct_responses(result.pages)]
             return {"result": redact(bodies, call.secrets), "next_cursor": next_cursor}
         rows = self._rows(result.rows, query)
-        body: dict[str, Any] = {"result": key_by(rows, query.key_by) if query.key_by else rows,
-                                "next_cursor": next_cursor}
+        body: dict[str, Any] = {
+            "result": key_by(rows, query.key_by) if query.key_by else rows,
+            "next_cursor": next_cursor,
+        }
         if query.response_format == "debug":
             body["debug"] = debug_section(result.pages, next_cursor, len(rows), call.secrets)
         return body
@@ -216,5 +237,6 @@ class UsageService:
         """
         if getattr(call.account, "status", None) == status:
             return
-        await asyncio.to_thread(partial(self.store.mark_status, call.account.id, environment=call.environment,
-                                        status=status))
+        await asyncio.to_thread(
+            partial(self.store.mark_status, call.account.id, environment=call.environment, status=status)
+        )

@@ -54,8 +54,9 @@ def _limit(raw: str) -> int:
         digits = raw.lstrip("0") or "0"
         if len(digits) <= len(str(MAX_LIMIT)) and 1 <= int(digits) <= MAX_LIMIT:
             return int(digits)
-    raise InvalidParameterError(f"invalid limit {raw[:20]!r}: expected an integer from 1 to {MAX_LIMIT}",
-                                parameter="limit")
+    raise InvalidParameterError(
+        f"invalid limit {raw[:20]!r}: expected an integer from 1 to {MAX_LIMIT}", parameter="limit"
+    )
 
 
 def parse_usage_query(items: Iterable[tuple[str, str]]) -> UsageQuery:
@@ -75,21 +76,31 @@ def parse_usage_query(items: Iterable[tuple[str, str]]) -> UsageQuery:
             single[name] = value
     account_id = single.pop("integrated_account_id", "")
     if not account_id:
-        raise InvalidParameterError("the parameter 'integrated_account_id' is required (a UUID)",
-                                    parameter="integrated_account_id")
+        raise InvalidParameterError(
+            "the parameter 'integrated_account_id' is required (a UUID)", parameter="integrated_account_id"
+        )
     try:
         uuid.UUID(account_id)
     except ValueError:
-        raise InvalidParameterError(f"invalid integrated_account_id {account_id!r}: expected a UUID",
-                                    parameter="integrated_account_id") from None
+        raise InvalidParameterError(
+            f"invalid integrated_account_id {account_id!r}: expected a UUID", parameter="integrated_account_id"
+        ) from None
     response_format = single.pop("truto_response_format", "unified") or "unified"
     if response_format not in RESPONSE_FORMATS:
-        raise InvalidParameterError(f"invalid truto_response_format {response_format!r}: expected one of "
-                                    f"{', '.join(RESPONSE_FORMATS)}", parameter="truto_response_format")
+        raise InvalidParameterError(
+            f"invalid truto_response_format {response_format!r}: expected one of {', '.join(RESPONSE_FORMATS)}",
+            parameter="truto_response_format",
+        )
     limit = _limit(single.pop("limit", ""))
     return UsageQuery(
-        account_id=account_id, response_format=response_format, key_by=single.pop("truto_key_by", None) or None,
+        account_id=account_id,
+        response_format=response_format,
+        key_by=single.pop("truto_key_by", None) or None,
         ignore_limit=_boolean("truto_ignore_limit", single.pop("truto_ignore_limit", None)),
         ignore_remote_data=_boolean("truto_ignore_remote_data", single.pop("truto_ignore_remote_data", None)),
-        exclude=exclude, remote_query=remote, limit=limit,
-        next_cursor=single.pop("next_cursor", None) or None, params=single)
+        exclude=exclude,
+        remote_query=remote,
+        limit=limit,
+        next_cursor=single.pop("next_cursor", None) or None,
+        params=single,
+    )

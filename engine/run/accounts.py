@@ -18,11 +18,13 @@ def resolve_credentials(spec: IntegrationSpec, credentials: Mapping[str, Any]) -
     if unknown:
         raise ConfigurationError(
             f"{spec.name} has no credential field {unknown[0]!r}; it takes: {', '.join(spec.credentials) or 'none'}",
-            field=unknown[0])
+            field=unknown[0],
+        )
     for name, declared in spec.credentials.items():
         if declared.required and not credentials.get(name):
-            raise ConfigurationError(f"{spec.name} needs the credential {name!r} ({declared.description})".rstrip(),
-                                     field=name)
+            raise ConfigurationError(
+                f"{spec.name} needs the credential {name!r} ({declared.description})".rstrip(), field=name
+            )
     return dict(credentials)
 
 
@@ -31,19 +33,21 @@ def resolve_context(spec: IntegrationSpec, context: Mapping[str, Any]) -> dict[s
     unknown = sorted(set(context) - allowed)
     if unknown:
         raise ConfigurationError(
-            f"{spec.name} has no context field {unknown[0]!r}; it takes: {', '.join(sorted(allowed))}",
-            field=unknown[0])
+            f"{spec.name} has no context field {unknown[0]!r}; it takes: {', '.join(sorted(allowed))}", field=unknown[0]
+        )
     resolved: dict[str, Any] = {}
     for name, declared in spec.context.items():
         value = context.get(name, declared.default)
         if value is None or value == "":
             if declared.required:
-                raise ConfigurationError(f"{spec.name} needs the context field {name!r} ({declared.description})",
-                                         field=name)
+                raise ConfigurationError(
+                    f"{spec.name} needs the context field {name!r} ({declared.description})", field=name
+                )
             continue
         if declared.enum and str(value) not in declared.enum:
             raise ConfigurationError(
-                f"invalid {name!r} {value!r} for {spec.name}: expected one of {', '.join(declared.enum)}", field=name)
+                f"invalid {name!r} {value!r} for {spec.name}: expected one of {', '.join(declared.enum)}", field=name
+            )
         resolved[name] = value
     if context.get("base_url"):
         base_url = str(context["base_url"])

@@ -68,7 +68,8 @@ class Paginator:
             raise MaxPagesExceededError(
                 f"pagination did not finish within max_pages={self.spec.max_pages}; "
                 "raise max_pages in the mapping if the vendor really has more pages",
-                max_pages=self.spec.max_pages)
+                max_pages=self.spec.max_pages,
+            )
         self.state = following
         return following
 
@@ -77,8 +78,9 @@ class Paginator:
 
     def _remember(self, key: str, what: str) -> None:
         if key in self._seen:
-            raise PaginationLoopError(f"pagination is looping: the vendor returned the same {what} twice",
-                                      repeated=what, isLooping=True)
+            raise PaginationLoopError(
+                f"pagination is looping: the vendor returned the same {what} twice", repeated=what, isLooping=True
+            )
         self._seen.add(key)
 
     def _stop(self, response: PageResponse, scope: Scope) -> bool:

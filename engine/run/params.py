@@ -78,7 +78,9 @@ def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Map
         supported = ", ".join(sorted(spec.params)) or "none"
         raise UnsupportedParameterError(
             f"{spec.name} does not support the parameter {unknown[0]!r}; it supports: {supported}",
-            parameter=unknown[0], supported=sorted(spec.params))
+            parameter=unknown[0],
+            supported=sorted(spec.params),
+        )
     params: dict[str, Any] = {}
     for name, param in spec.params.items():
         if name not in given or given[name] is None or given[name] == "":
@@ -88,7 +90,9 @@ def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Map
         except ValueError:
             raise InvalidParameterError(
                 f"invalid value {given[name]!r} for parameter {name!r}: expected {_describe(param)}"
-                + (f" ({param.note})" if param.note else ""), parameter=name) from None
+                + (f" ({param.note})" if param.note else ""),
+                parameter=name,
+            ) from None
     for name, param in spec.params.items():
         if name in params:
             continue
@@ -98,9 +102,11 @@ def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Map
                 try:
                     params[name] = _parse_value(param, value)
                 except ValueError:
-                    raise MappingError(f"{spec.name} ({spec.file}): the default of parameter {name!r} evaluated to "
-                                       f"{value!r}, not {_describe(param)}",
-                                       key_path=f"params.{name}.default") from None
+                    raise MappingError(
+                        f"{spec.name} ({spec.file}): the default of parameter {name!r} evaluated to "
+                        f"{value!r}, not {_describe(param)}",
+                        key_path=f"params.{name}.default",
+                    ) from None
                 continue
         if param.required:
             raise InvalidParameterError(f"the parameter {name!r} is required: {_describe(param)}", parameter=name)

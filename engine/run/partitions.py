@@ -63,7 +63,8 @@ def plan_windows(partition: PartitionSpec, scope: Scope) -> list[PartitionWindow
     start, end = parse_instant(start_raw), parse_instant(end_raw)
     if start >= end:
         raise QueryCheckError(
-            f"the requested range is empty: start {format_instant(start)} is not before end {format_instant(end)}")
+            f"the requested range is empty: start {format_instant(start)} is not before end {format_instant(end)}"
+        )
     windows = []
     for index, (window_start, window_end) in enumerate(SPLITTERS[partition.kind](start, end, partition.size)):
         if index >= MAX_WINDOWS:

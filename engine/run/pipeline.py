@@ -100,8 +100,9 @@ class VendorPage:
         done = sum(1 for index in self.row_records[:rows_taken] if index == record)
         if record == self.skipped_records:
             done += self.skipped_rows
-        return ResumePoint(self.window.index, self.state.page, self.state.next_url, done, started=True,
-                           skip_records=record)
+        return ResumePoint(
+            self.window.index, self.state.page, self.state.next_url, done, started=True, skip_records=record
+        )
 
 
 def _choose_operation(spec: IntegrationSpec, scope: Scope) -> OperationSpec:
@@ -121,8 +122,9 @@ def _options(options: QueryOptions | None, fields: dict[str, Any]) -> QueryOptio
     return dataclasses.replace(options, **fields) if fields else options
 
 
-async def iter_pages(integration: str | IntegrationSpec, options: QueryOptions | None = None,
-                     **fields: Any) -> AsyncIterator[VendorPage]:
+async def iter_pages(
+    integration: str | IntegrationSpec, options: QueryOptions | None = None, **fields: Any
+) -> AsyncIterator[VendorPage]:
     """Every vendor page of one unified query, in order, with its validated rows, from ``options.start`` if given.
 
     Options come as a :class:`QueryOptions` or as its fields by keyword (``credentials=..., params=...``).
@@ -169,8 +171,15 @@ class _Query:
         while (state := paginator.state) is not None:
             page_scope = scope.at(page=state.page)
             with pinned_now(now):
-                request = build_request(spec, operation, base_url=self.base_url, scope=page_scope, page=state,
-                                        credentials=self.credentials, remote_query=self.options.remote_query)
+                request = build_request(
+                    spec,
+                    operation,
+                    base_url=self.base_url,
+                    scope=page_scope,
+                    page=state,
+                    credentials=self.credentials,
+                    remote_query=self.options.remote_query,
+                )
             if self.limiter is not None:
                 await self.limiter.acquire(self.sleep)
             exchange = await send(self.client, request, spec, sleep=self.sleep)
@@ -180,11 +189,17 @@ class _Query:
                     page_scope = page_scope.at(envelope=operation.envelope.evaluate(exchange.body, page_scope))
                 # A loop (the same cursor, URL or page content again) raises here, before the page's rows go out:
                 # they would repeat rows already delivered.
-                paginator.advance(PageResponse(str(exchange.request.url), exchange.headers, exchange.body,
-                                               len(records)), page_scope)
-                made_all = transform_records(spec, operation, records[skip_records:], page_scope,
-                                             first_index=record_index + skip_records,
-                                             keep_remote_data=self.options.keep_remote_data)
+                paginator.advance(
+                    PageResponse(str(exchange.request.url), exchange.headers, exchange.body, len(records)), page_scope
+                )
+                made_all = transform_records(
+                    spec,
+                    operation,
+                    records[skip_records:],
+                    page_scope,
+                    first_index=record_index + skip_records,
+                    keep_remote_data=self.options.keep_remote_data,
+                )
                 # A caller that needs only ``row_budget`` more rows (a limited response) does not pay for the rest.
                 budget = self.options.row_budget
                 wanted = None if budget is None else skip_rows + max(0, budget - rows_made)
@@ -197,9 +212,16 @@ class _Query:
                 if not chunk and not first:
                     break
                 rows_made += len(chunk)
-                yield VendorPage(operation.name, window, exchange, [row for _, row in chunk], state,
-                                 [index - record_index for index, _ in chunk],
-                                 skip_records if first else -1, skip_rows if first else 0)
+                yield VendorPage(
+                    operation.name,
+                    window,
+                    exchange,
+                    [row for _, row in chunk],
+                    state,
+                    [index - record_index for index, _ in chunk],
+                    skip_records if first else -1,
+                    skip_rows if first else 0,
+                )
                 first = False
             record_index += len(records)
             skip_records = skip_rows = 0
@@ -246,14 +268,16 @@ async def _iter_pages(spec: IntegrationSpec, options: QueryOptions) -> AsyncIter
     # A transport passed in belongs to the caller (a service pools one for every query): it is never closed here.
     transport = _Borrowed(options.transport) if options.transport is not None else None
     async with httpx.AsyncClient(transport=transport, timeout=options.timeout, follow_redirects=False) as client:
-        query = _Query(spec, options, creds, scope, base_url, windows, client, options.sleep or _default_sleep,
-                       limiter)
-        generators = [query.window_pages(window, start) for window in windows[start.window:]]
+        query = _Query(spec, options, creds, scope, base_url, windows, client, options.sleep or _default_sleep, limiter)
+        generators = [query.window_pages(window, start) for window in windows[start.window :]]
         concurrency = spec.partition.concurrency
         if options.max_concurrency is not None:
             concurrency = min(options.max_concurrency, concurrency)
-        pages = (_sequential(generators) if concurrency <= 1 or len(generators) == 1
-                 else _concurrent(generators, concurrency))
+        pages = (
+            _sequential(generators)
+            if concurrency <= 1 or len(generators) == 1
+            else _concurrent(generators, concurrency)
+        )
         window_index = -1
         async with contextlib.aclosing(pages):
             async for page in pages:
@@ -288,8 +312,7 @@ async def _sequential(generators: list[AsyncIterator[VendorPage]]) -> AsyncGener
 _DONE = object()
 
 
-async def _concurrent(generators: list[AsyncIterator[VendorPage]],
-                      limit: int) -> AsyncGenerator[VendorPage, None]:
+async def _concurrent(generators: list[AsyncIterator[VendorPage]], limit: int) -> AsyncGenerator[VendorPage, None]:
     """Run up to ``limit`` windows at once and yield their pages in window order.
 
     Each window feeds a small queue, so memory stays bounded by a few pages per running window; a failure in any
@@ -308,8 +331,9 @@ async def _concurrent(generators: list[AsyncIterator[VendorPage]],
                 return
             await queue.put(_DONE)
 
-    tasks = [asyncio.create_task(produce(generator, queue)) for generator, queue in zip(generators, queues,
-                                                                                          strict=True)]
+    tasks = [
+        asyncio.create_task(produce(generator, queue)) for generator, queue in zip(generators, queues, strict=True)
+    ]
     try:
         for queue in queues:
             while True:
@@ -329,13 +353,17 @@ def _check_unique_ids(spec: IntegrationSpec, rows: list[dict[str, Any]], seen: s
     for row in rows:
         row_id = row["id"]
         if row_id in seen:
-            raise MappingError(f"{spec.name} ({spec.file}) produced two rows with the id {row_id!r}; "
-                               "row ids must be unique within a result", row_id=row_id)
+            raise MappingError(
+                f"{spec.name} ({spec.file}) produced two rows with the id {row_id!r}; "
+                "row ids must be unique within a result",
+                row_id=row_id,
+            )
         seen.add(row_id)
 
 
-async def alist_usage(integration: str | IntegrationSpec, options: QueryOptions | None = None,
-                      **fields: Any) -> dict[str, Any]:
+async def alist_usage(
+    integration: str | IntegrationSpec, options: QueryOptions | None = None, **fields: Any
+) -> dict[str, Any]:
     """All unified rows of one query: ``{"result": [...], "next_cursor": None}``."""
     result: list[dict[str, Any]] = []
     async for page in iter_pages(integration, options, **fields):
@@ -343,7 +371,8 @@ async def alist_usage(integration: str | IntegrationSpec, options: QueryOptions 
     return {"result": result, "next_cursor": None}
 
 
-def list_usage(integration: str | IntegrationSpec, options: QueryOptions | None = None,
-               **fields: Any) -> dict[str, Any]:
+def list_usage(
+    integration: str | IntegrationSpec, options: QueryOptions | None = None, **fields: Any
+) -> dict[str, Any]:
     """Synchronous :func:`alist_usage` for scripts (not callable from inside a running event loop)."""
     return asyncio.run(alist_usage(integration, options, **fields))

@@ -77,9 +77,15 @@ def select_records(operation: OperationSpec, body: Any, scope: Scope) -> list[An
     return records if isinstance(records, list) else [records]
 
 
-def transform_records(spec: IntegrationSpec, operation: OperationSpec, records: list[Any],
-                      scope: Scope, *, first_index: int = 0,
-                      keep_remote_data: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+def transform_records(
+    spec: IntegrationSpec,
+    operation: OperationSpec,
+    records: list[Any],
+    scope: Scope,
+    *,
+    first_index: int = 0,
+    keep_remote_data: bool = True,
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(record index, unified row)`` for ``records``, validated, in vendor order."""
     for offset, record in enumerate(records):
         index = first_index + offset
@@ -88,7 +94,10 @@ def transform_records(spec: IntegrationSpec, operation: OperationSpec, records: 
         except ExpressionEvaluationError as error:
             raise ExpressionEvaluationError(
                 f"{spec.name} ({spec.file}): transform of operation {operation.name!r} failed on record {index}: "
-                f"{error.message}", record_index=index, **error.details) from None
+                f"{error.message}",
+                record_index=index,
+                **error.details,
+            ) from None
         if produced is None:
             continue
         rows = produced if isinstance(produced, list) else [produced]
@@ -97,7 +106,8 @@ def transform_records(spec: IntegrationSpec, operation: OperationSpec, records: 
                 raise MappingError(
                     f"{spec.name} ({spec.file}): transform of operation {operation.name!r} returned "
                     f"{type(row).__name__} for record {index}; it must return an object or an array of objects",
-                    record_index=index)
+                    record_index=index,
+                )
             tidy = _prune_dict(row)
             # The filter sees the unified row without remote_data: it decides on unified fields, and handing the
             # vendor record to JSONata a second time per row would double the cost of a filtered mapping.

@@ -40,9 +40,16 @@ def resolve_base_url(spec: IntegrationSpec, scope: Scope) -> str:
     return base
 
 
-def build_request(spec: IntegrationSpec, operation: OperationSpec, *, base_url: str, scope: Scope,
-                  page: PageState, credentials: Mapping[str, Any],
-                  remote_query: Mapping[str, Any] | None = None) -> httpx.Request:
+def build_request(
+    spec: IntegrationSpec,
+    operation: OperationSpec,
+    *,
+    base_url: str,
+    scope: Scope,
+    page: PageState,
+    credentials: Mapping[str, Any],
+    remote_query: Mapping[str, Any] | None = None,
+) -> httpx.Request:
     """One page's request. A page's ``next_url`` (absolute, resolved by the paginator) replaces path and query."""
     request = operation.request
     headers: dict[str, str] = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -54,12 +61,17 @@ def build_request(spec: IntegrationSpec, operation: OperationSpec, *, base_url: 
     else:
         path = request.path.evaluate(None, scope)
         if not isinstance(path, str):
-            raise MappingError(f"{spec.name}: request path evaluated to {path!r}, not a string",
-                               key_path=request.path.key_path)
+            raise MappingError(
+                f"{spec.name}: request path evaluated to {path!r}, not a string", key_path=request.path.key_path
+            )
         evaluated = request.query.evaluate(None, scope) if request.query is not None else {}
         query = {**(evaluated or {}), **(remote_query or {})}
-        pairs = [(name, _query_text(item)) for name, value in query.items()
-                 for item in (value if isinstance(value, list) else [value]) if item is not None]
+        pairs = [
+            (name, _query_text(item))
+            for name, value in query.items()
+            for item in (value if isinstance(value, list) else [value])
+            if item is not None
+        ]
         url = httpx.URL(base_url.rstrip("/") + "/" + path.lstrip("/"), params=pairs)
     content = None
     if request.body is not None and request.method != "GET":

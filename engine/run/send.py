@@ -87,10 +87,12 @@ def _decode(response: httpx.Response, vendor: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         start = max(0, error.pos - 40)
-        excerpt = text[start:error.pos + 40].replace("\n", " ")
+        excerpt = text[start : error.pos + 40].replace("\n", " ")
         raise VendorResponseError(
             f"{vendor} returned malformed JSON at offset {error.pos}: {error.msg}; near {excerpt!r}",
-            status=response.status_code, offset=error.pos) from None
+            status=response.status_code,
+            offset=error.pos,
+        ) from None
 
 
 def _vendor_message(spec: IntegrationSpec, body: Any, headers: dict[str, str]) -> str | None:
@@ -113,19 +115,26 @@ def _error_for(spec: IntegrationSpec, status: int, message: str | None, retry_af
     if status in spec.errors.auth_statuses:
         return VendorAuthError(f"{text} (check the account's credentials)", status=status, vendor_message=message)
     if status == 429:
-        return VendorRateLimitError(f"{text} (rate limited; retries exhausted)", status=status,
-                                    vendor_message=message, retry_after=retry_after)
+        return VendorRateLimitError(
+            f"{text} (rate limited; retries exhausted)", status=status, vendor_message=message, retry_after=retry_after
+        )
     if status >= 500:
         return VendorServerError(text, status=status, vendor_message=message)
     return VendorClientError(text, status=status, vendor_message=message)
 
 
 def _backoff(attempt: int) -> float:
-    return float(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt) * (0.5 + random.random() / 2))
+    return float(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt) * (0.5 + random.random() / 2))
 
 
-async def send(client: httpx.AsyncClient, request: httpx.Request, spec: IntegrationSpec, *, sleep: Sleep,
-               budget_seconds: float = 600.0) -> Exchange:
+async def send(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    spec: IntegrationSpec,
+    *,
+    sleep: Sleep,
+    budget_seconds: float = 600.0,
+) -> Exchange:
     """Send ``request``, retrying per ``spec.errors``; the successful exchange or a typed error."""
     waits: list[float] = []
     started = time.monotonic()

@@ -58,4 +58,9 @@ def validate_row(row: dict[str, Any], *, integration: str, file: str, operation:
     raise RowValidationError(
         f"{integration} ({file}, operation {operation!r}): the row built from record {record_index} is not a valid "
         f"Usage row at {json_path}: {message}",
-        integration=integration, file=file, operation=operation, record_index=record_index, json_path=json_path)
+        integration=integration,
+        file=file,
+        operation=operation,
+        record_index=record_index,
+        json_path=json_path,
+    )

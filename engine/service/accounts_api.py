@@ -38,9 +38,15 @@ class AccountsApi:
         body = await self._json(request)
         if not isinstance(body.get("integration"), str):
             raise InvalidParameterError("'integration' is required", parameter="integration")
-        account = await run_in_threadpool(partial(
-            self.store.create_account, body["integration"], environment=environment,
-            credentials=body.get("credentials") or {}, context=body.get("context")))
+        account = await run_in_threadpool(
+            partial(
+                self.store.create_account,
+                body["integration"],
+                environment=environment,
+                credentials=body.get("credentials") or {},
+                context=body.get("context"),
+            )
+        )
         return JSONResponse(account.to_public(), status_code=201)
 
     async def list(self, request: Request) -> Response:
@@ -53,8 +59,9 @@ class AccountsApi:
         try:
             uuid.UUID(account_id)
         except ValueError:
-            raise InvalidParameterError(f"invalid account id {account_id!r}: expected a UUID",
-                                        parameter="account_id") from None
+            raise InvalidParameterError(
+                f"invalid account id {account_id!r}: expected a UUID", parameter="account_id"
+            ) from None
         return account_id
 
     async def get(self, request: Request) -> Response:
@@ -66,9 +73,15 @@ class AccountsApi:
         environment = await authenticate(request, self.store)
         account_id = self._id(request)
         body = await self._json(request)
-        account = await run_in_threadpool(partial(
-            self.store.update_account, account_id, environment=environment,
-            credentials=body.get("credentials"), context=body.get("context")))
+        account = await run_in_threadpool(
+            partial(
+                self.store.update_account,
+                account_id,
+                environment=environment,
+                credentials=body.get("credentials"),
+                context=body.get("context"),
+            )
+        )
         return JSONResponse(account.to_public())
 
     async def delete(self, request: Request) -> Response:

@@ -46,14 +46,21 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"status": 404, "error": "not_found", "message": f"no route {request.url.path}",
-                         "details": {}}, status_code=404)
+    return JSONResponse(
+        {"status": 404, "error": "not_found", "message": f"no route {request.url.path}", "details": {}}, status_code=404
+    )
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"status": 405, "error": "method_not_allowed",
-                         "message": f"{request.method} is not allowed on {request.url.path}", "details": {}},
-                        status_code=405)
+    return JSONResponse(
+        {
+            "status": 405,
+            "error": "method_not_allowed",
+            "message": f"{request.method} is not allowed on {request.url.path}",
+            "details": {},
+        },
+        status_code=405,
+    )
 
 
 async def _health(request: Request) -> Response:
@@ -85,8 +92,16 @@ def create_app(service: UsageService) -> Starlette:
         yield
         await service.aclose()
 
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={
-        UnimeterError: _unimeter_error, Exception: _unexpected_error, 404: _not_found, 405: _method_not_allowed})
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            UnimeterError: _unimeter_error,
+            Exception: _unexpected_error,
+            404: _not_found,
+            405: _method_not_allowed,
+        },
+    )
 
 
 __all__ = ["AccountLike", "AccountStore", "UsageService", "create_app", "load_cursor_key"]

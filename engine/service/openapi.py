@@ -22,9 +22,13 @@ ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["status", "error", "message"],
     "properties": {
-        "status": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"},
-        "details": {"type": "object"}, "is_remote_error": {"type": "boolean"},
-        "remote_status": {"type": ["integer", "null"]}, "remote_message": {"type": ["string", "null"]},
+        "status": {"type": "integer"},
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "details": {"type": "object"},
+        "is_remote_error": {"type": "boolean"},
+        "remote_status": {"type": ["integer", "null"]},
+        "remote_message": {"type": ["string", "null"]},
     },
 }
 
@@ -38,9 +42,22 @@ def _integration_params() -> list[dict[str, Any]]:
             if param.enum:
                 entry["schema"]["enum"] = sorted(set(entry["schema"].get("enum", [])) | set(param.enum))
             entry["notes"].append(f"{spec.label}: {param.note}" if param.note else spec.label)
-    return [{"name": name, "in": "query", "required": False, "schema": entry["schema"],
-             "description": "Integration specific. " + " | ".join(entry["notes"])}
-            for name, entry in sorted(merged.items())]
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": entry["schema"],
+            "description": "Integration specific. " + " | ".join(entry["notes"]),
+        }
+        for name, entry in sorted(merged.items())
+    ]
+
+
+_RESULT_DESCRIPTION = (
+    "Usage rows (keyed by truto_key_by when given); the vendor bodies for raw; "
+    "rows flattened to dotted keys for normalized"
+)
 
 
 @functools.cache
@@ -53,52 +70,109 @@ def openapi_document() -> dict[str, Any]:
         text = text.replace(f'"{schema["$id"]}#/$defs/', '"#/$defs/')
     usage = json.loads(text.replace('"#/$defs/', '"#/components/schemas/Usage/$defs/'))
     common = [
-        {"name": "integrated_account_id", "in": "query", "required": True,
-         "schema": {"type": "string", "format": "uuid"}},
+        {
+            "name": "integrated_account_id",
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        },
         {"name": "truto_response_format", "in": "query", "schema": {"type": "string", "enum": list(RESPONSE_FORMATS)}},
         {"name": "truto_key_by", "in": "query", "schema": {"type": "string"}},
         {"name": "truto_ignore_limit", "in": "query", "schema": {"type": "boolean"}},
         {"name": "truto_ignore_remote_data", "in": "query", "schema": {"type": "boolean"}},
-        {"name": "truto_exclude_fields[]", "in": "query", "schema": {"type": "array", "items": {"type": "string"}},
-         "style": "form", "explode": True},
-        {"name": "remote_query", "in": "query", "style": "deepObject", "explode": True,
-         "schema": {"type": "object", "additionalProperties": {"type": "string"}}},
-        {"name": "limit", "in": "query", "description": "Rows per response; the stream format ignores it.",
-         "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+        {
+            "name": "truto_exclude_fields[]",
+            "in": "query",
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "style": "form",
+            "explode": True,
+        },
+        {
+            "name": "remote_query",
+            "in": "query",
+            "style": "deepObject",
+            "explode": True,
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "description": "Rows per response; the stream format ignores it.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        },
         {"name": "next_cursor", "in": "query", "schema": {"type": "string"}},
     ]
     error_response = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "unimeter", "version": "0.1.0",
-                 "description": "Unified usage metering over " + ", ".join(available_integrations())},
+        "info": {
+            "title": "unimeter",
+            "version": "0.1.0",
+            "description": "Unified usage metering over " + ", ".join(available_integrations()),
+        },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Usage": {k: v for k, v in usage.items() if k not in {"$schema", "$id"}},
-                        "Error": ERROR_SCHEMA},
+            "schemas": {
+                "Usage": {k: v for k, v in usage.items() if k not in {"$schema", "$id"}},
+                "Error": ERROR_SCHEMA,
+            },
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/unified/usage-metering/usage": {"get": {
-                "operationId": "listUsage", "summary": "List Usage",
-                "parameters": common + _integration_params(),
-                "responses": {
-                    "200": {"description": "Usage rows", "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["result"],
-                        "properties": {"result": {"anyOf": [
-                            {"type": "array", "items": {"$ref": "#/components/schemas/Usage"}},
-                            {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Usage"}},
-                            {"type": "array", "items": {}},
-                            {"type": "object", "additionalProperties": {"type": "object"}}],
-                            "description": "Usage rows (keyed by truto_key_by when given); the vendor bodies for raw; "
-                                           "rows flattened to dotted keys for normalized"},
-                            "next_cursor": {"type": ["string", "null"]}, "debug": {"type": "object"}}}},
-                        "application/x-ndjson": {"schema": {"type": "string"}}}},
-                    **{str(code): {"description": text, **error_response} for code, text in [
-                        (400, "Bad parameter"), (401, "Missing or wrong API token"), (404, "Unknown account"),
-                        (429, "Vendor rate limit"), (502, "Vendor failure"), (504, "Vendor timeout")]},
-                }}},
-            "/health": {"get": {"operationId": "health", "security": [],
-                                "responses": {"200": {"description": "The service is up"}}}},
+            "/unified/usage-metering/usage": {
+                "get": {
+                    "operationId": "listUsage",
+                    "summary": "List Usage",
+                    "parameters": common + _integration_params(),
+                    "responses": {
+                        "200": {
+                            "description": "Usage rows",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["result"],
+                                        "properties": {
+                                            "result": {
+                                                "anyOf": [
+                                                    {"type": "array", "items": {"$ref": "#/components/schemas/Usage"}},
+                                                    {
+                                                        "type": "object",
+                                                        "additionalProperties": {"$ref": "#/components/schemas/Usage"},
+                                                    },
+                                                    {"type": "array", "items": {}},
+                                                    {"type": "object", "additionalProperties": {"type": "object"}},
+                                                ],
+                                                "description": _RESULT_DESCRIPTION,
+                                            },
+                                            "next_cursor": {"type": ["string", "null"]},
+                                            "debug": {"type": "object"},
+                                        },
+                                    }
+                                },
+                                "application/x-ndjson": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **{
+                            str(code): {"description": text, **error_response}
+                            for code, text in [
+                                (400, "Bad parameter"),
+                                (401, "Missing or wrong API token"),
+                                (404, "Unknown account"),
+                                (429, "Vendor rate limit"),
+                                (502, "Vendor failure"),
+                                (504, "Vendor timeout"),
+                            ]
+                        },
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "security": [],
+                    "responses": {"200": {"description": "The service is up"}},
+                }
+            },
         },
     }

@@ -38,11 +38,24 @@ class _Builder:
     def __init__(self, document: SourceDocument) -> None:
         self.doc = document
 
-    def error(self, message: str, path: KeyPath, cls: type[SpecError] = SpecError,
-              position: int | None = None, excerpt: str = "") -> SpecError:
+    def error(
+        self,
+        message: str,
+        path: KeyPath,
+        cls: type[SpecError] = SpecError,
+        position: int | None = None,
+        excerpt: str = "",
+    ) -> SpecError:
         line, column = self.doc.position(path) or (None, None)
-        return cls(message, file=self.doc.file, line=line, column=column, key_path=format_key_path(path),
-                   position=position, excerpt=excerpt)
+        return cls(
+            message,
+            file=self.doc.file,
+            line=line,
+            column=column,
+            key_path=format_key_path(path),
+            position=position,
+            excerpt=excerpt,
+        )
 
     def template(self, raw: Any, path: KeyPath) -> Template:
         key_path = format_key_path(path)
@@ -53,8 +66,13 @@ class _Builder:
             except JsonataSyntaxError as error:
                 where = f" at position {error.position}" if error.position is not None else ""
                 excerpt = _excerpt(source, error.position)
-                raise self.error(f"JSONata syntax error{where}: {error}", (*path, "jsonata"),
-                                 ExpressionSyntaxError, error.position, excerpt) from None
+                raise self.error(
+                    f"JSONata syntax error{where}: {error}",
+                    (*path, "jsonata"),
+                    ExpressionSyntaxError,
+                    error.position,
+                    excerpt,
+                ) from None
         if isinstance(raw, dict):
             return Template(children={k: self.template(v, (*path, k)) for k, v in raw.items()}, key_path=key_path)
         if isinstance(raw, list):
@@ -72,16 +90,27 @@ class _Builder:
             if names.index(name) != index:
                 raise self.error(f"duplicate operation name {name!r}", ("operations", index, "name"))
         return IntegrationSpec(
-            name=data["name"], label=data["label"], docs_url=data["docs_url"], file=self.doc.file,
-            fills=tuple(data["fills"]), base_url=self.template(data["base_url"], ("base_url",)),
-            auth=self.auth(data["auth"]), operations=operations,
+            name=data["name"],
+            label=data["label"],
+            docs_url=data["docs_url"],
+            file=self.doc.file,
+            fills=tuple(data["fills"]),
+            base_url=self.template(data["base_url"], ("base_url",)),
+            auth=self.auth(data["auth"]),
+            operations=operations,
             credentials={k: CredentialField(k, **v) for k, v in (data.get("credentials") or {}).items()},
-            context={k: ContextField(k, **{**v, "enum": tuple(v["enum"]) if "enum" in v else None})
-                     for k, v in (data.get("context") or {}).items()},
+            context={
+                k: ContextField(k, **{**v, "enum": tuple(v["enum"]) if "enum" in v else None})
+                for k, v in (data.get("context") or {}).items()
+            },
             params={k: self.param(k, v) for k, v in (data.get("params") or {}).items()},
-            checks=tuple(CheckSpec(self.template(c["fail_if"], ("checks", i, "fail_if")),
-                                   self.template(c["message"], ("checks", i, "message")))
-                         for i, c in enumerate(data.get("checks") or [])),
+            checks=tuple(
+                CheckSpec(
+                    self.template(c["fail_if"], ("checks", i, "fail_if")),
+                    self.template(c["message"], ("checks", i, "message")),
+                )
+                for i, c in enumerate(data.get("checks") or [])
+            ),
             partition=self.partition(data.get("partition") or {"kind": "none"}),
             errors=self.errors(data.get("errors") or {}),
             rate_limit=RateLimitSpec(**data["rate_limit"]) if "rate_limit" in data else None,
@@ -89,9 +118,14 @@ class _Builder:
 
     def param(self, name: str, raw: dict[str, Any]) -> ParamSpec:
         path: KeyPath = ("params", name)
-        return ParamSpec(name=name, type=raw["type"], enum=tuple(raw["enum"]) if "enum" in raw else None,
-                         required=bool(raw.get("required", False)), default=self.optional(raw, "default", path),
-                         note=raw.get("note", ""))
+        return ParamSpec(
+            name=name,
+            type=raw["type"],
+            enum=tuple(raw["enum"]) if "enum" in raw else None,
+            required=bool(raw.get("required", False)),
+            default=self.optional(raw, "default", path),
+            note=raw.get("note", ""),
+        )
 
     def auth(self, raw: dict[str, Any]) -> AuthSpec:
         kind = raw["kind"]
@@ -100,15 +134,23 @@ class _Builder:
         if kind == "headers" and not raw.get("headers"):
             raise self.error("header auth needs at least one header", ("auth",))
         headers = {k: self.template(v, ("auth", "headers", k)) for k, v in (raw.get("headers") or {}).items()}
-        return AuthSpec(kind=kind, headers=headers, username=self.optional(raw, "username", ("auth",)),
-                        password=self.optional(raw, "password", ("auth",)))
+        return AuthSpec(
+            kind=kind,
+            headers=headers,
+            username=self.optional(raw, "username", ("auth",)),
+            password=self.optional(raw, "password", ("auth",)),
+        )
 
     def partition(self, raw: dict[str, Any]) -> PartitionSpec:
         if raw["kind"] != "none" and ("start" not in raw or "end" not in raw):
             raise self.error(f"a {raw['kind']!r} partition needs start and end", ("partition",))
-        return PartitionSpec(kind=raw["kind"], size=raw.get("size", 1), concurrency=raw.get("concurrency", 1),
-                             start=self.optional(raw, "start", ("partition",)),
-                             end=self.optional(raw, "end", ("partition",)))
+        return PartitionSpec(
+            kind=raw["kind"],
+            size=raw.get("size", 1),
+            concurrency=raw.get("concurrency", 1),
+            start=self.optional(raw, "start", ("partition",)),
+            end=self.optional(raw, "end", ("partition",)),
+        )
 
     def errors(self, raw: dict[str, Any]) -> ErrorSpec:
         defaults = ErrorSpec()
@@ -125,23 +167,33 @@ class _Builder:
         needs = {"cursor": "next", "next_url": "next", "page": "stop", "offset": "limit"}.get(kind)
         if needs and needs not in raw:
             raise self.error(f"{kind!r} pagination needs {needs!r}", path)
-        return PaginationSpec(kind=kind, next=self.optional(raw, "next", path), stop=self.optional(raw, "stop", path),
-                              start=raw.get("start", 0 if kind == "offset" else 1), limit=raw.get("limit"),
-                              max_pages=raw.get("max_pages", 1000))
+        return PaginationSpec(
+            kind=kind,
+            next=self.optional(raw, "next", path),
+            stop=self.optional(raw, "stop", path),
+            start=raw.get("start", 0 if kind == "offset" else 1),
+            limit=raw.get("limit"),
+            max_pages=raw.get("max_pages", 1000),
+        )
 
     def operation(self, raw: dict[str, Any], path: KeyPath, index: int) -> OperationSpec:
         request = raw["request"]
         request_path: KeyPath = (*path, "request")
         return OperationSpec(
-            name=raw["name"], index=index,
-            request=RequestSpec(method=request["method"], path=self.template(request["path"], (*request_path, "path")),
-                                query=self.optional(request, "query", request_path),
-                                headers=self.optional(request, "headers", request_path),
-                                body=self.optional(request, "body", request_path)),
+            name=raw["name"],
+            index=index,
+            request=RequestSpec(
+                method=request["method"],
+                path=self.template(request["path"], (*request_path, "path")),
+                query=self.optional(request, "query", request_path),
+                headers=self.optional(request, "headers", request_path),
+                body=self.optional(request, "body", request_path),
+            ),
             records=self.template(raw["records"], (*path, "records")),
             transform=self.template(raw["transform"], (*path, "transform")),
             pagination=self.pagination(raw.get("pagination") or {"kind": "none"}, (*path, "pagination")),
-            when=self.optional(raw, "when", path), filter=self.optional(raw, "filter", path),
+            when=self.optional(raw, "when", path),
+            filter=self.optional(raw, "filter", path),
             envelope=self.optional(raw, "envelope", path),
         )
 
@@ -150,7 +202,7 @@ def _excerpt(source: str, position: int | None) -> str:
     if position is None:
         return ""
     start = max(0, position - 30)
-    snippet = source[start:position + 10].replace("\n", " ")
+    snippet = source[start : position + 10].replace("\n", " ")
     caret = " " * (position - start) + "^"
     return f"\n    {snippet}\n    {caret}"
 
@@ -159,8 +211,10 @@ def _schema_errors(document: SourceDocument) -> list[SpecError]:
     validator = jsonschema.Draft202012Validator(load_schema("integration.schema.json"))
     found: list[SpecError] = []
     # Unknown keys first: a misspelt key also makes the right key "missing", and the typo is what to show.
-    ordered = sorted(validator.iter_errors(document.data),
-                     key=lambda e: (e.validator != "additionalProperties", list(map(str, e.absolute_path))))
+    ordered = sorted(
+        validator.iter_errors(document.data),
+        key=lambda e: (e.validator != "additionalProperties", list(map(str, e.absolute_path))),
+    )
     for error in ordered:
         chosen = jsonschema.exceptions.best_match([error])
         path: KeyPath = tuple(chosen.absolute_path)
@@ -174,8 +228,7 @@ def _schema_errors(document: SourceDocument) -> list[SpecError]:
                 if allowed:
                     message += f"; allowed here: {', '.join(allowed)}"
         line, column = document.position(path) or (None, None)
-        found.append(SpecError(message, file=document.file, line=line, column=column,
-                               key_path=format_key_path(path)))
+        found.append(SpecError(message, file=document.file, line=line, column=column, key_path=format_key_path(path)))
     return found
 
 
@@ -205,8 +258,15 @@ def lint_spec(path: Path | str, text: str | None = None) -> list[SpecError]:
     expected_name = Path(path).stem
     if spec.name != expected_name:
         line, column = document.position(("name",)) or (None, None)
-        return [SpecError(f"name {spec.name!r} must match the file name {expected_name!r}", file=str(path),
-                          line=line, column=column, key_path="name")]
+        return [
+            SpecError(
+                f"name {spec.name!r} must match the file name {expected_name!r}",
+                file=str(path),
+                line=line,
+                column=column,
+                key_path="name",
+            )
+        ]
     return []
 
 

@@ -32,8 +32,10 @@ class Template:
                 return self.expression.evaluate(data, scope.variables if scope is not None else None)
             except JsonataEvaluationError as error:
                 raise ExpressionEvaluationError(
-                    f"JSONata error in {self.key_path}: {error}", key_path=self.key_path,
-                    expression=self.expression.source) from None
+                    f"JSONata error in {self.key_path}: {error}",
+                    key_path=self.key_path,
+                    expression=self.expression.source,
+                ) from None
         if isinstance(self.children, dict):
             result = {}
             for key, child in self.children.items():

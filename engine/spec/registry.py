@@ -89,8 +89,9 @@ def find_integration(name: str) -> IntegrationSource:
     sources = integration_sources()
     source = sources.get(name)
     if source is None:
-        raise UnknownIntegrationError(f"no integration named {name!r}; available: {', '.join(sources) or 'none'}",
-                                      integration=name)
+        raise UnknownIntegrationError(
+            f"no integration named {name!r}; available: {', '.join(sources) or 'none'}", integration=name
+        )
     if source.overrides is not None and (name, str(source.file)) not in _reported_overrides:
         _reported_overrides.add((name, str(source.file)))
         log.warning("unimeter: %s overrides the built-in integration %r", source.file, name)

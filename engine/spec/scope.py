@@ -43,6 +43,4 @@ class Scope:
     @cached_property
     def variables(self) -> dict[str, Any]:
         """The bindings as JSONata takes them (computed once per scope)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if getattr(self, f.name) is not UNSET}
-
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not UNSET}

@@ -80,8 +80,12 @@ def load_yaml(path: Path | str, text: str | None = None) -> SourceDocument:
         data = builder.build(node, ())
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        raise SpecError(f"invalid YAML: {error.problem or error.context}", file=file,
-                        line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
+        raise SpecError(
+            f"invalid YAML: {error.problem or error.context}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
     finally:
         loader.dispose()
     return SourceDocument(file, data, builder.positions)

@@ -3,5 +3,13 @@
 from .model import ACCOUNT_STATUSES, Account, Store
 from .sql import DATABASE_URL_ENV, PostgresStore, SqliteStore, database_url, open_store
 
-__all__ = ["ACCOUNT_STATUSES", "DATABASE_URL_ENV", "Account", "PostgresStore", "SqliteStore", "Store", "database_url",
-           "open_store"]
+__all__ = [
+    "ACCOUNT_STATUSES",
+    "DATABASE_URL_ENV",
+    "Account",
+    "PostgresStore",
+    "SqliteStore",
+    "Store",
+    "database_url",
+    "open_store",
+]

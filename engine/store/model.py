@@ -27,8 +27,10 @@ class Account:
     updated_at: datetime
 
     def __repr__(self) -> str:
-        return (f"Account(id={self.id}, integration={self.integration!r}, environment={self.environment!r}, "
-                f"credentials={sorted(self.credentials)} (values hidden), status={self.status!r})")
+        return (
+            f"Account(id={self.id}, integration={self.integration!r}, environment={self.environment!r}, "
+            f"credentials={sorted(self.credentials)} (values hidden), status={self.status!r})"
+        )
 
     def to_public(self) -> dict[str, Any]:
         """The account as the API and CLI show it: which credential fields are set, never their values."""
@@ -47,16 +49,28 @@ class Account:
 class Store(Protocol):
     """Where integrated accounts and API tokens live. Lookups by id always name the environment too."""
 
-    def create_account(self, integration: str, *, environment: str, credentials: Mapping[str, Any],
-                       context: Mapping[str, Any] | None = None) -> Account: ...
+    def create_account(
+        self,
+        integration: str,
+        *,
+        environment: str,
+        credentials: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+    ) -> Account: ...
 
     def list_accounts(self, environment: str | None = None) -> list[Account]: ...
 
     def get_account(self, account_id: UUID | str, *, environment: str) -> Account: ...
 
-    def update_account(self, account_id: UUID | str, *, environment: str,
-                       credentials: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None,
-                       status: AccountStatus | None = None) -> Account: ...
+    def update_account(
+        self,
+        account_id: UUID | str,
+        *,
+        environment: str,
+        credentials: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        status: AccountStatus | None = None,
+    ) -> Account: ...
 
     def delete_account(self, account_id: UUID | str, *, environment: str) -> None: ...
 

@@ -55,7 +55,8 @@ class SecretBox:
         except (InvalidToken, ValueError):
             raise SecretKeyError(
                 f"cannot decrypt the credentials of {bound_to}: the secret key is not the one they were sealed with "
-                f"(check {SECRET_KEY_ENV} or the key file)") from None
+                f"(check {SECRET_KEY_ENV} or the key file)"
+            ) from None
         if not isinstance(payload, dict) or payload.get("bound_to") != bound_to:
             raise SecretKeyError(f"the sealed credentials stored for {bound_to} belong to another account")
         data: dict[str, Any] = payload["data"]
@@ -78,7 +79,8 @@ def _fernet(key: str, source: str) -> Fernet:
     except (ValueError, UnicodeEncodeError):
         raise SecretKeyError(
             f"{source} is not a Fernet key (32 url-safe base64-encoded bytes); generate one with: python -c "
-            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'") from None
+            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        ) from None
 
 
 def _read_or_create_key(path: Path) -> str:

@@ -55,7 +55,8 @@ def open_store(url: str | None = None, *, key_file: Path | None = None) -> Store
     else:
         raise ConfigurationError(
             f"unsupported database URL {redact_url(url)!r}: expected sqlite:///ABSOLUTE/PATH.db or postgresql://...",
-            field="database")
+            field="database",
+        )
     store.create_schema()
     return store
 
@@ -63,8 +64,9 @@ def open_store(url: str | None = None, *, key_file: Path | None = None) -> Store
 def _sqlite_path(url: str) -> Path:
     path = url.removeprefix("sqlite://")
     if not path.startswith("/"):
-        raise ConfigurationError(f"SQLite URL {url!r} needs an absolute path: sqlite:///ABSOLUTE/PATH.db",
-                                 field="database")
+        raise ConfigurationError(
+            f"SQLite URL {url!r} needs an absolute path: sqlite:///ABSOLUTE/PATH.db", field="database"
+        )
     return Path(path)
 
 
@@ -100,14 +102,27 @@ class _SqlStore(ABC):
             for statement in _SCHEMA:
                 run(statement, ())
 
-    def create_account(self, integration: str, *, environment: str, credentials: Mapping[str, Any],
-                       context: Mapping[str, Any] | None = None) -> Account:
+    def create_account(
+        self,
+        integration: str,
+        *,
+        environment: str,
+        credentials: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+    ) -> Account:
         _check_environment(environment)
         _validate(integration, credentials, context or {})
         now = datetime.now(UTC)
-        account = Account(id=uuid4(), integration=integration, environment=environment,
-                          credentials=dict(credentials), context=dict(context or {}), status="active",
-                          created_at=now, updated_at=now)
+        account = Account(
+            id=uuid4(),
+            integration=integration,
+            environment=environment,
+            credentials=dict(credentials),
+            context=dict(context or {}),
+            status="active",
+            created_at=now,
+            updated_at=now,
+        )
         with self._transaction() as run:
             run(f"INSERT INTO unimeter_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._row(account))
         return account
@@ -122,14 +137,21 @@ class _SqlStore(ABC):
         with self._transaction() as run:
             return self._fetch(run, account_id, environment)
 
-    def update_account(self, account_id: UUID | str, *, environment: str,
-                       credentials: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None,
-                       status: AccountStatus | None = None) -> Account:
+    def update_account(
+        self,
+        account_id: UUID | str,
+        *,
+        environment: str,
+        credentials: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        status: AccountStatus | None = None,
+    ) -> Account:
         """Replace the given parts. New credentials make the account ``active`` again unless ``status`` says
         otherwise, because replacing rejected credentials is how a ``needs_reauth`` account is repaired."""
         if status is not None and status not in ACCOUNT_STATUSES:
-            raise ConfigurationError(f"invalid status {status!r}: expected one of {', '.join(ACCOUNT_STATUSES)}",
-                                     field="status")
+            raise ConfigurationError(
+                f"invalid status {status!r}: expected one of {', '.join(ACCOUNT_STATUSES)}", field="status"
+            )
         with self._transaction() as run:
             current = self._fetch(run, account_id, environment, lock=True)
             new_credentials = dict(current.credentials if credentials is None else credentials)
@@ -137,12 +159,21 @@ class _SqlStore(ABC):
             if credentials is not None or context is not None:
                 _validate(current.integration, new_credentials, new_context)
             new_status = status or ("active" if credentials is not None else current.status)
-            updated = Account(id=current.id, integration=current.integration, environment=current.environment,
-                              credentials=new_credentials, context=new_context, status=new_status,
-                              created_at=current.created_at, updated_at=datetime.now(UTC))
+            updated = Account(
+                id=current.id,
+                integration=current.integration,
+                environment=current.environment,
+                credentials=new_credentials,
+                context=new_context,
+                status=new_status,
+                created_at=current.created_at,
+                updated_at=datetime.now(UTC),
+            )
             row = self._row(updated)
-            run("UPDATE unimeter_accounts SET credentials = ?, context = ?, status = ?, updated_at = ? WHERE id = ?",
-                (row[3], row[4], row[5], row[7], row[0]))
+            run(
+                "UPDATE unimeter_accounts SET credentials = ?, context = ?, status = ?, updated_at = ? WHERE id = ?",
+                (row[3], row[4], row[5], row[7], row[0]),
+            )
         return updated
 
     def mark_status(self, account_id: UUID | str, *, environment: str, status: AccountStatus) -> Account:
@@ -152,8 +183,9 @@ class _SqlStore(ABC):
     def delete_account(self, account_id: UUID | str, *, environment: str) -> None:
         key = _account_key(account_id, environment)
         with self._transaction() as run:
-            deleted = run("DELETE FROM unimeter_accounts WHERE id = ? AND environment = ? RETURNING id",
-                          (str(key), environment))
+            deleted = run(
+                "DELETE FROM unimeter_accounts WHERE id = ? AND environment = ? RETURNING id", (str(key), environment)
+            )
         if not deleted:
             raise _not_found(account_id, environment)
 
@@ -161,8 +193,10 @@ class _SqlStore(ABC):
         _check_environment(environment)
         token = new_api_token()
         with self._transaction() as run:
-            run("INSERT INTO unimeter_api_tokens (token_hash, environment, created_at) VALUES (?, ?, ?)",
-                (hash_api_token(token), environment, datetime.now(UTC).strftime(TIME_FORMAT)))
+            run(
+                "INSERT INTO unimeter_api_tokens (token_hash, environment, created_at) VALUES (?, ?, ?)",
+                (hash_api_token(token), environment, datetime.now(UTC).strftime(TIME_FORMAT)),
+            )
         return token
 
     def resolve_token(self, token: str) -> str | None:
@@ -173,24 +207,39 @@ class _SqlStore(ABC):
 
     def _fetch(self, run: _Run, account_id: UUID | str, environment: str, *, lock: bool = False) -> Account:
         key = _account_key(account_id, environment)
-        rows = run(f"SELECT {_COLUMNS} FROM unimeter_accounts WHERE id = ? AND environment = ?"
-                   f"{self._for_update if lock else ''}", (str(key), environment))
+        rows = run(
+            f"SELECT {_COLUMNS} FROM unimeter_accounts WHERE id = ? AND environment = ?"
+            f"{self._for_update if lock else ''}",
+            (str(key), environment),
+        )
         if not rows:
             raise _not_found(account_id, environment)
         return self._account(rows[0])
 
     def _row(self, account: Account) -> tuple[str, ...]:
-        return (str(account.id), account.integration, account.environment,
-                self._box.seal(account.credentials, bound_to=f"account {account.id}"),
-                json.dumps(account.context, sort_keys=True), account.status,
-                account.created_at.strftime(TIME_FORMAT), account.updated_at.strftime(TIME_FORMAT))
+        return (
+            str(account.id),
+            account.integration,
+            account.environment,
+            self._box.seal(account.credentials, bound_to=f"account {account.id}"),
+            json.dumps(account.context, sort_keys=True),
+            account.status,
+            account.created_at.strftime(TIME_FORMAT),
+            account.updated_at.strftime(TIME_FORMAT),
+        )
 
     def _account(self, row: tuple[Any, ...]) -> Account:
         account_id, integration, environment, sealed, context, status, created_at, updated_at = row
-        return Account(id=UUID(account_id), integration=integration, environment=environment,
-                       credentials=self._box.open(sealed, bound_to=f"account {account_id}"),
-                       context=json.loads(context), status=status, created_at=_parse_time(created_at),
-                       updated_at=_parse_time(updated_at))
+        return Account(
+            id=UUID(account_id),
+            integration=integration,
+            environment=environment,
+            credentials=self._box.open(sealed, bound_to=f"account {account_id}"),
+            context=json.loads(context),
+            status=status,
+            created_at=_parse_time(created_at),
+            updated_at=_parse_time(updated_at),
+        )
 
 
 class SqliteStore(_SqlStore):
@@ -273,7 +322,8 @@ def _validate(integration: str, credentials: Mapping[str, Any], context: Mapping
     if integration not in available_integrations():
         raise UnknownIntegrationError(
             f"no integration named {integration!r}; available: {', '.join(available_integrations())}",
-            field="integration")
+            field="integration",
+        )
     spec = load_integration(integration)
     resolve_credentials(spec, credentials)
     resolve_context(spec, context)
@@ -283,7 +333,8 @@ def _check_environment(environment: str) -> None:
     if not isinstance(environment, str) or not _ENVIRONMENT_NAME.fullmatch(environment):
         raise ConfigurationError(
             "an environment name is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
-            field="environment")
+            field="environment",
+        )
 
 
 def _account_key(account_id: UUID | str, environment: str) -> UUID:
@@ -297,8 +348,11 @@ def _account_key(account_id: UUID | str, environment: str) -> UUID:
 
 
 def _not_found(account_id: UUID | str, environment: str) -> AccountNotFoundError:
-    return AccountNotFoundError(f"no account {str(account_id)!r} in environment {environment!r}",
-                                account_id=str(account_id), environment=environment)
+    return AccountNotFoundError(
+        f"no account {str(account_id)!r} in environment {environment!r}",
+        account_id=str(account_id),
+        environment=environment,
+    )
 
 
 def _parse_time(text: str) -> datetime:

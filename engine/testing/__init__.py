@@ -3,5 +3,4 @@
 from .fixtures import CaseOutcome, FixtureCase, discover_cases, run_case, run_cases
 from .replay import ReplayMismatch, ReplayTransport
 
-__all__ = ["CaseOutcome", "FixtureCase", "ReplayMismatch", "ReplayTransport", "discover_cases", "run_case",
-           "run_cases"]
+__all__ = ["CaseOutcome", "FixtureCase", "ReplayMismatch", "ReplayTransport", "discover_cases", "run_case", "run_cases"]

@@ -56,8 +56,7 @@ class CaseOutcome:
         return not self.problems
 
 
-def discover_cases(integrations: list[str] | None = None,
-                   roots: list[Path] | None = None) -> list[FixtureCase]:
+def discover_cases(integrations: list[str] | None = None, roots: list[Path] | None = None) -> list[FixtureCase]:
     """Every case folder (``<root>/<integration>/<case>/case.yaml``), sorted, optionally for some integrations.
 
     Without ``roots``, each integration's cases come from ``fixtures/`` beside the mappings folder it was found in
@@ -98,10 +97,16 @@ async def run_case(case: FixtureCase) -> CaseOutcome:
     actual: dict[str, Any] | None = None
     error: UnimeterError | None = None
     try:
-        actual = await alist_usage(case.integration, credentials=call.get("credentials") or {},
-                                   context=call.get("context") or {}, params=call.get("params") or {},
-                                   remote_query=call.get("remote_query"), now=now, transport=transport,
-                                   sleep=record_sleep)
+        actual = await alist_usage(
+            case.integration,
+            credentials=call.get("credentials") or {},
+            context=call.get("context") or {},
+            params=call.get("params") or {},
+            remote_query=call.get("remote_query"),
+            now=now,
+            transport=transport,
+            sleep=record_sleep,
+        )
     except ReplayMismatch as mismatch:
         outcome.problems.append(str(mismatch))
         return outcome
@@ -124,8 +129,9 @@ async def run_case(case: FixtureCase) -> CaseOutcome:
     return outcome
 
 
-def _compare_error(outcome: CaseOutcome, want: dict[str, Any], error: UnimeterError | None,
-                   actual: dict[str, Any] | None) -> None:
+def _compare_error(
+    outcome: CaseOutcome, want: dict[str, Any], error: UnimeterError | None, actual: dict[str, Any] | None
+) -> None:
     if error is None:
         outcome.problems.append(f"expected {want.get('type')}, got a result: {json.dumps(actual)[:300]}")
         return
@@ -139,6 +145,7 @@ def _compare_error(outcome: CaseOutcome, want: dict[str, Any], error: UnimeterEr
 
 def run_cases(cases: list[FixtureCase]) -> list[CaseOutcome]:
     """Run cases one after another (each replay is independent)."""
+
     async def run_all() -> list[CaseOutcome]:
         return [await run_case(case) for case in cases]
 

@@ -74,12 +74,14 @@ class ReplayTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
         self.requests.append(request)
         if self.position >= len(self.exchanges):
             raise ReplayMismatch(
-                f"unexpected request #{self.position + 1} (nothing more recorded): {_describe(request)}")
+                f"unexpected request #{self.position + 1} (nothing more recorded): {_describe(request)}"
+            )
         exchange = self.exchanges[self.position]
         problem = self._mismatch(exchange["request"], request)
         if problem:
-            raise ReplayMismatch(f"request #{self.position + 1} does not match the recording: {problem}\n"
-                                 f"  sent: {_describe(request)}")
+            raise ReplayMismatch(
+                f"request #{self.position + 1} does not match the recording: {problem}\n  sent: {_describe(request)}"
+            )
         self.position += 1
         return recorded_response(exchange["response"], request)
 
@@ -95,4 +97,5 @@ class ReplayTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
             missing = self.exchanges[self.position]["request"]
             raise ReplayMismatch(
                 f"{len(self.exchanges) - self.position} recorded exchange(s) never requested; next expected: "
-                f"{missing.get('method', 'GET')} {missing['url']}")
+                f"{missing.get('method', 'GET')} {missing['url']}"
+            )

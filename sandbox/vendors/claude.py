@@ -65,32 +65,70 @@ COST_PATH = "/v1/organizations/analytics/user_cost_report"
 CLAUDE_CODE_PATH = "/v1/organizations/usage_report/claude_code"
 
 SURFACES = ("chat", "claude_code", "cowork", "office", "design", "science")
-PRODUCT_SURFACE = {"chat": "chat", "claude_code": "claude_code", "cowork": "cowork", "office_agent": "office",
-                   "claude_design": "design"}
+PRODUCT_SURFACE = {
+    "chat": "chat",
+    "claude_code": "claude_code",
+    "cowork": "cowork",
+    "office_agent": "office",
+    "claude_design": "design",
+}
 OFFICE_APPS = ("excel", "outlook", "powerpoint", "word")
 TOOLS = ("edit_tool", "multi_edit_tool", "notebook_edit_tool", "write_tool")
 MODELS = ("claude-opus-4-6", "claude-sonnet-4-5", "claude-haiku-4-5")
 TERMINALS = ("vscode", "iTerm.app", "tmux", "cursor")
-TOKEN_FIELDS = ("uncached_input_tokens", "cache_creation.ephemeral_5m_input_tokens",
-                "cache_creation.ephemeral_1h_input_tokens", "cache_read_input_tokens", "output_tokens")
+TOKEN_FIELDS = (
+    "uncached_input_tokens",
+    "cache_creation.ephemeral_5m_input_tokens",
+    "cache_creation.ephemeral_1h_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+)
 # List price in cents per million tokens, per model, in TOKEN_FIELDS order; web search: cents per request.
-PRICES = {"claude-opus-4-6": (500, 625, 1000, 50, 2500), "claude-sonnet-4-5": (300, 375, 600, 30, 1500),
-          "claude-haiku-4-5": (100, 125, 200, 10, 500)}
+PRICES = {
+    "claude-opus-4-6": (500, 625, 1000, 50, 2500),
+    "claude-sonnet-4-5": (300, 375, 600, 30, 1500),
+    "claude-haiku-4-5": (100, 125, 200, 10, 500),
+}
 WEB_SEARCH_CENTS = Decimal(1)
 DISCOUNT = Decimal("0.9")
-USAGE_GROUPS = ("product", "model", "context_window", "inference_geo", "speed", "rbac_group_id",
-                "claude_tag_category", "claude_tag_user_id", "slack_channel_id")
+USAGE_GROUPS = (
+    "product",
+    "model",
+    "context_window",
+    "inference_geo",
+    "speed",
+    "rbac_group_id",
+    "claude_tag_category",
+    "claude_tag_user_id",
+    "slack_channel_id",
+)
 COST_GROUPS = (*USAGE_GROUPS, "cost_type", "token_type")
 # Dimensions every sandbox row has the same value in; the others are null (no RBAC groups, Slack or Claude Tag).
 CONSTANT_DIMENSIONS = {"context_window": "0-200k", "inference_geo": "global", "speed": "standard"}
-FILTERS = {"products[]": "product", "models[]": "model", "context_windows[]": "context_window",
-           "inference_geos[]": "inference_geo", "speeds[]": "speed", "rbac_group_ids[]": "rbac_group_id",
-           "slack_channel_ids[]": "slack_channel_id", "claude_tag_categories[]": "claude_tag_category",
-           "claude_tag_user_ids[]": "claude_tag_user_id"}
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-               403: "permission_error", 404: "not_found_error", 409: "conflict_error",
-               410: "invalid_request_error", 413: "request_too_large", 429: "rate_limit_error",
-               504: "timeout_error", 529: "overloaded_error"}
+FILTERS = {
+    "products[]": "product",
+    "models[]": "model",
+    "context_windows[]": "context_window",
+    "inference_geos[]": "inference_geo",
+    "speeds[]": "speed",
+    "rbac_group_ids[]": "rbac_group_id",
+    "slack_channel_ids[]": "slack_channel_id",
+    "claude_tag_categories[]": "claude_tag_category",
+    "claude_tag_user_ids[]": "claude_tag_user_id",
+}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    410: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _BUCKET_MINUTES = {"1d": 1440, "1h": 60, "1m": 1}
@@ -114,8 +152,9 @@ class Cursor:
     ending_date: str | None = None
 
     def encode(self) -> str:
-        raw = json.dumps({"q": self.query, "p": list(self.position), "x": self.expired, "e": self.ending_date},
-                         separators=(",", ":"))
+        raw = json.dumps(
+            {"q": self.query, "p": list(self.position), "x": self.expired, "e": self.ending_date}, separators=(",", ":")
+        )
         return "page_" + base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
@@ -129,8 +168,10 @@ class Cursor:
         except (ValueError, KeyError, IndexError, TypeError, binascii.Error):
             raise BadRequest("page: invalid page cursor") from None
         if cursor.query != query:
-            raise BadRequest("page: the page cursor does not match the query parameters; send the same parameters "
-                             "as the request that returned it, or start again without page")
+            raise BadRequest(
+                "page: the page cursor does not match the query parameters; send the same parameters "
+                "as the request that returned it, or start again without page"
+            )
         return cursor
 
 
@@ -153,14 +194,20 @@ class ClaudeSimulator(VendorSimulator):
 
     def error(self, status: int, message: str) -> SimResponse:
         request_id = "req_sandbox" + hashlib.sha256(f"{status}{message}".encode()).hexdigest()[:20]
-        body = {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
-                "request_id": request_id}
+        body = {
+            "type": "error",
+            "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
+            "request_id": request_id,
+        }
         return json_response(body, status, {"request-id": request_id})
 
     def handle(self, request: SimRequest, fault: str | None) -> SimResponse:
         routes: dict[str, Callable[[SimRequest, str | None], SimResponse]] = {
-            USERS_PATH: self._users, USAGE_PATH: self._report, COST_PATH: self._report,
-            CLAUDE_CODE_PATH: self._claude_code}
+            USERS_PATH: self._users,
+            USAGE_PATH: self._report,
+            COST_PATH: self._report,
+            CLAUDE_CODE_PATH: self._claude_code,
+        }
         route = routes.get(request.path)
         if request.method != "GET" or route is None:
             return self.error(404, "Not found")
@@ -188,8 +235,10 @@ class ClaudeSimulator(VendorSimulator):
         rng = self.rng("user", index)
         alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghijkmnopqrstuvwxyz"
         width = len(str(max(0, self.config.users - 1)))
-        return {"id": "user_01" + "".join(rng.choice(alphabet) for _ in range(20)),
-                "email_address": f"user{index:0{width}d}@sandbox.example"}
+        return {
+            "id": "user_01" + "".join(rng.choice(alphabet) for _ in range(20)),
+            "email_address": f"user{index:0{width}d}@sandbox.example",
+        }
 
     def surfaces(self, user: int) -> tuple[str, ...]:
         """The surfaces a user ever uses: chat always, each other one with a fixed chance."""
@@ -253,8 +302,9 @@ class ClaudeSimulator(VendorSimulator):
             raise BadRequest("date or starting_date is required")
         first = _day(starting, "starting_date")
         if first > latest:
-            raise BadRequest(f"starting_date: data for {first} is not available yet; "
-                             f"the latest available date is {latest}")
+            raise BadRequest(
+                f"starting_date: data for {first} is not available yet; the latest available date is {latest}"
+            )
         ending = request.param("ending_date") or ending or self.clock().date().isoformat()
         end = _day(ending, "ending_date")
         if end <= first:
@@ -281,50 +331,86 @@ class ClaudeSimulator(VendorSimulator):
             value = rng.randint(low, high)
             return value if on(surface) else 0
 
-        office_apps = {app: self.rng("office-app", user, day, app).random() < 0.5 or app == "word"
-                       for app in OFFICE_APPS}
+        office_apps = {
+            app: self.rng("office-app", user, day, app).random() < 0.5 or app == "word" for app in OFFICE_APPS
+        }
         return {
             "chat_metrics": {
-                "connectors_used_count": n(0, 6, "chat"), "distinct_artifacts_created_count": n(0, 3, "chat"),
-                "distinct_connectors_used_count": n(0, 2, "chat"), "distinct_conversation_count": n(1, 8, "chat"),
-                "distinct_files_uploaded_count": n(0, 4, "chat"), "distinct_projects_created_count": n(0, 1, "chat"),
+                "connectors_used_count": n(0, 6, "chat"),
+                "distinct_artifacts_created_count": n(0, 3, "chat"),
+                "distinct_connectors_used_count": n(0, 2, "chat"),
+                "distinct_conversation_count": n(1, 8, "chat"),
+                "distinct_files_uploaded_count": n(0, 4, "chat"),
+                "distinct_projects_created_count": n(0, 1, "chat"),
                 "distinct_projects_used_count": n(0, 2, "chat"),
                 "distinct_shared_artifacts_viewed_count": n(0, 2, "chat"),
-                "distinct_skills_used_count": n(0, 2, "chat"), "message_count": n(1, 80, "chat"),
-                "shared_conversations_viewed_count": n(0, 3, "chat"), "thinking_message_count": n(0, 20, "chat")},
+                "distinct_skills_used_count": n(0, 2, "chat"),
+                "message_count": n(1, 80, "chat"),
+                "shared_conversations_viewed_count": n(0, 3, "chat"),
+                "thinking_message_count": n(0, 20, "chat"),
+            },
             "claude_code_metrics": {
                 "core_metrics": {
-                    "artifacts_created_count": n(0, 2, "claude_code"), "commit_count": n(0, 9, "claude_code"),
+                    "artifacts_created_count": n(0, 2, "claude_code"),
+                    "commit_count": n(0, 9, "claude_code"),
                     "distinct_session_count": n(1, 6, "claude_code"),
-                    "lines_of_code": {"added_count": n(1, 900, "claude_code"),
-                                      "removed_count": n(0, 400, "claude_code")},
-                    "pull_request_count": n(0, 3, "claude_code")},
-                "tool_actions": {tool: {"accepted_count": n(0, 30, "claude_code"),
-                                        "rejected_count": n(0, 5, "claude_code")} for tool in TOOLS}},
+                    "lines_of_code": {
+                        "added_count": n(1, 900, "claude_code"),
+                        "removed_count": n(0, 400, "claude_code"),
+                    },
+                    "pull_request_count": n(0, 3, "claude_code"),
+                },
+                "tool_actions": {
+                    tool: {"accepted_count": n(0, 30, "claude_code"), "rejected_count": n(0, 5, "claude_code")}
+                    for tool in TOOLS
+                },
+            },
             "cowork_metrics": {
-                "action_count": n(1, 40, "cowork"), "artifacts_created_count": n(0, 2, "cowork"),
-                "connectors_used_count": n(0, 6, "cowork"), "dispatch_turn_count": n(0, 12, "cowork"),
-                "distinct_connectors_used_count": n(0, 2, "cowork"), "distinct_session_count": n(1, 4, "cowork"),
-                "distinct_skills_used_count": n(0, 2, "cowork"), "message_count": n(1, 30, "cowork"),
-                "skills_used_count": n(0, 5, "cowork"), "distinct_plugins_used_count": None, "edit_tool_count": None,
-                "file_edit_count": None, "multi_edit_tool_count": None, "notebook_edit_tool_count": None,
-                "plugins_used_count": None, "sessions_with_file_edits_count": None, "write_tool_count": None},
+                "action_count": n(1, 40, "cowork"),
+                "artifacts_created_count": n(0, 2, "cowork"),
+                "connectors_used_count": n(0, 6, "cowork"),
+                "dispatch_turn_count": n(0, 12, "cowork"),
+                "distinct_connectors_used_count": n(0, 2, "cowork"),
+                "distinct_session_count": n(1, 4, "cowork"),
+                "distinct_skills_used_count": n(0, 2, "cowork"),
+                "message_count": n(1, 30, "cowork"),
+                "skills_used_count": n(0, 5, "cowork"),
+                "distinct_plugins_used_count": None,
+                "edit_tool_count": None,
+                "file_edit_count": None,
+                "multi_edit_tool_count": None,
+                "notebook_edit_tool_count": None,
+                "plugins_used_count": None,
+                "sessions_with_file_edits_count": None,
+                "write_tool_count": None,
+            },
             "design_metrics": {
-                "distinct_projects_created_count": n(0, 1, "design"), "distinct_projects_used_count": n(0, 2, "design"),
-                "distinct_session_count": n(1, 3, "design"), "message_count": n(1, 25, "design")},
+                "distinct_projects_created_count": n(0, 1, "design"),
+                "distinct_projects_used_count": n(0, 2, "design"),
+                "distinct_session_count": n(1, 3, "design"),
+                "message_count": n(1, 25, "design"),
+            },
             "office_metrics": {app: self._office_app(n, used) for app, used in office_apps.items()},
             "science_metrics": {
-                "delegation_count": n(0, 4, "science"), "distinct_session_count": n(1, 2, "science"),
-                "message_count": n(1, 15, "science"), "remote_compute_job_count": n(0, 3, "science"),
-                "skills_used_count": n(0, 2, "science")},
+                "delegation_count": n(0, 4, "science"),
+                "distinct_session_count": n(1, 2, "science"),
+                "message_count": n(1, 15, "science"),
+                "remote_compute_job_count": n(0, 3, "science"),
+                "skills_used_count": n(0, 2, "science"),
+            },
             "web_search_count": n(0, 6, "chat") + n(0, 4, "claude_code"),
         }
 
     @staticmethod
     def _office_app(n: Callable[[int, int, str], int], used: bool) -> dict[str, int]:
-        values = {"connectors_used_count": n(0, 3, "office"), "distinct_connectors_used_count": n(0, 1, "office"),
-                  "distinct_session_count": n(1, 3, "office"), "distinct_skills_used_count": n(0, 1, "office"),
-                  "message_count": n(1, 12, "office"), "skills_used_count": n(0, 2, "office")}
+        values = {
+            "connectors_used_count": n(0, 3, "office"),
+            "distinct_connectors_used_count": n(0, 1, "office"),
+            "distinct_session_count": n(1, 3, "office"),
+            "distinct_skills_used_count": n(0, 1, "office"),
+            "message_count": n(1, 12, "office"),
+            "skills_used_count": n(0, 2, "office"),
+        }
         return values if used else dict.fromkeys(values, 0)
 
     # ---- /analytics/user_usage_report and /user_cost_report ---------------------------------------------------
@@ -338,8 +424,12 @@ class ClaudeSimulator(VendorSimulator):
         for group in groups:
             if group not in allowed:
                 raise BadRequest(f"group_by[]: {group!r} is not one of {', '.join(allowed)}")
-        _check_order(request, ("amount", "list_amount") if cost else
-                     ("total_tokens", "output_tokens", "uncached_input_tokens", "requests"))
+        _check_order(
+            request,
+            ("amount", "list_amount")
+            if cost
+            else ("total_tokens", "output_tokens", "uncached_input_tokens", "requests"),
+        )
         query = _query_key(request)
         token = request.param("page")
         position = (0, 0)
@@ -363,13 +453,21 @@ class ClaudeSimulator(VendorSimulator):
             page = [item for row in page for item in self._cost_rows(row, groups)]
         for row in page:
             row.pop("_list_cents", None)
-        next_page = (Cursor(query, following, expired=fault == "expired_cursor").encode()
-                     if following is not None else None)
+        next_page = (
+            Cursor(query, following, expired=fault == "expired_cursor").encode() if following is not None else None
+        )
         if fault == "loop_cursor":
             next_page = token or LOOP_TOKEN
         refreshed = end + timedelta(hours=4)
-        return json_response({"data": page, "has_more": next_page is not None, "next_page": next_page,
-                              "data_refreshed_at": _rfc3339(refreshed), "organization_id": self.organization_id()})
+        return json_response(
+            {
+                "data": page,
+                "has_more": next_page is not None,
+                "next_page": next_page,
+                "data_refreshed_at": _rfc3339(refreshed),
+                "organization_id": self.organization_id(),
+            }
+        )
 
     def _report_range(self, request: SimRequest) -> tuple[datetime, datetime]:
         start = _instant(request.param("starting_at"), "starting_at")
@@ -379,8 +477,9 @@ class ClaudeSimulator(VendorSimulator):
         given_end = request.param("ending_at")
         if width is not None and given_end is None:
             raise BadRequest("ending_at is required when bucket_width is set")
-        end = (_instant(given_end, "ending_at") if given_end is not None
-               else min(self.clock(), start + timedelta(days=31)))
+        end = (
+            _instant(given_end, "ending_at") if given_end is not None else min(self.clock(), start + timedelta(days=31))
+        )
         if start < datetime(2026, 1, 1, tzinfo=UTC):
             raise BadRequest("starting_at: no data before 2026-01-01T00:00:00Z")
         if end <= start:
@@ -391,8 +490,15 @@ class ClaudeSimulator(VendorSimulator):
             raise BadRequest("with bucket_width=1m the range must be at most 24 hours")
         return start, end
 
-    def _report_rows(self, request: SimRequest, start: datetime, end: datetime, width: str | None,
-                     groups: list[str], position: tuple[int, int]) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
+    def _report_rows(
+        self,
+        request: SimRequest,
+        start: datetime,
+        end: datetime,
+        width: str | None,
+        groups: list[str],
+        position: tuple[int, int],
+    ) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
         """``((user, index within the user's rows), row)`` from ``position`` on, user by user."""
         wanted = set(request.query.get("user_ids[]", [])) or None
         filters = {dim: set(request.query[name]) for name, dim in FILTERS.items() if name in request.query}
@@ -406,8 +512,15 @@ class ClaudeSimulator(VendorSimulator):
             for index in range(skip, len(rows)):
                 yield (user, index), rows[index]
 
-    def _user_report_rows(self, user: int, actor: dict[str, str], buckets: list[tuple[datetime, datetime]],
-                          groups: list[str], filters: dict[str, set[str]], bucketed: bool) -> list[dict[str, Any]]:
+    def _user_report_rows(
+        self,
+        user: int,
+        actor: dict[str, str],
+        buckets: list[tuple[datetime, datetime]],
+        groups: list[str],
+        filters: dict[str, set[str]],
+        bucketed: bool,
+    ) -> list[dict[str, Any]]:
         rows = []
         for bucket_start, bucket_end in buckets:
             merged: dict[tuple[str | None, ...], dict[str, Any]] = {}
@@ -426,13 +539,35 @@ class ClaudeSimulator(VendorSimulator):
                 rows.append(self._report_row(actor, named, usage, bucket_start, bucket_end, bucketed))
         return rows
 
-    def _report_row(self, actor: dict[str, str], dims: dict[str, str | None], usage: dict[str, Any],
-                    start: datetime, end: datetime, bucketed: bool) -> dict[str, Any]:
+    def _report_row(
+        self,
+        actor: dict[str, str],
+        dims: dict[str, str | None],
+        usage: dict[str, Any],
+        start: datetime,
+        end: datetime,
+        bucketed: bool,
+    ) -> dict[str, Any]:
         head: dict[str, Any] = {
-            "actor": {"type": "user_actor", "user_id": actor["id"], "email_address": actor["email_address"],
-                      "name": actor["email_address"].split("@")[0].replace("user", "User "), "deleted": False}}
-        for dim in ("product", "model", "context_window", "inference_geo", "speed", "rbac_group_id",
-                    "slack_channel_id", "claude_tag_category", "claude_tag_user_id"):
+            "actor": {
+                "type": "user_actor",
+                "user_id": actor["id"],
+                "email_address": actor["email_address"],
+                "name": actor["email_address"].split("@")[0].replace("user", "User "),
+                "deleted": False,
+            }
+        }
+        for dim in (
+            "product",
+            "model",
+            "context_window",
+            "inference_geo",
+            "speed",
+            "rbac_group_id",
+            "slack_channel_id",
+            "claude_tag_category",
+            "claude_tag_user_id",
+        ):
             head[dim] = dims.get(dim)
         head["starting_at"] = _rfc3339(start) if bucketed else None
         head["ending_at"] = _rfc3339(end) if bucketed else None
@@ -454,30 +589,55 @@ class ClaudeSimulator(VendorSimulator):
         while datetime(day.year, day.month, day.day, tzinfo=UTC) < end:
             if self.active(user, day, PRODUCT_SURFACE[product]):
                 rng = self.rng("tokens", user, product, model, day)
-                daily = (rng.randint(5_000, 400_000), rng.randint(0, 60_000), rng.randint(0, 20_000),
-                         rng.randint(0, 2_000_000), rng.randint(1_000, 120_000), rng.randint(0, 8),
-                         rng.randint(1, 400))
+                daily = (
+                    rng.randint(5_000, 400_000),
+                    rng.randint(0, 60_000),
+                    rng.randint(0, 20_000),
+                    rng.randint(0, 2_000_000),
+                    rng.randint(1_000, 120_000),
+                    rng.randint(0, 8),
+                    rng.randint(1, 400),
+                )
                 midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
                 low = max(0, _minutes(start - midnight))
                 high = min(1440, _minutes(end - midnight))
                 totals = [t + _spread(value, low, high) for t, value in zip(totals, daily, strict=True)]
             day += timedelta(days=1)
         uncached, five, hour, read, output, searches, requests = totals
-        return {"uncached_input_tokens": uncached,
-                "cache_creation": {"ephemeral_5m_input_tokens": five, "ephemeral_1h_input_tokens": hour},
-                "cache_read_input_tokens": read, "output_tokens": output,
-                "total_tokens": uncached + five + hour + read + output,
-                "server_tool_use": {"web_search_requests": searches}, "requests": requests}
+        return {
+            "uncached_input_tokens": uncached,
+            "cache_creation": {"ephemeral_5m_input_tokens": five, "ephemeral_1h_input_tokens": hour},
+            "cache_read_input_tokens": read,
+            "output_tokens": output,
+            "total_tokens": uncached + five + hour + read + output,
+            "server_tool_use": {"web_search_requests": searches},
+            "requests": requests,
+        }
 
     def _cost_rows(self, row: dict[str, Any], groups: list[str]) -> list[dict[str, Any]]:
         """A usage row priced: one cost row, or its cost_type / token_type fan-out (which does not count to limit)."""
         cents = row["_list_cents"]
         parts: list[tuple[str, str | None, Decimal]] = [("tokens", field, cents[field]) for field in TOKEN_FIELDS]
         parts.append(("web_search", None, cents["web_search"]))
-        head = {k: v for k, v in row.items() if k in ("actor", "product", "model", "context_window", "inference_geo",
-                                                      "speed", "rbac_group_id", "slack_channel_id",
-                                                      "claude_tag_category", "claude_tag_user_id", "starting_at",
-                                                      "ending_at")}
+        head = {
+            k: v
+            for k, v in row.items()
+            if k
+            in (
+                "actor",
+                "product",
+                "model",
+                "context_window",
+                "inference_geo",
+                "speed",
+                "rbac_group_id",
+                "slack_channel_id",
+                "claude_tag_category",
+                "claude_tag_user_id",
+                "starting_at",
+                "ending_at",
+            )
+        }
         by_cost, by_token = "cost_type" in groups, "token_type" in groups
         if not by_cost and not by_token:
             return [_priced(head, sum((p[2] for p in parts), Decimal(0)), row["requests"], None, None)]
@@ -486,8 +646,11 @@ class ClaudeSimulator(VendorSimulator):
             fanned = [("tokens", None, token_cost), parts[-1]]
         else:
             fanned = parts
-        return [_priced(head, amount, None, cost_type if by_cost else None, token_type)
-                for cost_type, token_type, amount in fanned if amount > 0]
+        return [
+            _priced(head, amount, None, cost_type if by_cost else None, token_type)
+            for cost_type, token_type, amount in fanned
+            if amount > 0
+        ]
 
     # ---- Admin API /usage_report/claude_code ------------------------------------------------------------------
 
@@ -532,26 +695,40 @@ class ClaudeSimulator(VendorSimulator):
         rng = self.rng("claude-code", actor, day)
         breakdown = []
         for model in sorted(rng.sample(MODELS, rng.randint(1, 2))):
-            tokens = {"input": rng.randint(1_000, 90_000), "output": rng.randint(500, 30_000),
-                      "cache_read": rng.randint(0, 400_000), "cache_creation": rng.randint(0, 20_000)}
+            tokens = {
+                "input": rng.randint(1_000, 90_000),
+                "output": rng.randint(500, 30_000),
+                "cache_read": rng.randint(0, 400_000),
+                "cache_creation": rng.randint(0, 20_000),
+            }
             price = PRICES[model]
-            cents = (tokens["input"] * price[0] + tokens["cache_creation"] * price[1]
-                     + tokens["cache_read"] * price[3] + tokens["output"] * price[4]) // 1_000_000
-            breakdown.append({"estimated_cost": {"amount": cents, "currency": "USD"}, "model": model,
-                              "tokens": tokens})
+            cents = (
+                tokens["input"] * price[0]
+                + tokens["cache_creation"] * price[1]
+                + tokens["cache_read"] * price[3]
+                + tokens["output"] * price[4]
+            ) // 1_000_000
+            breakdown.append({"estimated_cost": {"amount": cents, "currency": "USD"}, "model": model, "tokens": tokens})
         return {
             "actor": who,
-            "core_metrics": {"commits_by_claude_code": rng.randint(0, 9),
-                             "lines_of_code": {"added": rng.randint(1, 900), "removed": rng.randint(0, 400)},
-                             "num_sessions": rng.randint(1, 15), "pull_requests_by_claude_code": rng.randint(0, 3)},
-            "customer_type": "api", "date": f"{day.isoformat()}T00:00:00Z", "model_breakdown": breakdown,
-            "organization_id": self.organization_id(), "subscription_type": "enterprise",
+            "core_metrics": {
+                "commits_by_claude_code": rng.randint(0, 9),
+                "lines_of_code": {"added": rng.randint(1, 900), "removed": rng.randint(0, 400)},
+                "num_sessions": rng.randint(1, 15),
+                "pull_requests_by_claude_code": rng.randint(0, 3),
+            },
+            "customer_type": "api",
+            "date": f"{day.isoformat()}T00:00:00Z",
+            "model_breakdown": breakdown,
+            "organization_id": self.organization_id(),
+            "subscription_type": "enterprise",
             "terminal_type": rng.choice(TERMINALS),
             "tool_actions": {tool: {"accepted": rng.randint(0, 25), "rejected": rng.randint(0, 4)} for tool in TOOLS},
         }
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
+
 
 def _limit(request: SimRequest, default: int) -> int:
     text = request.param("limit")
@@ -679,16 +856,30 @@ def _add(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
 
 def _list_cents(model: str, usage: dict[str, Any]) -> dict[str, Decimal]:
     """List price in cents of one model's usage, per token type and for web search (summed when rows merge)."""
-    counts = (usage["uncached_input_tokens"], usage["cache_creation"]["ephemeral_5m_input_tokens"],
-              usage["cache_creation"]["ephemeral_1h_input_tokens"], usage["cache_read_input_tokens"],
-              usage["output_tokens"])
-    cents = {field: Decimal(count) * price / 1_000_000
-             for field, count, price in zip(TOKEN_FIELDS, counts, PRICES[model], strict=True)}
+    counts = (
+        usage["uncached_input_tokens"],
+        usage["cache_creation"]["ephemeral_5m_input_tokens"],
+        usage["cache_creation"]["ephemeral_1h_input_tokens"],
+        usage["cache_read_input_tokens"],
+        usage["output_tokens"],
+    )
+    cents = {
+        field: Decimal(count) * price / 1_000_000
+        for field, count, price in zip(TOKEN_FIELDS, counts, PRICES[model], strict=True)
+    }
     cents["web_search"] = usage["server_tool_use"]["web_search_requests"] * WEB_SEARCH_CENTS
     return cents
 
 
-def _priced(head: dict[str, Any], list_amount: Decimal, requests: int | None, cost_type: str | None,
-            token_type: str | None) -> dict[str, Any]:
-    return {**head, "requests": requests, "currency": "USD", "amount": f"{list_amount * DISCOUNT:.6f}",
-            "list_amount": f"{list_amount:.6f}", "cost_type": cost_type, "token_type": token_type}
+def _priced(
+    head: dict[str, Any], list_amount: Decimal, requests: int | None, cost_type: str | None, token_type: str | None
+) -> dict[str, Any]:
+    return {
+        **head,
+        "requests": requests,
+        "currency": "USD",
+        "amount": f"{list_amount * DISCOUNT:.6f}",
+        "list_amount": f"{list_amount:.6f}",
+        "cost_type": cost_type,
+        "token_type": token_type,
+    }

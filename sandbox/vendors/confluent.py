@@ -78,22 +78,46 @@ class _Kind:
 
 
 _KINDS = (
-    _Kind("lkc", "KAFKA", ("orders", "payments", "clickstream"), (
-        _Line("KAFKA_BASE", "Hour", "0.75", 240_000, 240_000),
-        _Line("KAFKA_STORAGE", "GB", "0.0033", 100_000, 5_000_000),
-        _Line("KAFKA_NETWORK_WRITE", "GB", "0.05", 10_000, 2_000_000))),
-    _Kind("lcc", "CONNECT", ("s3-sink", "postgres-source", "bigquery-sink"), (
-        _Line("CONNECT_CAPACITY", "Hour", "0.12", 240_000, 240_000),
-        _Line("CONNECT_NUM_TASKS", "Task-hour", "0.034", 240_000, 960_000),
-        _Line("CONNECT_THROUGHPUT", "GB", "0.025", 10_000, 900_000))),
-    _Kind("lsrc", "STREAM_GOVERNANCE", ("schema-registry",), (
-        _Line("GOVERNANCE_BASE", "Hour", "0.125", 240_000, 240_000),
-        _Line("SCHEMA_REGISTRY", "Schema", "0.0014", 1_000_000, 20_000_000),
-        _Line("NUM_RULES", "Rule", "0.0013", 0, 500_000))),
-    _Kind("lkc", "KAFKA", ("ledger", "telemetry", "inventory"), (
-        _Line("KAFKA_NUM_CKUS", "Hour", "2.25", 240_000, 960_000),
-        _Line("KAFKA_NETWORK_READ", "GB", "0.05", 10_000, 3_000_000),
-        _Line("KAFKA_PARTITION", "Partition-hour", "0.0015", 240_000, 24_000_000))),
+    _Kind(
+        "lkc",
+        "KAFKA",
+        ("orders", "payments", "clickstream"),
+        (
+            _Line("KAFKA_BASE", "Hour", "0.75", 240_000, 240_000),
+            _Line("KAFKA_STORAGE", "GB", "0.0033", 100_000, 5_000_000),
+            _Line("KAFKA_NETWORK_WRITE", "GB", "0.05", 10_000, 2_000_000),
+        ),
+    ),
+    _Kind(
+        "lcc",
+        "CONNECT",
+        ("s3-sink", "postgres-source", "bigquery-sink"),
+        (
+            _Line("CONNECT_CAPACITY", "Hour", "0.12", 240_000, 240_000),
+            _Line("CONNECT_NUM_TASKS", "Task-hour", "0.034", 240_000, 960_000),
+            _Line("CONNECT_THROUGHPUT", "GB", "0.025", 10_000, 900_000),
+        ),
+    ),
+    _Kind(
+        "lsrc",
+        "STREAM_GOVERNANCE",
+        ("schema-registry",),
+        (
+            _Line("GOVERNANCE_BASE", "Hour", "0.125", 240_000, 240_000),
+            _Line("SCHEMA_REGISTRY", "Schema", "0.0014", 1_000_000, 20_000_000),
+            _Line("NUM_RULES", "Rule", "0.0013", 0, 500_000),
+        ),
+    ),
+    _Kind(
+        "lkc",
+        "KAFKA",
+        ("ledger", "telemetry", "inventory"),
+        (
+            _Line("KAFKA_NUM_CKUS", "Hour", "2.25", 240_000, 960_000),
+            _Line("KAFKA_NETWORK_READ", "GB", "0.05", 10_000, 3_000_000),
+            _Line("KAFKA_PARTITION", "Partition-hour", "0.0015", 240_000, 24_000_000),
+        ),
+    ),
 )
 _NETWORKS = ("INTERNET", "PRIVATE_LINK", "TRANSIT_GATEWAY", "PEERED_VPC")
 _REGIONS = (("aws", "us-east-1"), ("aws", "eu-west-1"), ("gcp", "us-central1"), ("azure", "westeurope"))
@@ -173,8 +197,9 @@ class ConfluentSimulator(VendorSimulator):
     def rate_limited(self, retry_after: float) -> SimResponse:
         response = self._failure(429, "Exceeded rate limit")
         reset = f"{retry_after:g}"
-        response.headers.update({"retry-after": reset, "x-ratelimit-limit": "80", "x-ratelimit-remaining": "0",
-                                 "x-ratelimit-reset": reset})
+        response.headers.update(
+            {"retry-after": reset, "x-ratelimit-limit": "80", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+        )
         return response
 
     def handle(self, request: SimRequest, fault: str | None) -> SimResponse:
@@ -192,12 +217,14 @@ class ConfluentSimulator(VendorSimulator):
         if fault == "loop_cursor":
             next_token: str | None = token or self._token(_Query(query.start, query.end, query.page_size, 0))
         else:
-            next_token = self._token(_Query(query.start, query.end, query.page_size, following)) \
-                if following < total else None
+            next_token = (
+                self._token(_Query(query.start, query.end, query.page_size, following)) if following < total else None
+            )
         host = request.headers.get("host", "127.0.0.1")
         next_url = f"http://{host}{PATH}?page_token={quote(next_token, safe='')}" if next_token else None
-        prefix = ('{"api_version":"billing/v1","kind":"CostList","metadata":' + json.dumps({"next": next_url})
-                  + ',"data":[')
+        prefix = (
+            '{"api_version":"billing/v1","kind":"CostList","metadata":' + json.dumps({"next": next_url}) + ',"data":['
+        )
         rows = self._rows(query.start, query.offset, min(following, total))
         return streamed_json(prefix, rows, "]}", headers=self._ok_headers())
 
@@ -205,14 +232,16 @@ class ConfluentSimulator(VendorSimulator):
         start = _parse_date(request, "start_date")
         end = _parse_date(request, "end_date")
         if end <= start:
-            raise _BadRequest("end_date", "end_date must be after start_date (start_date is inclusive, end_date "
-                                          "exclusive)")
+            raise _BadRequest(
+                "end_date", "end_date must be after start_date (start_date is inclusive, end_date exclusive)"
+            )
         if end > _add_months(start, 1):
             raise _BadRequest("end_date", "One month is the maximum window between start and end dates")
         earliest = _add_months(self.today(), -12)
         if start < earliest:
-            raise _BadRequest("start_date", f"The start date can be up to one year in the past (on or after "
-                                            f"{earliest.isoformat()})")
+            raise _BadRequest(
+                "start_date", f"The start date can be up to one year in the past (on or after {earliest.isoformat()})"
+            )
         text = request.param("page_size")
         size = DEFAULT_PAGE_SIZE
         if text is not None:
@@ -265,13 +294,25 @@ class ConfluentSimulator(VendorSimulator):
         original = int((quantity * Decimal(line.price) * 100).quantize(Decimal(1), ROUND_HALF_UP))
         discount = original * resource.discount_percent // 100
         row = self._cost(day, rng.getrandbits(28), line.line_type, line.unit, original, discount)
-        row.update({"network_access_type": resource.network, "product": resource.kind.product,
-                    "price": float(line.price), "quantity": float(quantity),
-                    "resource": {"id": resource.id, "display_name": resource.display_name,
-                                 "environment": {"id": resource.environment}}})
+        row.update(
+            {
+                "network_access_type": resource.network,
+                "product": resource.kind.product,
+                "price": float(line.price),
+                "quantity": float(quantity),
+                "resource": {
+                    "id": resource.id,
+                    "display_name": resource.display_name,
+                    "environment": {"id": resource.environment},
+                },
+            }
+        )
         if resource.kind.product == "CONNECT":
-            row["tier_dimensions"] = {"provider": resource.provider, "region": resource.region,
-                                      "connector_type": _CONNECTORS[resource.index % len(_CONNECTORS)]}
+            row["tier_dimensions"] = {
+                "provider": resource.provider,
+                "region": resource.region,
+                "connector_type": _CONNECTORS[resource.index % len(_CONNECTORS)],
+            }
         return row
 
     def _promo(self, day: date) -> dict[str, Any]:
@@ -283,11 +324,19 @@ class ConfluentSimulator(VendorSimulator):
 
     @staticmethod
     def _cost(day: date, serial: int, line_type: str, unit: str, original: int, discount: int) -> dict[str, Any]:
-        return {"api_version": "billing/v1", "kind": "Cost", "id": f"dlz-{serial:07x}",
-                "start_date": day.isoformat(), "end_date": (day + timedelta(days=1)).isoformat(),
-                "granularity": "DAILY", "line_type": line_type, "unit": unit,
-                "original_amount": original / 100, "discount_amount": discount / 100,
-                "amount": (original - discount) / 100}
+        return {
+            "api_version": "billing/v1",
+            "kind": "Cost",
+            "id": f"dlz-{serial:07x}",
+            "start_date": day.isoformat(),
+            "end_date": (day + timedelta(days=1)).isoformat(),
+            "granularity": "DAILY",
+            "line_type": line_type,
+            "unit": unit,
+            "original_amount": original / 100,
+            "discount_amount": discount / 100,
+            "amount": (original - discount) / 100,
+        }
 
     def _resource(self, index: int) -> _Resource:
         if index not in self._resources:
@@ -300,15 +349,28 @@ class ConfluentSimulator(VendorSimulator):
         provider, region = rng.choice(_REGIONS)
         suffix = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(5))
         environment = self.rng("environment", index % max(1, self.config.organizations)).getrandbits(24)
-        return _Resource(index, kind, f"{kind.prefix}-{suffix}", f"{rng.choice(kind.names)}-{index}",
-                         f"env-{environment:06x}", rng.choice(_NETWORKS), provider, region,
-                         rng.choice((0, 0, 10, 20)))
+        return _Resource(
+            index,
+            kind,
+            f"{kind.prefix}-{suffix}",
+            f"{rng.choice(kind.names)}-{index}",
+            f"env-{environment:06x}",
+            rng.choice(_NETWORKS),
+            provider,
+            region,
+            rng.choice((0, 0, 10, 20)),
+        )
 
     def _failure(self, status: int, detail: str, parameter: str | None = None) -> SimResponse:
         code, title = _ERRORS.get(status, ("error", "Error"))
         digest = hashlib.sha256(f"{status}|{detail}".encode()).digest()
-        error: dict[str, Any] = {"id": str(uuid.UUID(bytes=digest[:16])),
-                                 "status": str(status), "code": code, "title": title, "detail": detail}
+        error: dict[str, Any] = {
+            "id": str(uuid.UUID(bytes=digest[:16])),
+            "status": str(status),
+            "code": code,
+            "title": title,
+            "detail": detail,
+        }
         if parameter:
             error["source"] = {"parameter": parameter}
         headers = {"x-request-id": uuid.uuid4().hex}
@@ -318,8 +380,12 @@ class ConfluentSimulator(VendorSimulator):
 
     @staticmethod
     def _ok_headers() -> dict[str, str]:
-        return {"x-request-id": uuid.uuid4().hex, "x-ratelimit-limit": "80", "x-ratelimit-remaining": "79",
-                "x-ratelimit-reset": "60"}
+        return {
+            "x-request-id": uuid.uuid4().hex,
+            "x-ratelimit-limit": "80",
+            "x-ratelimit-remaining": "79",
+            "x-ratelimit-reset": "60",
+        }
 
 
 def _parse_date(request: SimRequest, name: str) -> date:

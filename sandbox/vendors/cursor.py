@@ -56,11 +56,17 @@ class CursorSimulator(VendorSimulator):
         first_user = (page - 1) * page_size
         page_users = range(first_user, min(users, first_user + page_size))
         days = list(range(start - start % DAY_MS, end + 1, DAY_MS))  # every UTC day the range touches
-        pagination = {"page": page, "pageSize": page_size, "totalUsers": users, "totalPages": total_pages,
-                      "hasNextPage": page < total_pages if fault != "loop_cursor" else True,
-                      "hasPreviousPage": page > 1}
-        suffix = ('],"period":' + _dumps({"startDate": start, "endDate": end}) + ',"pagination":'
-                  + _dumps(pagination) + "}")
+        pagination = {
+            "page": page,
+            "pageSize": page_size,
+            "totalUsers": users,
+            "totalPages": total_pages,
+            "hasNextPage": page < total_pages if fault != "loop_cursor" else True,
+            "hasPreviousPage": page > 1,
+        }
+        suffix = (
+            '],"period":' + _dumps({"startDate": start, "endDate": end}) + ',"pagination":' + _dumps(pagination) + "}"
+        )
         return streamed_json('{"data":[', self._rows(page_users, days), suffix)
 
     def _rows(self, users: range, days: list[int]) -> Iterator[dict[str, Any]]:
@@ -80,15 +86,29 @@ class CursorSimulator(VendorSimulator):
         added, deleted = count(2000), count(1200)
         model = rng.choice(MODELS) if active else None
         return {
-            "userId": 10_000 + user, "day": day.isoformat(), "date": day_ms, "isActive": active,
-            "totalLinesAdded": added, "totalLinesDeleted": deleted,
-            "acceptedLinesAdded": added * 7 // 10, "acceptedLinesDeleted": deleted * 7 // 10,
-            "totalApplies": count(90), "totalAccepts": count(80), "totalRejects": count(15),
-            "totalTabsShown": count(400), "totalTabsAccepted": count(300),
-            "composerRequests": count(50), "chatRequests": count(130), "agentRequests": count(20),
-            "cmdkUsages": count(70), "subscriptionIncludedReqs": count(200), "apiKeyReqs": count(3),
-            "usageBasedReqs": count(10), "bugbotUsages": count(4),
-            "mostUsedModel": model, "applyMostUsedExtension": rng.choice([".ts", ".py", ".go"]) if active else None,
+            "userId": 10_000 + user,
+            "day": day.isoformat(),
+            "date": day_ms,
+            "isActive": active,
+            "totalLinesAdded": added,
+            "totalLinesDeleted": deleted,
+            "acceptedLinesAdded": added * 7 // 10,
+            "acceptedLinesDeleted": deleted * 7 // 10,
+            "totalApplies": count(90),
+            "totalAccepts": count(80),
+            "totalRejects": count(15),
+            "totalTabsShown": count(400),
+            "totalTabsAccepted": count(300),
+            "composerRequests": count(50),
+            "chatRequests": count(130),
+            "agentRequests": count(20),
+            "cmdkUsages": count(70),
+            "subscriptionIncludedReqs": count(200),
+            "apiKeyReqs": count(3),
+            "usageBasedReqs": count(10),
+            "bugbotUsages": count(4),
+            "mostUsedModel": model,
+            "applyMostUsedExtension": rng.choice([".ts", ".py", ".go"]) if active else None,
             "tabMostUsedExtension": rng.choice([".tsx", ".rs", ".java"]) if active else None,
             "clientVersion": f"1.{rng.randint(0, 7)}.{rng.randint(0, 20)}" if active else None,
             "email": f"user{user}@sandbox.example",

@@ -93,8 +93,15 @@ class DatadogSimulator(VendorSimulator):
     def rate_limited(self, retry_after: float) -> SimResponse:
         """Datadog documents no Retry-After, only the X-RateLimit-* headers (Reset = seconds until the reset)."""
         response = self.error(429, "Too many requests")
-        response.headers.update({"x-ratelimit-limit": "60", "x-ratelimit-period": "60", "x-ratelimit-remaining": "0",
-                                 "x-ratelimit-reset": f"{retry_after:g}", "x-ratelimit-name": "usage_metering"})
+        response.headers.update(
+            {
+                "x-ratelimit-limit": "60",
+                "x-ratelimit-period": "60",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": f"{retry_after:g}",
+                "x-ratelimit-name": "usage_metering",
+            }
+        )
         return response
 
     def handle(self, request: SimRequest, fault: str | None) -> SimResponse:
@@ -110,8 +117,11 @@ class DatadogSimulator(VendorSimulator):
         if request.param("include_connected_accounts", "false") not in ("true", "false"):
             return self.error(400, "include_connected_accounts must be true or false")
         try:
-            periods = (self._estimated_periods(request) if request.path == ESTIMATED_PATH
-                       else self._historical_periods(request))
+            periods = (
+                self._estimated_periods(request)
+                if request.path == ESTIMATED_PATH
+                else self._historical_periods(request)
+            )
         except _BadRequest as problem:
             return self.error(400, str(problem))
         orgs = range(self.config.organizations) if view == "sub-org" else None
@@ -128,8 +138,10 @@ class DatadogSimulator(VendorSimulator):
             end_date = request.param("end_date")
             last = _parse_day(end_date, "end_date") if end_date else max(first, today)
             if first < earliest:
-                raise _BadRequest(f"start_date must not be before {earliest.isoformat()}: estimated cost covers "
-                                  "only the current and the previous month")
+                raise _BadRequest(
+                    f"start_date must not be before {earliest.isoformat()}: estimated cost covers "
+                    "only the current and the previous month"
+                )
             if last < first:
                 raise _BadRequest("end_date must not be before start_date")
             days = (min(last, today) - first).days + 1
@@ -138,12 +150,16 @@ class DatadogSimulator(VendorSimulator):
             raise _BadRequest("Either start_month or start_date is required")
         first = _parse_month(start_month, "start_month")
         if first < earliest:
-            raise _BadRequest(f"start_month must not be before {earliest.isoformat()[:7]}: estimated cost covers "
-                              "only the current and the previous month")
+            raise _BadRequest(
+                f"start_month must not be before {earliest.isoformat()[:7]}: estimated cost covers "
+                "only the current and the previous month"
+            )
         end_month = request.param("end_month")
         last = _parse_month(end_month, "end_month") if end_month else max(first, _month_of(today))
-        return [_Period(month, month, today.day if month == _month_of(today) else _days_in(month))
-                for month in _months(first, last, _month_of(today))]
+        return [
+            _Period(month, month, today.day if month == _month_of(today) else _days_in(month))
+            for month in _months(first, last, _month_of(today))
+        ]
 
     def _historical_periods(self, request: SimRequest) -> list[_Period]:
         today = self.now().date()
@@ -153,8 +169,10 @@ class DatadogSimulator(VendorSimulator):
         first = _parse_month(start_month, "start_month")
         earliest = _add_months(_month_of(today), -RETENTION_MONTHS)
         if first < earliest:
-            raise _BadRequest(f"start_month must not be before {earliest.isoformat()[:7]}: usage data is kept for "
-                              f"{RETENTION_MONTHS} months")
+            raise _BadRequest(
+                f"start_month must not be before {earliest.isoformat()[:7]}: usage data is kept for "
+                f"{RETENTION_MONTHS} months"
+            )
         final = _add_months(_month_of(today), -1 if today.day >= FINAL_ON_DAY else -2)
         end_month = request.param("end_month")
         last = _parse_month(end_month, "end_month") if end_month else max(first, final)
@@ -196,11 +214,17 @@ class DatadogSimulator(VendorSimulator):
         total = sum(committed + on_demand for committed, on_demand in cents.values())
         digest = hashlib.sha256(f"{self.config.seed}|{public_id}|{period.stamp}".encode()).hexdigest()
         return {
-            "type": "cost_by_org", "id": digest,
+            "type": "cost_by_org",
+            "id": digest,
             "attributes": {
-                "org_name": "Sandbox Parent Org" if org == 0 else f"Sandbox Org {org}", "public_id": public_id,
-                "account_name": "Sandbox Account", "account_public_id": self._public_id("account"),
-                "region": "us", "date": period.stamp, "total_cost": total / 100, "charges": charges,
+                "org_name": "Sandbox Parent Org" if org == 0 else f"Sandbox Org {org}",
+                "public_id": public_id,
+                "account_name": "Sandbox Account",
+                "account_public_id": self._public_id("account"),
+                "region": "us",
+                "date": period.stamp,
+                "total_cost": total / 100,
+                "charges": charges,
             },
         }
 

@@ -43,8 +43,16 @@ DEFAULT_DAYS = 30
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 30_000
 OVERAGE_CENTS_PER_CREDIT = 4  # estimated_cost_usd = credits x $0.04 (the doc's example: 1234.5 credits -> $49.38)
-CLIENTS = ("CODEX_CLI", "CODEX_WEB", "CODEX_DESKTOP_APP", "CODEX_IDE_VSCODE", "CODEX_SERVICE_EXEC", "CODEX_SDK_TS",
-           "CODEX_GITHUB", "CODEX_UNKNOWN_DEFAULT")
+CLIENTS = (
+    "CODEX_CLI",
+    "CODEX_WEB",
+    "CODEX_DESKTOP_APP",
+    "CODEX_IDE_VSCODE",
+    "CODEX_SERVICE_EXEC",
+    "CODEX_SDK_TS",
+    "CODEX_GITHUB",
+    "CODEX_UNKNOWN_DEFAULT",
+)
 MODELS = ("gpt-5.5", "gpt-5-codex", "gpt-5.1-codex-max", "gpt-5.1-codex-mini", "other")
 SPEEDS = ("standard", "fast", None)
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -78,7 +86,8 @@ class _Amounts:
             "credits": self.credit_tenths / 10,
             "cost_usd": None if self.cost_cents is None else self.cost_cents / 100,
             "estimated_cost_usd": round(self.credit_tenths * OVERAGE_CENTS_PER_CREDIT / 10) / 100,
-            "uncached_text_input_tokens": self.uncached, "cached_text_input_tokens": self.cached,
+            "uncached_text_input_tokens": self.uncached,
+            "cached_text_input_tokens": self.cached,
             "text_output_tokens": self.output,
             "text_total_tokens": None if None in tokens else sum(t for t in tokens if t is not None),
         }
@@ -151,8 +160,11 @@ class OpenAICodexSimulator(VendorSimulator):
         if request.method != "GET" or not request.path.startswith(PATH_PREFIX) or not workspace or tail != "usage":
             return self.error(404, "Not Found")
         if self.bearer(request) != API_KEY:
-            return self.error(401, "Invalid or missing API key. Pass a key with codex.enterprise.analytics.read "
-                                   "as 'Authorization: Bearer <key>'.")
+            return self.error(
+                401,
+                "Invalid or missing API key. Pass a key with codex.enterprise.analytics.read "
+                "as 'Authorization: Bearer <key>'.",
+            )
         if workspace != WORKSPACE_ID:
             return self.error(403, f"This API key does not have access to workspace {workspace}.")
         query = self._query(request, workspace)
@@ -162,8 +174,9 @@ class OpenAICodexSimulator(VendorSimulator):
         if isinstance(limit, SimResponse):
             return limit
         if not 1 <= limit <= MAX_LIMIT:
-            return _validation_error("limit", f"Input should be between 1 and {MAX_LIMIT}", "value_error",
-                                     request.param("limit"))
+            return _validation_error(
+                "limit", f"Input should be between 1 and {MAX_LIMIT}", "value_error", request.param("limit")
+            )
         token = request.param("page")
         offset = 0
         if token is not None:
@@ -176,8 +189,13 @@ class OpenAICodexSimulator(VendorSimulator):
         next_page = _encode_cursor(stop, query.key()) if stop < total else None
         if fault == "loop_cursor":
             next_page = token if token is not None else _encode_cursor(offset, query.key())
-        suffix = '],"has_more":' + ("true" if next_page else "false") + ',"next_page":' + (
-            f'"{next_page}"' if next_page else "null") + "}"
+        suffix = (
+            '],"has_more":'
+            + ("true" if next_page else "false")
+            + ',"next_page":'
+            + (f'"{next_page}"' if next_page else "null")
+            + "}"
+        )
         return streamed_json('{"object":"page","data":[', self._rows(query, range(offset, stop)), suffix)
 
     def page_cap(self) -> int:
@@ -202,8 +220,11 @@ class OpenAICodexSimulator(VendorSimulator):
         if start >= end:
             return self.error(400, "start_time must be earlier than end_time.")
         if start < now - LOOKBACK_SECONDS:
-            return self.error(400, "start_time is too far in the past: requests can look back up to 90 days "
-                                   f"(start_time must be at least {now - LOOKBACK_SECONDS}).")
+            return self.error(
+                400,
+                "start_time is too far in the past: requests can look back up to 90 days "
+                f"(start_time must be at least {now - LOOKBACK_SECONDS}).",
+            )
         size = DAY if group_by == "day" else 7 * DAY
         first = start - start % DAY
         if group_by == "week":
@@ -222,21 +243,29 @@ class OpenAICodexSimulator(VendorSimulator):
         first = max(bucket, query.start - query.start % DAY)
         days = range(first, min(bucket + query.bucket_seconds, query.end, int(self.clock())), DAY)
         usage = _Usage()
-        for member in ([user] if user is not None else range(self.config.users)):
+        for member in [user] if user is not None else range(self.config.users):
             for day in days:
                 usage.add(self.day_usage(member, day))
         actor = None
         if user is not None:
             actor = {"type": "ACCOUNT_USER", "user_id": self.user_id(user), "email": _email(user)}
         return {
-            "object": "codex.usage.result", "start_time": bucket, "end_time": bucket + query.bucket_seconds,
-            "user_id": actor and actor["user_id"], "actor": actor, "email": actor and actor["email"],
+            "object": "codex.usage.result",
+            "start_time": bucket,
+            "end_time": bucket + query.bucket_seconds,
+            "user_id": actor and actor["user_id"],
+            "actor": actor,
+            "email": actor and actor["email"],
             "totals": usage.totals.counts(),
             "clients": [{"client_id": key, **amounts.counts()} for key, amounts in usage.clients.items()],
-            "models": [{"model": model, "speed": speed, **amounts.billing()}
-                       for (model, speed), amounts in usage.models.items()] or None,
-            "code_attribution": None if usage.lines is None else {"lines_added": usage.lines[0],
-                                                                  "lines_removed": usage.lines[1]},
+            "models": [
+                {"model": model, "speed": speed, **amounts.billing()}
+                for (model, speed), amounts in usage.models.items()
+            ]
+            or None,
+            "code_attribution": None
+            if usage.lines is None
+            else {"lines_added": usage.lines[0], "lines_removed": usage.lines[1]},
         }
 
     def user_id(self, user: int) -> str:
@@ -254,8 +283,9 @@ class OpenAICodexSimulator(VendorSimulator):
         tokens_reported = rng.random() < 0.95
         models = rng.sample(MODELS, rng.choice((1, 1, 2)))
         for model in models:
-            amounts = _Amounts(credit_tenths=rng.randint(5, 20_000), cost_cents=rng.randint(1, 9_000) if usd_billed
-                               else None)
+            amounts = _Amounts(
+                credit_tenths=rng.randint(5, 20_000), cost_cents=rng.randint(1, 9_000) if usd_billed else None
+            )
             if tokens_reported:
                 amounts.uncached, amounts.cached = rng.randint(1_000, 400_000), rng.randint(0, 4_000_000)
                 amounts.output = rng.randint(100, 120_000)
@@ -275,19 +305,28 @@ def _split_clients(clients: list[str], totals: _Amounts, random: Callable[[], fl
     result: dict[str, _Amounts] = {}
     left = _Amounts(**vars(totals))
     for client, weight in zip(clients[1:], weights[1:], strict=True):
-        part = _Amounts(threads=int(totals.threads * weight), turns=int(totals.turns * weight),
-                        credit_tenths=int(totals.credit_tenths * weight),
-                        cost_cents=None if totals.cost_cents is None else int(totals.cost_cents * weight),
-                        **{k: _scaled(getattr(totals, k), weight) for k in _TOKEN_KEYS})
+        part = _Amounts(
+            threads=int(totals.threads * weight),
+            turns=int(totals.turns * weight),
+            credit_tenths=int(totals.credit_tenths * weight),
+            cost_cents=None if totals.cost_cents is None else int(totals.cost_cents * weight),
+            **{k: _scaled(getattr(totals, k), weight) for k in _TOKEN_KEYS},
+        )
         result[client] = part
         left = _subtract(left, part)
     return {clients[0]: left, **result}
 
 
 def _subtract(whole: _Amounts, part: _Amounts) -> _Amounts:
-    return _Amounts(whole.threads - part.threads, whole.turns - part.turns, whole.credit_tenths - part.credit_tenths,
-                    *(None if getattr(whole, k) is None else getattr(whole, k) - (getattr(part, k) or 0)
-                      for k in ("cost_cents", *_TOKEN_KEYS)))
+    return _Amounts(
+        whole.threads - part.threads,
+        whole.turns - part.turns,
+        whole.credit_tenths - part.credit_tenths,
+        *(
+            None if getattr(whole, k) is None else getattr(whole, k) - (getattr(part, k) or 0)
+            for k in ("cost_cents", *_TOKEN_KEYS)
+        ),
+    )
 
 
 def _scaled(value: int | None, weight: float) -> int | None:
@@ -309,8 +348,9 @@ def _int_param(request: SimRequest, name: str, default: int) -> int | SimRespons
     try:
         return int(text)
     except ValueError:
-        return _validation_error(name, "Input should be a valid integer, unable to parse string as an integer",
-                                 "int_parsing", text)
+        return _validation_error(
+            name, "Input should be a valid integer, unable to parse string as an integer", "int_parsing", text
+        )
 
 
 def _validation_error(name: str, message: str, kind: str, value: Any) -> SimResponse:

@@ -50,10 +50,16 @@ def _read_all(service: UsageService, limit: int) -> tuple[list[str], int]:
         responses = 0
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             while True:
-                query = {"integrated_account_id": ACCOUNT_ID, "start_date": "2026-10-01", "end_date": "2026-10-01",
-                         "limit": str(limit), **({"next_cursor": cursor} if cursor else {})}
-                response = await client.get("/unified/usage-metering/usage", params=query,
-                                            headers={"Authorization": "Bearer tok"})
+                query = {
+                    "integrated_account_id": ACCOUNT_ID,
+                    "start_date": "2026-10-01",
+                    "end_date": "2026-10-01",
+                    "limit": str(limit),
+                    **({"next_cursor": cursor} if cursor else {}),
+                }
+                response = await client.get(
+                    "/unified/usage-metering/usage", params=query, headers={"Authorization": "Bearer tok"}
+                )
                 assert response.status_code == 200, response.text
                 body = response.json()
                 ids.extend(row["id"] for row in body["result"])
@@ -61,6 +67,7 @@ def _read_all(service: UsageService, limit: int) -> tuple[list[str], int]:
                 cursor = body["next_cursor"]
                 if cursor is None:
                     return ids, responses
+
     return asyncio.run(run())
 
 

@@ -71,10 +71,7 @@ def _load_cases() -> list[tuple[str, Path, dict[str, Any]]]:
 def _params() -> list[Any]:
     if not (SUITE / "groups").is_dir():
         return []
-    return [
-        pytest.param(path, case, id=case_id, marks=_marks(case_id))
-        for case_id, path, case in _load_cases()
-    ]
+    return [pytest.param(path, case, id=case_id, marks=_marks(case_id)) for case_id, path, case in _load_cases()]
 
 
 def _marks(case_id: str) -> list[pytest.MarkDecorator]:

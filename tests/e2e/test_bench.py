@@ -38,10 +38,21 @@ def test_baseline_rows_equal_engine_rows_in_order(integration: str) -> None:
 
 def test_bench_smoke_run_exits_zero(tmp_path: Path) -> None:
     output = tmp_path / "RESULTS.md"
-    completed = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--output", str(output)], cwd=ROOT,
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     text = output.read_text(encoding="utf-8")
-    for figure in ("1. library end-to-end", "2. service through HTTP", "3. stream peak RSS", "4. service overhead",
-                   "5. start-up", "6. concurrent windows"):
+    for figure in (
+        "1. library end-to-end",
+        "2. service through HTTP",
+        "3. stream peak RSS",
+        "4. service overhead",
+        "5. start-up",
+        "6. concurrent windows",
+    ):
         assert figure in text

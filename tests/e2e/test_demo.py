@@ -43,8 +43,12 @@ def test_every_simulator_belongs_to_an_integration() -> None:
 
 
 def test_sandbox_command_prints_endpoints_as_json_and_serves() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "unimeter.cli", "sandbox", "--json", "--seed", "3"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "unimeter.cli", "sandbox", "--json", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         text = ""
@@ -67,7 +71,11 @@ def test_sandbox_command_prints_endpoints_as_json_and_serves() -> None:
 
 
 def test_sandbox_command_rejects_an_unknown_fault_kind() -> None:
-    result = subprocess.run([sys.executable, "-m", "unimeter.cli", "sandbox", "--fault", "cursor=explode"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "unimeter.cli", "sandbox", "--fault", "cursor=explode"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "unknown fault kind 'explode'" in result.stderr

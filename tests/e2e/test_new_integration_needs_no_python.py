@@ -135,19 +135,21 @@ RESPONSE_SCHEMA = {
         "has_more": {"type": "boolean"},
         "items": {"type": "array", "items": {"$ref": "#/$defs/item"}},
     },
-    "$defs": {"item": {
-        "type": "object",
-        "required": ["day", "user", "model", "input_tokens", "output_tokens", "cost_usd"],
-        "properties": {
-            "day": {"type": "string", "format": "date"},
-            "user": {"type": "string", "pattern": "^u_[a-z]{1,8}$"},
-            "email": {"type": "string", "pattern": "^[a-z]{1,8}@example\\.com$"},
-            "model": {"type": "string", "enum": ["m-large", "m-small"]},
-            "input_tokens": {"type": "integer", "minimum": 0},
-            "output_tokens": {"type": "integer", "minimum": 0},
-            "cost_usd": {"type": "string", "pattern": "^(0|[1-9][0-9]{0,3})(\\.[0-9]{1,2})?$"},
-        },
-    }},
+    "$defs": {
+        "item": {
+            "type": "object",
+            "required": ["day", "user", "model", "input_tokens", "output_tokens", "cost_usd"],
+            "properties": {
+                "day": {"type": "string", "format": "date"},
+                "user": {"type": "string", "pattern": "^u_[a-z]{1,8}$"},
+                "email": {"type": "string", "pattern": "^[a-z]{1,8}@example\\.com$"},
+                "model": {"type": "string", "enum": ["m-large", "m-small"]},
+                "input_tokens": {"type": "integer", "minimum": 0},
+                "output_tokens": {"type": "integer", "minimum": 0},
+                "cost_usd": {"type": "string", "pattern": "^(0|[1-9][0-9]{0,3})(\\.[0-9]{1,2})?$"},
+            },
+        }
+    },
 }
 
 # ------------------------------------------------------------------------------------------------ the recorded cases
@@ -157,52 +159,124 @@ AUTH = {"authorization": "Bearer key_test", "x-meterly-project": "prj_test"}
 JSON = {"content-type": "application/json"}
 NOW = "2026-11-26T12:00:00Z"
 
-ADA_1 = {"day": "2026-11-01", "user": "u_ada", "email": "ada@example.com", "model": "m-large", "input_tokens": 1200,
-         "output_tokens": 300, "cost_usd": "0.45"}
-BOB_1 = {"day": "2026-11-01", "user": "u_bob", "email": "bob@example.com", "model": "m-small", "input_tokens": 0,
-         "output_tokens": 0, "cost_usd": "0"}
-ADA_2 = {"day": "2026-11-02", "user": "u_ada", "model": "m-large", "input_tokens": 800, "output_tokens": 150,
-         "cost_usd": "0.3"}
-CAL_25 = {"day": "2026-11-25", "user": "u_cal", "email": "cal@example.com", "model": "m-small", "input_tokens": 40,
-          "output_tokens": 8, "cost_usd": "0.01"}
-DEE_3 = {"day": "2026-11-03", "user": "u_dee", "email": "dee@example.com", "model": "m-large", "input_tokens": 5,
-         "output_tokens": 1, "cost_usd": "12.5"}
+ADA_1 = {
+    "day": "2026-11-01",
+    "user": "u_ada",
+    "email": "ada@example.com",
+    "model": "m-large",
+    "input_tokens": 1200,
+    "output_tokens": 300,
+    "cost_usd": "0.45",
+}
+BOB_1 = {
+    "day": "2026-11-01",
+    "user": "u_bob",
+    "email": "bob@example.com",
+    "model": "m-small",
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cost_usd": "0",
+}
+ADA_2 = {
+    "day": "2026-11-02",
+    "user": "u_ada",
+    "model": "m-large",
+    "input_tokens": 800,
+    "output_tokens": 150,
+    "cost_usd": "0.3",
+}
+CAL_25 = {
+    "day": "2026-11-25",
+    "user": "u_cal",
+    "email": "cal@example.com",
+    "model": "m-small",
+    "input_tokens": 40,
+    "output_tokens": 8,
+    "cost_usd": "0.01",
+}
+DEE_3 = {
+    "day": "2026-11-03",
+    "user": "u_dee",
+    "email": "dee@example.com",
+    "model": "m-large",
+    "input_tokens": 5,
+    "output_tokens": 1,
+    "cost_usd": "12.5",
+}
 
 METERLY = {"id": "meterly", "name": "Meterly"}
 
 # The rows, by hand: id from day, user and model; absent email -> no user.email; a vendor 0 stays 0; cost as a
 # number; the day as [00:00Z, next day 00:00Z); the record itself as remote_data.
-ROW_ADA_1 = {"id": "meterly:2026-11-01:u_ada:m-large", "product": METERLY,
-             "user": {"id": "u_ada", "email": "ada@example.com"}, "model": {"id": "m-large"},
-             "usage": {"tokens": {"input": 1200, "output": 300}},
-             "charges": [{"amount": 0.45, "currency": "USD", "type": "usage_based"}],
-             "start_date": "2026-11-01T00:00:00Z", "end_date": "2026-11-02T00:00:00Z", "remote_data": ADA_1}
-ROW_BOB_1 = {"id": "meterly:2026-11-01:u_bob:m-small", "product": METERLY,
-             "user": {"id": "u_bob", "email": "bob@example.com"}, "model": {"id": "m-small"},
-             "usage": {"tokens": {"input": 0, "output": 0}},
-             "charges": [{"amount": 0, "currency": "USD", "type": "usage_based"}],
-             "start_date": "2026-11-01T00:00:00Z", "end_date": "2026-11-02T00:00:00Z", "remote_data": BOB_1}
-ROW_ADA_2 = {"id": "meterly:2026-11-02:u_ada:m-large", "product": METERLY, "user": {"id": "u_ada"},
-             "model": {"id": "m-large"}, "usage": {"tokens": {"input": 800, "output": 150}},
-             "charges": [{"amount": 0.3, "currency": "USD", "type": "usage_based"}],
-             "start_date": "2026-11-02T00:00:00Z", "end_date": "2026-11-03T00:00:00Z", "remote_data": ADA_2}
-ROW_CAL_25 = {"id": "meterly:2026-11-25:u_cal:m-small", "product": METERLY,
-              "user": {"id": "u_cal", "email": "cal@example.com"}, "model": {"id": "m-small"},
-              "usage": {"tokens": {"input": 40, "output": 8}},
-              "charges": [{"amount": 0.01, "currency": "USD", "type": "usage_based"}],
-              "start_date": "2026-11-25T00:00:00Z", "end_date": "2026-11-26T00:00:00Z", "remote_data": CAL_25}
-ROW_DEE_3 = {"id": "meterly:2026-11-03:u_dee:m-large", "product": METERLY,
-             "user": {"id": "u_dee", "email": "dee@example.com"}, "model": {"id": "m-large"},
-             "usage": {"tokens": {"input": 5, "output": 1}},
-             "charges": [{"amount": 12.5, "currency": "USD", "type": "usage_based"}],
-             "start_date": "2026-11-03T00:00:00Z", "end_date": "2026-11-04T00:00:00Z", "remote_data": DEE_3}
+ROW_ADA_1 = {
+    "id": "meterly:2026-11-01:u_ada:m-large",
+    "product": METERLY,
+    "user": {"id": "u_ada", "email": "ada@example.com"},
+    "model": {"id": "m-large"},
+    "usage": {"tokens": {"input": 1200, "output": 300}},
+    "charges": [{"amount": 0.45, "currency": "USD", "type": "usage_based"}],
+    "start_date": "2026-11-01T00:00:00Z",
+    "end_date": "2026-11-02T00:00:00Z",
+    "remote_data": ADA_1,
+}
+ROW_BOB_1 = {
+    "id": "meterly:2026-11-01:u_bob:m-small",
+    "product": METERLY,
+    "user": {"id": "u_bob", "email": "bob@example.com"},
+    "model": {"id": "m-small"},
+    "usage": {"tokens": {"input": 0, "output": 0}},
+    "charges": [{"amount": 0, "currency": "USD", "type": "usage_based"}],
+    "start_date": "2026-11-01T00:00:00Z",
+    "end_date": "2026-11-02T00:00:00Z",
+    "remote_data": BOB_1,
+}
+ROW_ADA_2 = {
+    "id": "meterly:2026-11-02:u_ada:m-large",
+    "product": METERLY,
+    "user": {"id": "u_ada"},
+    "model": {"id": "m-large"},
+    "usage": {"tokens": {"input": 800, "output": 150}},
+    "charges": [{"amount": 0.3, "currency": "USD", "type": "usage_based"}],
+    "start_date": "2026-11-02T00:00:00Z",
+    "end_date": "2026-11-03T00:00:00Z",
+    "remote_data": ADA_2,
+}
+ROW_CAL_25 = {
+    "id": "meterly:2026-11-25:u_cal:m-small",
+    "product": METERLY,
+    "user": {"id": "u_cal", "email": "cal@example.com"},
+    "model": {"id": "m-small"},
+    "usage": {"tokens": {"input": 40, "output": 8}},
+    "charges": [{"amount": 0.01, "currency": "USD", "type": "usage_based"}],
+    "start_date": "2026-11-25T00:00:00Z",
+    "end_date": "2026-11-26T00:00:00Z",
+    "remote_data": CAL_25,
+}
+ROW_DEE_3 = {
+    "id": "meterly:2026-11-03:u_dee:m-large",
+    "product": METERLY,
+    "user": {"id": "u_dee", "email": "dee@example.com"},
+    "model": {"id": "m-large"},
+    "usage": {"tokens": {"input": 5, "output": 1}},
+    "charges": [{"amount": 12.5, "currency": "USD", "type": "usage_based"}],
+    "start_date": "2026-11-03T00:00:00Z",
+    "end_date": "2026-11-04T00:00:00Z",
+    "remote_data": DEE_3,
+}
 
 
-def _get(query: str, status: int, body: dict[str, Any], *, host: str = "eu", headers: dict[str, str] | None = None,
-         ) -> dict[str, Any]:
-    return {"request": {"method": "GET", "url": f"https://{host}.api.meterly.example/v2/usage?{query}",
-                        "headers": AUTH},
-            "response": {"status": status, "headers": {**JSON, **(headers or {})}, "body": body}}
+def _get(
+    query: str,
+    status: int,
+    body: dict[str, Any],
+    *,
+    host: str = "eu",
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "request": {"method": "GET", "url": f"https://{host}.api.meterly.example/v2/usage?{query}", "headers": AUTH},
+        "response": {"status": status, "headers": {**JSON, **(headers or {})}, "body": body},
+    }
 
 
 def _page(items: list[dict[str, Any]], page: int, has_more: bool) -> dict[str, Any]:
@@ -212,43 +286,75 @@ def _page(items: list[dict[str, Any]], page: int, has_more: bool) -> dict[str, A
 # name -> (case.yaml, exchanges.json, expected.json)
 CASES: dict[str, tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]] = {
     "several-pages": (
-        {"description": "Two days over two pages of two records (per_page 2): has_more true, then false",
-         "params": {"start_date": "2026-11-01", "end_date": "2026-11-02"}},
-        [_get("from=2026-11-01&to=2026-11-02&page=1&per_page=2", 200, _page([ADA_1, BOB_1], 1, True)),
-         _get("from=2026-11-01&to=2026-11-02&page=2&per_page=2", 200, _page([ADA_2], 2, False))],
-        {"result": [ROW_ADA_1, ROW_BOB_1, ROW_ADA_2], "next_cursor": None}),
+        {
+            "description": "Two days over two pages of two records (per_page 2): has_more true, then false",
+            "params": {"start_date": "2026-11-01", "end_date": "2026-11-02"},
+        },
+        [
+            _get("from=2026-11-01&to=2026-11-02&page=1&per_page=2", 200, _page([ADA_1, BOB_1], 1, True)),
+            _get("from=2026-11-01&to=2026-11-02&page=2&per_page=2", 200, _page([ADA_2], 2, False)),
+        ],
+        {"result": [ROW_ADA_1, ROW_BOB_1, ROW_ADA_2], "next_cursor": None},
+    ),
     "defaults": (
         {"description": "No params: the first of the month to today of the pinned clock", "params": {}},
         [_get("from=2026-11-01&to=2026-11-26&page=1&per_page=2", 200, _page([CAL_25], 1, False))],
-        {"result": [ROW_CAL_25], "next_cursor": None}),
+        {"result": [ROW_CAL_25], "next_cursor": None},
+    ),
     "us-region": (
-        {"description": "context region us: the API host is us.api.meterly.example", "context": {"region": "us"},
-         "params": {"start_date": "2026-11-03", "end_date": "2026-11-03"}},
+        {
+            "description": "context region us: the API host is us.api.meterly.example",
+            "context": {"region": "us"},
+            "params": {"start_date": "2026-11-03", "end_date": "2026-11-03"},
+        },
         [_get("from=2026-11-03&to=2026-11-03&page=1&per_page=2", 200, _page([DEE_3], 1, False), host="us")],
-        {"result": [ROW_DEE_3], "next_cursor": None}),
+        {"result": [ROW_DEE_3], "next_cursor": None},
+    ),
     "empty-result": (
-        {"description": "A month with no usage: one page, no items", "params": {"start_date": "2026-10-01",
-                                                                              "end_date": "2026-10-31"}},
+        {
+            "description": "A month with no usage: one page, no items",
+            "params": {"start_date": "2026-10-01", "end_date": "2026-10-31"},
+        },
         [_get("from=2026-10-01&to=2026-10-31&page=1&per_page=2", 200, _page([], 1, False))],
-        {"result": [], "next_cursor": None}),
+        {"result": [], "next_cursor": None},
+    ),
     "rate-limited": (
-        {"description": "A 429 with Retry-After 2 is retried once after 2 s", "params": {"start_date": "2026-11-03",
-                                                                                       "end_date": "2026-11-03"}},
-        [_get("from=2026-11-03&to=2026-11-03&page=1&per_page=2", 429, {"error": {"message": "Slow down"}},
-              headers={"retry-after": "2"}),
-         _get("from=2026-11-03&to=2026-11-03&page=1&per_page=2", 200, _page([DEE_3], 1, False))],
-        {"result": [ROW_DEE_3], "next_cursor": None, "waits": [2.0]}),
+        {
+            "description": "A 429 with Retry-After 2 is retried once after 2 s",
+            "params": {"start_date": "2026-11-03", "end_date": "2026-11-03"},
+        },
+        [
+            _get(
+                "from=2026-11-03&to=2026-11-03&page=1&per_page=2",
+                429,
+                {"error": {"message": "Slow down"}},
+                headers={"retry-after": "2"},
+            ),
+            _get("from=2026-11-03&to=2026-11-03&page=1&per_page=2", 200, _page([DEE_3], 1, False)),
+        ],
+        {"result": [ROW_DEE_3], "next_cursor": None, "waits": [2.0]},
+    ),
     "unauthorized": (
-        {"description": "A 401 is the vendor's auth error, with its message", "params": {"start_date": "2026-11-01",
-                                                                                       "end_date": "2026-11-01"}},
+        {
+            "description": "A 401 is the vendor's auth error, with its message",
+            "params": {"start_date": "2026-11-01", "end_date": "2026-11-01"},
+        },
         [_get("from=2026-11-01&to=2026-11-01&page=1&per_page=2", 401, {"error": {"message": "Invalid API key"}})],
-        {"error": {"type": "VendorAuthError", "status": 401, "message_contains": "Invalid API key"}}),
+        {"error": {"type": "VendorAuthError", "status": 401, "message_contains": "Invalid API key"}},
+    ),
     "start-after-end": (
-        {"description": "start_date after end_date fails the check before any request",
-         "params": {"start_date": "2026-11-05", "end_date": "2026-11-01"}},
+        {
+            "description": "start_date after end_date fails the check before any request",
+            "params": {"start_date": "2026-11-05", "end_date": "2026-11-01"},
+        },
         [],
-        {"error": {"type": "QueryCheckError",
-                   "message_contains": "start_date 2026-11-05 is after end_date 2026-11-01"}}),
+        {
+            "error": {
+                "type": "QueryCheckError",
+                "message_contains": "start_date 2026-11-05 is after end_date 2026-11-01",
+            }
+        },
+    ),
 }
 
 
@@ -274,6 +380,7 @@ def meterly(mappings_folder: MappingsFolder) -> Iterator[MappingsFolder]:
 
 # ------------------------------------------------------------------------------------------------ discovery
 
+
 def test_the_new_mapping_is_valid_and_found_on_the_search_path(meterly: MappingsFolder) -> None:
     file = meterly.mappings / f"{NAME}.yaml"
     assert lint_spec(str(file), text=file.read_text(encoding="utf-8")) == []
@@ -296,23 +403,42 @@ def test_test_credentials_are_derived_from_the_declaration(meterly: MappingsFold
 def test_the_generic_suites_collect_the_new_mapping_with_no_test_file_changed(meterly: MappingsFolder) -> None:
     env = {**os.environ, MAPPINGS_PATH_ENV: str(meterly.mappings)}
     collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/testing",
-         "tests/service/test_service.py", "tests/service/test_secrets_scan.py"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/testing",
+            "tests/service/test_service.py",
+            "tests/service/test_secrets_scan.py",
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
     ids = collected.stdout
-    for expected in [f"test_fixture_case_replays_to_expected_output[{NAME}/several-pages]",
-                     f"test_fixture_case_replays_to_expected_output[{NAME}/start-after-end]",
-                     f"test_fills_declaration_matches_fixture_outputs[{NAME}]",
-                     f"test_unified_is_the_hand_computed_result[{NAME}/several-pages]",
-                     f"test_every_limit_pages_to_exactly_the_unlimited_rows[{NAME}/several-pages]",
-                     f"test_credentials_never_appear_in_any_response_body[{NAME}/several-pages]",
-                     f"test_debug_of_an_empty_result[{NAME}/empty-result]",
-                     f"test_a_vendor_echoing_the_auth_headers_it_received_leaks_nothing[{NAME}]"]:
+    for expected in [
+        f"test_fixture_case_replays_to_expected_output[{NAME}/several-pages]",
+        f"test_fixture_case_replays_to_expected_output[{NAME}/start-after-end]",
+        f"test_fills_declaration_matches_fixture_outputs[{NAME}]",
+        f"test_unified_is_the_hand_computed_result[{NAME}/several-pages]",
+        f"test_every_limit_pages_to_exactly_the_unlimited_rows[{NAME}/several-pages]",
+        f"test_credentials_never_appear_in_any_response_body[{NAME}/several-pages]",
+        f"test_debug_of_an_empty_result[{NAME}/empty-result]",
+        f"test_a_vendor_echoing_the_auth_headers_it_received_leaks_nothing[{NAME}]",
+    ]:
         assert expected in ids, f"{expected} was not collected"
 
 
 # ------------------------------------------------------------------------------------------------ the suites' checks
+
 
 def test_every_fixture_case_replays_and_fills_matches(meterly: MappingsFolder) -> None:
     cases = discover_cases([NAME])
@@ -351,7 +477,8 @@ def test_fuzzing_the_service_gives_no_5xx(meterly: MappingsFolder, tmp_path: Pat
 
 
 def test_no_secret_of_the_new_mapping_in_logs_bodies_or_the_database(
-        meterly: MappingsFolder, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    meterly: MappingsFolder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     (tmp_path / "scan").mkdir()
     scan_logs_bodies_and_database(tmp_path / "scan", lambda: caplog.records, [representative_case(NAME)])
@@ -359,8 +486,9 @@ def test_no_secret_of_the_new_mapping_in_logs_bodies_or_the_database(
     check_an_echoing_vendor_leaks_nothing(tmp_path / "echo", representative_case(NAME))
 
 
-def test_random_payloads_of_the_vendor_schema_map_to_rows_or_a_typed_error(meterly: MappingsFolder,
-                                                                           tmp_path: Path) -> None:
+def test_random_payloads_of_the_vendor_schema_map_to_rows_or_a_typed_error(
+    meterly: MappingsFolder, tmp_path: Path
+) -> None:
     schemas = tmp_path / "vendor-schemas"
     schemas.mkdir()
     (schemas / "meterly-usage.json").write_text(json.dumps(RESPONSE_SCHEMA), encoding="utf-8")

@@ -52,8 +52,10 @@ USAGE_SCHEMA: dict[str, Any] = json.loads((PROJECT / "schemas" / "usage.schema.j
 LIST_SCHEMA: dict[str, Any] = json.loads((PROJECT / "schemas" / "list-response.schema.json").read_text())
 ROW_VALIDATOR = Draft202012Validator(USAGE_SCHEMA, format_checker=FormatChecker())
 LIST_VALIDATOR = Draft202012Validator(
-    LIST_SCHEMA, format_checker=FormatChecker(),
-    registry=Registry().with_resource(USAGE_SCHEMA["$id"], Resource.from_contents(USAGE_SCHEMA)))
+    LIST_SCHEMA,
+    format_checker=FormatChecker(),
+    registry=Registry().with_resource(USAGE_SCHEMA["$id"], Resource.from_contents(USAGE_SCHEMA)),
+)
 
 # Fake credentials: distinctive values, so a leak into the output is easy to spot.
 CURSOR_CREDENTIALS = {"api_key": "key_FAKEcursorSECRET0001"}
@@ -94,11 +96,26 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_usage(server: VendorServer, integration: str, *, credentials: dict[str, str], now: str,
-              context: dict[str, str] | None = None,
-              params: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "unimeter.cli", "usage", integration, "--context", f"base_url={server.url}",
-               "--now", now]
+def run_usage(
+    server: VendorServer,
+    integration: str,
+    *,
+    credentials: dict[str, str],
+    now: str,
+    context: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "unimeter.cli",
+        "usage",
+        integration,
+        "--context",
+        f"base_url={server.url}",
+        "--now",
+        now,
+    ]
     for option, pairs in (("--credential", credentials), ("--context", context or {}), ("--param", params or {})):
         for key, value in pairs.items():
             command += [option, f"{key}={value}"]
@@ -108,7 +125,8 @@ def run_usage(server: VendorServer, integration: str, *, credentials: dict[str, 
 def ok_rows(completed: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     """The rows of a successful run, after checking the exit code, the envelope and every row's schema."""
     assert completed.returncode == 0, (
-        f"exit {completed.returncode}\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}")
+        f"exit {completed.returncode}\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
+    )
     response = json.loads(completed.stdout)
     assert set(response) == {"result", "next_cursor"}
     assert response["next_cursor"] is None
@@ -148,11 +166,13 @@ def assert_rows(actual: list[dict[str, Any]], expected: list[dict[str, Any]]) ->
         flat_got, flat_want = _flatten(got), _flatten(want)
         missing = sorted(set(flat_want) - set(flat_got))
         extra = sorted(set(flat_got) - set(flat_want))
-        wrong = {k: (flat_got[k], flat_want[k]) for k in flat_want
-                 if k in flat_got and not _same(flat_got[k], flat_want[k])}
+        wrong = {
+            k: (flat_got[k], flat_want[k]) for k in flat_want if k in flat_got and not _same(flat_got[k], flat_want[k])
+        }
         assert not (missing or extra or wrong), (
             f"row {want['id']}:\n  missing fields: {missing}\n  unexpected fields: {extra}\n"
-            f"  wrong values (got, expected): {wrong}")
+            f"  wrong values (got, expected): {wrong}"
+        )
 
 
 def basic(username: str, password: str) -> str:
@@ -183,15 +203,27 @@ def cursor_expected() -> list[dict[str, Any]]:
             "usage": {
                 "requests": {
                     "total": 252,  # chat 128 + agent 12 + composer 45 + cmdk 67
-                    "chat": 128, "agent": 12, "composer": 45, "cmdk": 67,
-                    "tab_shown": 342, "tab_accepted": 289,
-                    "api_key": 0, "included": 180, "usage_based": 5, "bugbot": 3,
+                    "chat": 128,
+                    "agent": 12,
+                    "composer": 45,
+                    "cmdk": 67,
+                    "tab_shown": 342,
+                    "tab_accepted": 289,
+                    "api_key": 0,
+                    "included": 180,
+                    "usage_based": 5,
+                    "bugbot": 3,
                 },
                 "code": {
-                    "lines_added": 1543, "lines_removed": 892,
-                    "lines_accepted_added": 1102, "lines_accepted_removed": 645,
-                    "applies": 87, "accepts": 73, "rejects": 14,
-                    "apply_most_used": ".tsx", "tab_most_used": ".ts",
+                    "lines_added": 1543,
+                    "lines_removed": 892,
+                    "lines_accepted_added": 1102,
+                    "lines_accepted_removed": 645,
+                    "applies": 87,
+                    "accepts": 73,
+                    "rejects": 14,
+                    "apply_most_used": ".tsx",
+                    "tab_most_used": ".ts",
                 },
                 "activity": {"is_active": True, "client_version": "0.25.1"},
             },
@@ -207,12 +239,26 @@ def cursor_expected() -> list[dict[str, Any]]:
             "user": {"id": "12346", "email": "inactive-user@company.com"},
             "usage": {
                 "requests": {
-                    "total": 0, "chat": 0, "agent": 0, "composer": 0, "cmdk": 0,
-                    "tab_shown": 0, "tab_accepted": 0, "api_key": 0, "included": 0, "usage_based": 0, "bugbot": 0,
+                    "total": 0,
+                    "chat": 0,
+                    "agent": 0,
+                    "composer": 0,
+                    "cmdk": 0,
+                    "tab_shown": 0,
+                    "tab_accepted": 0,
+                    "api_key": 0,
+                    "included": 0,
+                    "usage_based": 0,
+                    "bugbot": 0,
                 },
                 "code": {
-                    "lines_added": 0, "lines_removed": 0, "lines_accepted_added": 0, "lines_accepted_removed": 0,
-                    "applies": 0, "accepts": 0, "rejects": 0,
+                    "lines_added": 0,
+                    "lines_removed": 0,
+                    "lines_accepted_added": 0,
+                    "lines_accepted_removed": 0,
+                    "applies": 0,
+                    "accepts": 0,
+                    "rejects": 0,
                 },
                 "activity": {"is_active": False},
             },
@@ -247,17 +293,22 @@ def test_cursor_defaults(vendor: VendorServer) -> None:
     check_cursor_request(vendor.requests[0], 1709251200000, 1710936000000)
 
 
-@pytest.mark.parametrize(("params", "start_ms", "end_ms"), [
-    # Dates, end inclusive: 2024-03-18T00:00:00Z .. 2024-03-19T23:59:59.999Z (the docs' own request window, whose
-    # endDate 1710892800000 is the next midnight).
-    ({"start_date": "2024-03-18", "end_date": "2024-03-19"}, 1710720000000, 1710892799999),
-    # Date-times: sent as those instants.
-    ({"start_date": "2024-03-18T00:00:00Z", "end_date": "2024-03-18T23:59:59Z"}, 1710720000000, 1710806399000),
-], ids=["dates", "date-times"])
+@pytest.mark.parametrize(
+    ("params", "start_ms", "end_ms"),
+    [
+        # Dates, end inclusive: 2024-03-18T00:00:00Z .. 2024-03-19T23:59:59.999Z (the docs' own request window, whose
+        # endDate 1710892800000 is the next midnight).
+        ({"start_date": "2024-03-18", "end_date": "2024-03-19"}, 1710720000000, 1710892799999),
+        # Date-times: sent as those instants.
+        ({"start_date": "2024-03-18T00:00:00Z", "end_date": "2024-03-18T23:59:59Z"}, 1710720000000, 1710806399000),
+    ],
+    ids=["dates", "date-times"],
+)
 def test_cursor_explicit_range(vendor: VendorServer, params: dict[str, str], start_ms: int, end_ms: int) -> None:
     vendor.route("POST", CURSOR_PATH, CURSOR_DAILY_USAGE_DATA)
-    rows = ok_rows(run_usage(vendor, "cursor", credentials=CURSOR_CREDENTIALS, now="2024-03-25T00:00:00Z",
-                             params=params))
+    rows = ok_rows(
+        run_usage(vendor, "cursor", credentials=CURSOR_CREDENTIALS, now="2024-03-25T00:00:00Z", params=params)
+    )
     assert_rows(rows, cursor_expected())
     assert len(vendor.requests) == 1
     check_cursor_request(vendor.requests[0], start_ms, end_ms)
@@ -322,21 +373,45 @@ def test_datadog_defaults(vendor: VendorServer) -> None:
     check_datadog_request(vendor.requests[0], DATADOG_ESTIMATED_PATH, "sub-org", "2026-10")
 
 
-@pytest.mark.parametrize(("now", "params", "context", "path", "operation", "view"), [
-    # October is the previous month on 2026-11-05: still estimated.
-    ("2026-11-05T08:00:00Z", {"start_date": "2026-10-01T00:00:00Z", "end_date": "2026-10-31T23:59:59Z"}, {},
-     DATADOG_ESTIMATED_PATH, "estimated_cost", "sub-org"),
-    # October is two months back on 2026-12-20: final, from historical_cost; the summary view is passed through.
-    ("2026-12-20T00:00:00Z", {"start_date": "2026-10-01", "end_date": "2026-10-31"}, {"view": "summary"},
-     DATADOG_HISTORICAL_PATH, "historical_cost", "summary"),
-], ids=["estimated-previous-month", "historical-summary"])
-def test_datadog_explicit_range(vendor: VendorServer, now: str, params: dict[str, str], context: dict[str, str],
-                                path: str, operation: str, view: str) -> None:
+@pytest.mark.parametrize(
+    ("now", "params", "context", "path", "operation", "view"),
+    [
+        # October is the previous month on 2026-11-05: still estimated.
+        (
+            "2026-11-05T08:00:00Z",
+            {"start_date": "2026-10-01T00:00:00Z", "end_date": "2026-10-31T23:59:59Z"},
+            {},
+            DATADOG_ESTIMATED_PATH,
+            "estimated_cost",
+            "sub-org",
+        ),
+        # October is two months back on 2026-12-20: final, from historical_cost; the summary view is passed through.
+        (
+            "2026-12-20T00:00:00Z",
+            {"start_date": "2026-10-01", "end_date": "2026-10-31"},
+            {"view": "summary"},
+            DATADOG_HISTORICAL_PATH,
+            "historical_cost",
+            "summary",
+        ),
+    ],
+    ids=["estimated-previous-month", "historical-summary"],
+)
+def test_datadog_explicit_range(
+    vendor: VendorServer,
+    now: str,
+    params: dict[str, str],
+    context: dict[str, str],
+    path: str,
+    operation: str,
+    view: str,
+) -> None:
     # The two endpoints share the CostByOrgResponse shape; both serve the documented example.
     vendor.route("GET", DATADOG_ESTIMATED_PATH, DATADOG_ESTIMATED_COST)
     vendor.route("GET", DATADOG_HISTORICAL_PATH, DATADOG_ESTIMATED_COST)
-    rows = ok_rows(run_usage(vendor, "datadog", credentials=DATADOG_CREDENTIALS, now=now, params=params,
-                             context=context))
+    rows = ok_rows(
+        run_usage(vendor, "datadog", credentials=DATADOG_CREDENTIALS, now=now, params=params, context=context)
+    )
     assert_rows(rows, datadog_expected(operation))
     assert len(vendor.requests) == 1
     check_datadog_request(vendor.requests[0], path, view, "2026-10")
@@ -349,27 +424,31 @@ def test_datadog_explicit_range(vendor: VendorServer, now: str, params: dict[str
 
 CONFLUENT_RECORD = json.loads(CONFLUENT_COSTS)["data"][0]
 # The row id recipe of mappings/confluent.yaml, filled in by hand from the example row.
-CONFLUENT_KEY = ("confluent|2022-10-12T00:00:00Z|2022-10-15T00:00:00Z|env-123|lkc-12345|KAFKA|KAFKA_NUM_CKUS|INTERNET"
-                 "|GB|1.5|KAFKA101|connector_type=BigQuerySink,provider=aws,region=us-east-1")
+CONFLUENT_KEY = (
+    "confluent|2022-10-12T00:00:00Z|2022-10-15T00:00:00Z|env-123|lkc-12345|KAFKA|KAFKA_NUM_CKUS|INTERNET"
+    "|GB|1.5|KAFKA101|connector_type=BigQuerySink,provider=aws,region=us-east-1"
+)
 
 
 def confluent_expected() -> list[dict[str, Any]]:
-    return [{
-        "id": "confluent:2022-10-12:KAFKA_NUM_CKUS:lkc-12345:"
-              + hashlib.sha256(CONFLUENT_KEY.encode()).hexdigest()[:16],
-        "product": {"id": "KAFKA", "name": "Kafka"},
-        "metric_name": "KAFKA_NUM_CKUS",
-        "resources": [{"id": "lkc-12345", "name": "prod-kafka-cluster", "workspace": {"id": "env-123"}}],
-        "charges": [
-            {"type": "total", "amount": 149.85, "currency": "USD"},  # original_amount
-            {"type": "discount", "amount": 20.85, "currency": "USD"},  # discount_amount
-            {"type": "net", "amount": 129.0, "currency": "USD"},  # amount
-        ],
-        "usage": {"quantity": 99.9, "unit": "GB"},
-        "start_date": "2022-10-12T00:00:00Z",
-        "end_date": "2022-10-15T00:00:00Z",
-        "remote_data": CONFLUENT_RECORD,
-    }]
+    return [
+        {
+            "id": "confluent:2022-10-12:KAFKA_NUM_CKUS:lkc-12345:"
+            + hashlib.sha256(CONFLUENT_KEY.encode()).hexdigest()[:16],
+            "product": {"id": "KAFKA", "name": "Kafka"},
+            "metric_name": "KAFKA_NUM_CKUS",
+            "resources": [{"id": "lkc-12345", "name": "prod-kafka-cluster", "workspace": {"id": "env-123"}}],
+            "charges": [
+                {"type": "total", "amount": 149.85, "currency": "USD"},  # original_amount
+                {"type": "discount", "amount": 20.85, "currency": "USD"},  # discount_amount
+                {"type": "net", "amount": 129.0, "currency": "USD"},  # amount
+            ],
+            "usage": {"quantity": 99.9, "unit": "GB"},
+            "start_date": "2022-10-12T00:00:00Z",
+            "end_date": "2022-10-15T00:00:00Z",
+            "remote_data": CONFLUENT_RECORD,
+        }
+    ]
 
 
 def check_confluent_requests(requests: list[RecordedRequest], start: str, end: str) -> None:
@@ -378,8 +457,9 @@ def check_confluent_requests(requests: list[RecordedRequest], start: str, end: s
     first, second = requests
     for request in requests:
         assert (request.method, request.path) == ("GET", CONFLUENT_PATH)
-        assert request.headers["authorization"] == basic(CONFLUENT_CREDENTIALS["api_key"],
-                                                         CONFLUENT_CREDENTIALS["api_secret"])
+        assert request.headers["authorization"] == basic(
+            CONFLUENT_CREDENTIALS["api_key"], CONFLUENT_CREDENTIALS["api_secret"]
+        )
     first_query = single(first)
     assert set(first_query) == {"start_date", "end_date", "page_size"}
     assert (first_query["start_date"], first_query["end_date"]) == (start, end)
@@ -402,8 +482,15 @@ def test_confluent_defaults(vendor: VendorServer) -> None:
 
 def test_confluent_explicit_range(vendor: VendorServer) -> None:
     route_confluent(vendor)
-    rows = ok_rows(run_usage(vendor, "confluent", credentials=CONFLUENT_CREDENTIALS, now="2022-10-20T12:00:00Z",
-                             params={"start_date": "2022-10-12", "end_date": "2022-10-14"}))
+    rows = ok_rows(
+        run_usage(
+            vendor,
+            "confluent",
+            credentials=CONFLUENT_CREDENTIALS,
+            now="2022-10-20T12:00:00Z",
+            params={"start_date": "2022-10-12", "end_date": "2022-10-14"},
+        )
+    )
     assert_rows(rows, confluent_expected())
     # A date end_date includes that whole day: the docs' own request start_date=2022-10-12&end_date=2022-10-15.
     check_confluent_requests(vendor.requests, "2022-10-12", "2022-10-15")
@@ -418,28 +505,30 @@ CODEX_RECORD = json.loads(CODEX_USAGE)["data"][0]
 
 
 def codex_expected() -> list[dict[str, Any]]:
-    return [{
-        "id": f"openai-codex:{WORKSPACE_ID}:2026-03-05:user-AbC123xyz",  # start_time 1772668800 = 2026-03-05
-        "product": {"id": "codex", "name": "Codex"},
-        "metric_name": "codex_usage",
-        "resources": [{"id": WORKSPACE_ID, "workspace": {"id": WORKSPACE_ID}}],
-        "user": {"id": "user-AbC123xyz", "email": "dev@example.com"},
-        "model": {"id": "gpt-5.5", "provider": "openai"},
-        # cost_usd is null: no usage_based charge; estimated_cost_usd 49.38 is the (estimated) total.
-        "charges": [{"type": "total", "amount": 49.38, "currency": "USD"}],
-        "usage": {
-            "quantity": 1234.5,
-            "unit": "credits",
-            "conversations": {"thread_count": 12, "turn_count": 48},
-            "tokens": {"input": 100000, "cache_read": 2000000, "output": 50000, "total": 2150000},
-            "code": {"lines_added": 420, "lines_removed": 95},
-            "activity": {"is_active": True},
-        },
-        "start_date": "2026-03-05T00:00:00Z",
-        "end_date": "2026-03-06T00:00:00Z",
-        "surface": "codex",
-        "remote_data": CODEX_RECORD,
-    }]
+    return [
+        {
+            "id": f"openai-codex:{WORKSPACE_ID}:2026-03-05:user-AbC123xyz",  # start_time 1772668800 = 2026-03-05
+            "product": {"id": "codex", "name": "Codex"},
+            "metric_name": "codex_usage",
+            "resources": [{"id": WORKSPACE_ID, "workspace": {"id": WORKSPACE_ID}}],
+            "user": {"id": "user-AbC123xyz", "email": "dev@example.com"},
+            "model": {"id": "gpt-5.5", "provider": "openai"},
+            # cost_usd is null: no usage_based charge; estimated_cost_usd 49.38 is the (estimated) total.
+            "charges": [{"type": "total", "amount": 49.38, "currency": "USD"}],
+            "usage": {
+                "quantity": 1234.5,
+                "unit": "credits",
+                "conversations": {"thread_count": 12, "turn_count": 48},
+                "tokens": {"input": 100000, "cache_read": 2000000, "output": 50000, "total": 2150000},
+                "code": {"lines_added": 420, "lines_removed": 95},
+                "activity": {"is_active": True},
+            },
+            "start_date": "2026-03-05T00:00:00Z",
+            "end_date": "2026-03-06T00:00:00Z",
+            "surface": "codex",
+            "remote_data": CODEX_RECORD,
+        }
+    ]
 
 
 def check_codex_request(request: RecordedRequest) -> None:
@@ -455,23 +544,42 @@ def check_codex_request(request: RecordedRequest) -> None:
 
 def test_openai_codex_defaults(vendor: VendorServer) -> None:
     vendor.route("GET", CODEX_PATH, CODEX_USAGE)
-    rows = ok_rows(run_usage(vendor, "openai-codex", credentials=CODEX_CREDENTIALS, now="2026-03-06T12:00:00Z",
-                             context={"workspace_id": WORKSPACE_ID}))
+    rows = ok_rows(
+        run_usage(
+            vendor,
+            "openai-codex",
+            credentials=CODEX_CREDENTIALS,
+            now="2026-03-06T12:00:00Z",
+            context={"workspace_id": WORKSPACE_ID},
+        )
+    )
     assert_rows(rows, codex_expected())
     # Default date: yesterday (UTC) = 2026-03-05.
     assert len(vendor.requests) == 1
     check_codex_request(vendor.requests[0])
 
 
-@pytest.mark.parametrize("params", [
-    {"date": "2026-03-05"},
-    {"date": "2026-03-05", "user_id": "user-AbC123xyz"},
-    {"start_date": "2026-03-05T18:45:00Z"},  # alias of date: only the day is used
-], ids=["date", "date-and-user-id", "start-date-alias"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date": "2026-03-05"},
+        {"date": "2026-03-05", "user_id": "user-AbC123xyz"},
+        {"start_date": "2026-03-05T18:45:00Z"},  # alias of date: only the day is used
+    ],
+    ids=["date", "date-and-user-id", "start-date-alias"],
+)
 def test_openai_codex_explicit_params(vendor: VendorServer, params: dict[str, str]) -> None:
     vendor.route("GET", CODEX_PATH, CODEX_USAGE)
-    rows = ok_rows(run_usage(vendor, "openai-codex", credentials=CODEX_CREDENTIALS, now="2026-03-10T09:00:00Z",
-                             context={"workspace_id": WORKSPACE_ID}, params=params))
+    rows = ok_rows(
+        run_usage(
+            vendor,
+            "openai-codex",
+            credentials=CODEX_CREDENTIALS,
+            now="2026-03-10T09:00:00Z",
+            context={"workspace_id": WORKSPACE_ID},
+            params=params,
+        )
+    )
     assert_rows(rows, codex_expected())
     assert len(vendor.requests) == 1
     check_codex_request(vendor.requests[0])
@@ -479,9 +587,16 @@ def test_openai_codex_explicit_params(vendor: VendorServer, params: dict[str, st
 
 def test_openai_codex_user_id_filters_client_side(vendor: VendorServer) -> None:
     vendor.route("GET", CODEX_PATH, CODEX_USAGE)
-    rows = ok_rows(run_usage(vendor, "openai-codex", credentials=CODEX_CREDENTIALS, now="2026-03-10T09:00:00Z",
-                             context={"workspace_id": WORKSPACE_ID},
-                             params={"date": "2026-03-05", "user_id": "user-SomeoneElse"}))
+    rows = ok_rows(
+        run_usage(
+            vendor,
+            "openai-codex",
+            credentials=CODEX_CREDENTIALS,
+            now="2026-03-10T09:00:00Z",
+            context={"workspace_id": WORKSPACE_ID},
+            params={"date": "2026-03-05", "user_id": "user-SomeoneElse"},
+        )
+    )
     assert rows == []
     assert len(vendor.requests) == 1
     check_codex_request(vendor.requests[0])  # the vendor has no user filter: nothing extra is sent
@@ -510,16 +625,18 @@ def check_claude_headers(request: RecordedRequest) -> None:
 def claude_activity_expected(day: str, next_day: str) -> list[dict[str, Any]]:
     # Every counter of the docs example is 0: no surface has activity, so only the user row, inactive, with the
     # reported web_search_count 0.
-    return [{
-        "id": f"claude:activity:{day}:id",
-        "product": CLAUDE_PRODUCT,
-        "metric_name": "activity",
-        "user": {"id": "id", "email": "email_address"},
-        "usage": {"tools": {"web_search_count": 0}, "activity": {"is_active": False}},
-        "start_date": f"{day}T00:00:00Z",
-        "end_date": f"{next_day}T00:00:00Z",
-        "remote_data": CLAUDE_USERS_RECORD,
-    }]
+    return [
+        {
+            "id": f"claude:activity:{day}:id",
+            "product": CLAUDE_PRODUCT,
+            "metric_name": "activity",
+            "user": {"id": "id", "email": "email_address"},
+            "usage": {"tools": {"web_search_count": 0}, "activity": {"is_active": False}},
+            "start_date": f"{day}T00:00:00Z",
+            "end_date": f"{next_day}T00:00:00Z",
+            "remote_data": CLAUDE_USERS_RECORD,
+        }
+    ]
 
 
 def check_claude_activity_requests(requests: list[RecordedRequest], day: str) -> None:
@@ -535,8 +652,9 @@ def check_claude_activity_requests(requests: list[RecordedRequest], day: str) ->
 
 
 def route_claude_users(vendor: VendorServer) -> None:
-    vendor.route("GET", CLAUDE_USERS_PATH, CLAUDE_ANALYTICS_USERS,
-                 pages={CLAUDE_USERS_NEXT_PAGE_TOKEN: CLAUDE_USERS_LAST_PAGE})
+    vendor.route(
+        "GET", CLAUDE_USERS_PATH, CLAUDE_ANALYTICS_USERS, pages={CLAUDE_USERS_NEXT_PAGE_TOKEN: CLAUDE_USERS_LAST_PAGE}
+    )
 
 
 def test_claude_defaults(vendor: VendorServer) -> None:
@@ -549,45 +667,64 @@ def test_claude_defaults(vendor: VendorServer) -> None:
 
 def test_claude_explicit_activity_date(vendor: VendorServer) -> None:
     route_claude_users(vendor)
-    rows = ok_rows(run_usage(vendor, "claude", credentials=CLAUDE_CREDENTIALS, now="2026-02-01T00:00:00Z",
-                             params={"date": "2026-01-31", "report_type": "activity"}))
+    rows = ok_rows(
+        run_usage(
+            vendor,
+            "claude",
+            credentials=CLAUDE_CREDENTIALS,
+            now="2026-02-01T00:00:00Z",
+            params={"date": "2026-01-31", "report_type": "activity"},
+        )
+    )
     assert_rows(rows, claude_activity_expected("2026-01-31", "2026-02-01"))
     check_claude_activity_requests(vendor.requests, "2026-01-31")
 
 
 def test_claude_user_usage_report(vendor: VendorServer) -> None:
     vendor.route("GET", CLAUDE_USER_USAGE_PATH, CLAUDE_USER_USAGE_REPORT)
-    rows = ok_rows(run_usage(vendor, "claude", credentials=CLAUDE_CREDENTIALS, now="2026-03-06T00:00:00Z",
-                             params={"date": "2026-03-03", "report_type": "user_usage"}))
-    assert_rows(rows, [{
-        "id": "claude:user_usage:2026-03-03:user_01AbCdEfGhJkLmNoPq:claude_code:claude-opus-4-6",
-        "product": CLAUDE_PRODUCT,
-        "metric_name": "tokens",
-        "organization": {"id": "3f1e7a0c-1234-5678-9abc-def012345678"},  # the envelope's organization_id
-        "updated_at": "2026-03-04T08:00:00Z",  # the envelope's data_refreshed_at
-        "user": {"id": "user_01AbCdEfGhJkLmNoPq", "email": "jane@example.com", "name": "Jane Smith"},
-        "model": {"id": "claude-opus-4-6", "provider": "anthropic"},
-        "surface": "claude_code",
-        "usage": {
-            "quantity": 2484184,
-            "unit": "tokens",
-            "requests": {"total": 412},
-            "tokens": {
-                "input": 182340,
-                "output": 51234,
-                "cache_read": 2210400,
-                "cache_write": 40210,  # 5m 40210 + 1h 0
-                "cache_write_ephemeral_5m": 40210,
-                "cache_write_ephemeral_1h": 0,
-                "total": 2484184,
-            },
-            "tools": {"web_search_count": 3},
-        },
-        # starting_at / ending_at are null (no bucket_width): the day asked.
-        "start_date": "2026-03-03T00:00:00Z",
-        "end_date": "2026-03-04T00:00:00Z",
-        "remote_data": CLAUDE_USER_USAGE_RECORD,
-    }])
+    rows = ok_rows(
+        run_usage(
+            vendor,
+            "claude",
+            credentials=CLAUDE_CREDENTIALS,
+            now="2026-03-06T00:00:00Z",
+            params={"date": "2026-03-03", "report_type": "user_usage"},
+        )
+    )
+    assert_rows(
+        rows,
+        [
+            {
+                "id": "claude:user_usage:2026-03-03:user_01AbCdEfGhJkLmNoPq:claude_code:claude-opus-4-6",
+                "product": CLAUDE_PRODUCT,
+                "metric_name": "tokens",
+                "organization": {"id": "3f1e7a0c-1234-5678-9abc-def012345678"},  # the envelope's organization_id
+                "updated_at": "2026-03-04T08:00:00Z",  # the envelope's data_refreshed_at
+                "user": {"id": "user_01AbCdEfGhJkLmNoPq", "email": "jane@example.com", "name": "Jane Smith"},
+                "model": {"id": "claude-opus-4-6", "provider": "anthropic"},
+                "surface": "claude_code",
+                "usage": {
+                    "quantity": 2484184,
+                    "unit": "tokens",
+                    "requests": {"total": 412},
+                    "tokens": {
+                        "input": 182340,
+                        "output": 51234,
+                        "cache_read": 2210400,
+                        "cache_write": 40210,  # 5m 40210 + 1h 0
+                        "cache_write_ephemeral_5m": 40210,
+                        "cache_write_ephemeral_1h": 0,
+                        "total": 2484184,
+                    },
+                    "tools": {"web_search_count": 3},
+                },
+                # starting_at / ending_at are null (no bucket_width): the day asked.
+                "start_date": "2026-03-03T00:00:00Z",
+                "end_date": "2026-03-04T00:00:00Z",
+                "remote_data": CLAUDE_USER_USAGE_RECORD,
+            }
+        ],
+    )
     assert len(vendor.requests) == 1  # has_more false
     request = vendor.requests[0]
     check_claude_headers(request)
@@ -600,10 +737,18 @@ def test_claude_user_usage_report(vendor: VendorServer) -> None:
 
 
 def test_claude_code_report(vendor: VendorServer) -> None:
-    vendor.route("GET", CLAUDE_CODE_PATH, CLAUDE_CODE_USAGE_REPORT,
-                 pages={CLAUDE_CODE_NEXT_PAGE_TOKEN: CLAUDE_CODE_LAST_PAGE})
-    rows = ok_rows(run_usage(vendor, "claude", credentials=CLAUDE_CREDENTIALS, now="2025-08-11T00:00:00Z",
-                             params={"date": "2025-08-08", "report_type": "claude_code"}))
+    vendor.route(
+        "GET", CLAUDE_CODE_PATH, CLAUDE_CODE_USAGE_REPORT, pages={CLAUDE_CODE_NEXT_PAGE_TOKEN: CLAUDE_CODE_LAST_PAGE}
+    )
+    rows = ok_rows(
+        run_usage(
+            vendor,
+            "claude",
+            credentials=CLAUDE_CREDENTIALS,
+            now="2025-08-11T00:00:00Z",
+            params={"date": "2025-08-08", "report_type": "claude_code"},
+        )
+    )
     key = "claude:claude_code:2025-08-08:user@emaildomain.com:iTerm.app"
     base = {
         "product": CLAUDE_PRODUCT,
@@ -614,47 +759,50 @@ def test_claude_code_report(vendor: VendorServer) -> None:
         "end_date": "2025-08-09T00:00:00Z",
         "remote_data": CLAUDE_CODE_RECORD,
     }
-    assert_rows(rows, [
-        {
-            **base,
-            "id": key,
-            "metric_name": "activity",
-            "usage": {
-                "sessions": {"distinct": 15},
-                "code": {
-                    "lines_added": 342,
-                    "lines_removed": 128,
-                    "commits": 8,
-                    "pull_requests": 2,
-                    "accepts": 50,  # 25 + 12 + 5 + 8
-                    "rejects": 6,  # 3 + 1 + 2 + 0
-                    "tool_actions": {
-                        "edit_tool": {"accepted": 25, "rejected": 3},
-                        "multi_edit_tool": {"accepted": 12, "rejected": 1},
-                        "notebook_edit_tool": {"accepted": 5, "rejected": 2},
-                        "write_tool": {"accepted": 8, "rejected": 0},
+    assert_rows(
+        rows,
+        [
+            {
+                **base,
+                "id": key,
+                "metric_name": "activity",
+                "usage": {
+                    "sessions": {"distinct": 15},
+                    "code": {
+                        "lines_added": 342,
+                        "lines_removed": 128,
+                        "commits": 8,
+                        "pull_requests": 2,
+                        "accepts": 50,  # 25 + 12 + 5 + 8
+                        "rejects": 6,  # 3 + 1 + 2 + 0
+                        "tool_actions": {
+                            "edit_tool": {"accepted": 25, "rejected": 3},
+                            "multi_edit_tool": {"accepted": 12, "rejected": 1},
+                            "notebook_edit_tool": {"accepted": 5, "rejected": 2},
+                            "write_tool": {"accepted": 8, "rejected": 0},
+                        },
                     },
+                    "activity": {"is_active": True},
                 },
-                "activity": {"is_active": True},
             },
-        },
-        {
-            **base,
-            "id": key + ":claude-sonnet-4-20250514",
-            "metric_name": "tokens",
-            "model": {"id": "claude-sonnet-4-20250514", "provider": "anthropic"},
-            "charges": [{"type": "total", "amount": 1.86, "currency": "USD"}],  # 186 cents
-            "usage": {"tokens": {"input": 45230, "output": 12450, "cache_read": 8790, "cache_write": 2340}},
-        },
-        {
-            **base,
-            "id": key + ":claude-3-5-haiku-20241022",
-            "metric_name": "tokens",
-            "model": {"id": "claude-3-5-haiku-20241022", "provider": "anthropic"},
-            "charges": [{"type": "total", "amount": 0.42, "currency": "USD"}],  # 42 cents
-            "usage": {"tokens": {"input": 23100, "output": 5680, "cache_read": 3420, "cache_write": 890}},
-        },
-    ])
+            {
+                **base,
+                "id": key + ":claude-sonnet-4-20250514",
+                "metric_name": "tokens",
+                "model": {"id": "claude-sonnet-4-20250514", "provider": "anthropic"},
+                "charges": [{"type": "total", "amount": 1.86, "currency": "USD"}],  # 186 cents
+                "usage": {"tokens": {"input": 45230, "output": 12450, "cache_read": 8790, "cache_write": 2340}},
+            },
+            {
+                **base,
+                "id": key + ":claude-3-5-haiku-20241022",
+                "metric_name": "tokens",
+                "model": {"id": "claude-3-5-haiku-20241022", "provider": "anthropic"},
+                "charges": [{"type": "total", "amount": 0.42, "currency": "USD"}],  # 42 cents
+                "usage": {"tokens": {"input": 23100, "output": 5680, "cache_read": 3420, "cache_write": 890}},
+            },
+        ],
+    )
     # has_more true with a next_page in the docs example: followed once with the same query.
     assert len(vendor.requests) == 2
     for request in vendor.requests:
@@ -671,23 +819,58 @@ def test_claude_code_report(vendor: VendorServer) -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("integration", "method", "path", "body", "vendor_message", "credentials", "context"), [
-    ("cursor", "POST", CURSOR_PATH, CURSOR_401, "Invalid API key", CURSOR_CREDENTIALS, {}),
-    ("datadog", "GET", DATADOG_ESTIMATED_PATH, DATADOG_401, "Unauthorized", DATADOG_CREDENTIALS, {}),
-    ("confluent", "GET", CONFLUENT_PATH, CONFLUENT_401, "Valid authentication credentials must be provided",
-     CONFLUENT_CREDENTIALS, {}),
-    ("openai-codex", "GET", CODEX_PATH, CODEX_401, "Invalid API key", CODEX_CREDENTIALS,
-     {"workspace_id": WORKSPACE_ID}),
-    ("claude", "GET", CLAUDE_USERS_PATH, CLAUDE_401, "invalid x-api-key", CLAUDE_CREDENTIALS, {}),
-], ids=["cursor", "datadog", "confluent", "openai-codex", "claude"])
+@pytest.mark.parametrize(
+    ("integration", "method", "path", "body", "vendor_message", "credentials", "context"),
+    [
+        ("cursor", "POST", CURSOR_PATH, CURSOR_401, "Invalid API key", CURSOR_CREDENTIALS, {}),
+        ("datadog", "GET", DATADOG_ESTIMATED_PATH, DATADOG_401, "Unauthorized", DATADOG_CREDENTIALS, {}),
+        (
+            "confluent",
+            "GET",
+            CONFLUENT_PATH,
+            CONFLUENT_401,
+            "Valid authentication credentials must be provided",
+            CONFLUENT_CREDENTIALS,
+            {},
+        ),
+        (
+            "openai-codex",
+            "GET",
+            CODEX_PATH,
+            CODEX_401,
+            "Invalid API key",
+            CODEX_CREDENTIALS,
+            {"workspace_id": WORKSPACE_ID},
+        ),
+        ("claude", "GET", CLAUDE_USERS_PATH, CLAUDE_401, "invalid x-api-key", CLAUDE_CREDENTIALS, {}),
+    ],
+    ids=["cursor", "datadog", "confluent", "openai-codex", "claude"],
+)
 def test_vendor_401_is_a_remote_error_envelope_without_secrets(
-        vendor: VendorServer, integration: str, method: str, path: str, body: str, vendor_message: str,
-        credentials: dict[str, str], context: dict[str, str]) -> None:
-    vendor.route(method, path, body, status=401,
-                 headers={"WWW-Authenticate": 'Basic error="invalid_key"'} if integration == "confluent" else None)
+    vendor: VendorServer,
+    integration: str,
+    method: str,
+    path: str,
+    body: str,
+    vendor_message: str,
+    credentials: dict[str, str],
+    context: dict[str, str],
+) -> None:
+    vendor.route(
+        method,
+        path,
+        body,
+        status=401,
+        headers={"WWW-Authenticate": 'Basic error="invalid_key"'} if integration == "confluent" else None,
+    )
     # Pinned clocks whose default query the vendor serves (see the per-integration tests above).
-    now = {"cursor": "2024-03-20T12:00:00Z", "datadog": "2026-10-15T12:00:00Z", "confluent": "2022-10-20T12:00:00Z",
-           "openai-codex": "2026-03-06T12:00:00Z", "claude": "2026-01-10T12:00:00Z"}[integration]
+    now = {
+        "cursor": "2024-03-20T12:00:00Z",
+        "datadog": "2026-10-15T12:00:00Z",
+        "confluent": "2022-10-20T12:00:00Z",
+        "openai-codex": "2026-03-06T12:00:00Z",
+        "claude": "2026-01-10T12:00:00Z",
+    }[integration]
     completed = run_usage(vendor, integration, credentials=credentials, now=now, context=context)
 
     assert completed.returncode == 1, completed.stderr
@@ -704,8 +887,11 @@ def test_vendor_401_is_a_remote_error_envelope_without_secrets(
     assert len(vendor.requests) == 1
     # No secret, in clear or inside a Basic header, reaches stdout or stderr.
     secrets = list(credentials.values())
-    secrets += [base64.b64encode(f"{a}:{b}".encode()).decode() for a in credentials.values()
-                for b in [*credentials.values(), ""]]
+    secrets += [
+        base64.b64encode(f"{a}:{b}".encode()).decode()
+        for a in credentials.values()
+        for b in [*credentials.values(), ""]
+    ]
     for secret in secrets:
         assert secret not in completed.stdout
         assert secret not in completed.stderr

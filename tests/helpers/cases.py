@@ -52,17 +52,28 @@ class Case:
     @property
     def succeeds(self) -> bool:
         """A result (not an error), no retry, every vendor answer a 200 with a body: replayable in any order."""
-        return ("error" not in self.expected and "waits" not in self.expected and not self.remote_query
-                and all(e["response"].get("status", 200) == 200 and "body" in e["response"] for e in self.exchanges))
+        return (
+            "error" not in self.expected
+            and "waits" not in self.expected
+            and not self.remote_query
+            and all(e["response"].get("status", 200) == 200 and "body" in e["response"] for e in self.exchanges)
+        )
 
 
 def _case(found: FixtureCase) -> Case:
     call = found.call()
-    return Case(integration=found.integration, name=found.name, description=str(call.get("description", "")),
-                now=str(call.get("now", "") or ""), credentials=dict(call.get("credentials") or {}),
-                params={k: str(v) for k, v in (call.get("params") or {}).items()},
-                context=dict(call.get("context") or {}), remote_query=call.get("remote_query"),
-                exchanges=found.exchanges(), expected=found.expected())
+    return Case(
+        integration=found.integration,
+        name=found.name,
+        description=str(call.get("description", "")),
+        now=str(call.get("now", "") or ""),
+        credentials=dict(call.get("credentials") or {}),
+        params={k: str(v) for k, v in (call.get("params") or {}).items()},
+        context=dict(call.get("context") or {}),
+        remote_query=call.get("remote_query"),
+        exchanges=found.exchanges(),
+        expected=found.expected(),
+    )
 
 
 def all_cases(integrations: Iterable[str] | None = None) -> list[Case]:

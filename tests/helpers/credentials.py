@@ -88,8 +88,9 @@ def secret_strings(integrations: Iterable[str] | None = None) -> list[str]:
         spec = load_integration(integration)
         for variant in VARIANTS:
             secrets = secret_values(integration, variant)
-            headers = auth_headers(spec.auth, fake_credentials(integration, variant),
-                                   Scope(context=fake_context(integration)))
+            headers = auth_headers(
+                spec.auth, fake_credentials(integration, variant), Scope(context=fake_context(integration))
+            )
             found += secrets
             for header in headers.values():
                 found += _encoded_forms(header, secrets)
@@ -101,8 +102,11 @@ def secret_auth_headers(integration: str, variant: str = "") -> dict[str, str]:
     spec = load_integration(integration)
     secrets = secret_values(integration, variant)
     headers = auth_headers(spec.auth, fake_credentials(integration, variant), Scope(context=fake_context(integration)))
-    return {name.lower(): value for name, value in headers.items()
-            if any(secret in value for secret in secrets) or _encoded_forms(value, secrets)}
+    return {
+        name.lower(): value
+        for name, value in headers.items()
+        if any(secret in value for secret in secrets) or _encoded_forms(value, secrets)
+    }
 
 
 def revealed_secrets(texts: Iterable[str], integration: str, variant: str = "") -> set[str]:

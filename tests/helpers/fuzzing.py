@@ -40,16 +40,23 @@ MAX_EXAMPLES = 150
 
 
 def _settings(max_examples: int) -> settings:
-    return settings(max_examples=max_examples, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                           HealthCheck.function_scoped_fixture])
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+    )
 
 
 # schemathesis' own checks that hold for this API. Not positive_data_acceptance: the integration parameters in the
 # document are the union over all integrations, and each account rejects the ones its integration lacks (400). Not
 # negative_data_rejection: an empty value means "absent" (truto_response_format= is the default format), by design.
-SCHEMATHESIS_CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-                        checks.response_schema_conformance]
+SCHEMATHESIS_CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
 
 
 def _emptied(value: Any) -> Any:
@@ -111,8 +118,7 @@ def fuzzed_service(tmp_path: Path, integrations: Iterable[str] | None = None) ->
     names = list(integrations) if integrations is not None else available_integrations()
     vendor = VendorDouble(names)
     h = make_harness(tmp_path, httpx.MockTransport(vendor))
-    ids = [h.add_account(name, context={**fake_context(name), **representative_case(name).context})
-           for name in names]
+    ids = [h.add_account(name, context={**fake_context(name), **representative_case(name).context}) for name in names]
     assert sorted(h.accounts) == sorted(names)
     return Fuzzed(h, vendor, ids)
 
@@ -154,30 +160,87 @@ def fuzz(fuzzed: Fuzzed, path: str, mode: GenerationMode, max_examples: int = MA
 
 # ------------------------------------------------------------------------------------------------ raw query strings
 
-_PARAM_NAMES = ["integrated_account_id", "truto_response_format", "truto_key_by", "truto_ignore_limit",
-                "truto_ignore_remote_data", "truto_exclude_fields[]", "truto_exclude_fields", "remote_query[foo]",
-                "remote_query[]", "remote_query", "limit", "next_cursor", "start_date", "end_date", "date",
-                "report_type", "user_id", "a[b][c]", "[", "]", "limit[]", "next_cursor[x]", ""]
+_PARAM_NAMES = [
+    "integrated_account_id",
+    "truto_response_format",
+    "truto_key_by",
+    "truto_ignore_limit",
+    "truto_ignore_remote_data",
+    "truto_exclude_fields[]",
+    "truto_exclude_fields",
+    "remote_query[foo]",
+    "remote_query[]",
+    "remote_query",
+    "limit",
+    "next_cursor",
+    "start_date",
+    "end_date",
+    "date",
+    "report_type",
+    "user_id",
+    "a[b][c]",
+    "[",
+    "]",
+    "limit[]",
+    "next_cursor[x]",
+    "",
+]
 
 
 def _param_names(integrations: Iterable[str]) -> list[str]:
     """The names above and every parameter the integrations declare."""
     declared = {name for integration in integrations for name in load_integration(integration).params}
     return [*_PARAM_NAMES, *sorted(declared - set(_PARAM_NAMES))]
-_WEIRD_VALUES = ["", "%00", "%FF%FE", "%C3%28", "%ED%A0%80", "%", "%zz", "+", "%20", "\u202e", "\u00b2",
-                 "\u0661\u0662", "%C2%B2", "9" * 5000, "-" + "9" * 400, "1e309", "NaN", "2026-02-30", "0000-01-01",
-                 "9999-12-31T23:59:60Z", "true", "null", "[]", "{}", "%5B%5D", "a" * 20000, "../../etc/passwd",
-                 "'\";--", "${jndi:x}", ".\u00e9", "%2E%80"]
+
+
+_WEIRD_VALUES = [
+    "",
+    "%00",
+    "%FF%FE",
+    "%C3%28",
+    "%ED%A0%80",
+    "%",
+    "%zz",
+    "+",
+    "%20",
+    "\u202e",
+    "\u00b2",
+    "\u0661\u0662",
+    "%C2%B2",
+    "9" * 5000,
+    "-" + "9" * 400,
+    "1e309",
+    "NaN",
+    "2026-02-30",
+    "0000-01-01",
+    "9999-12-31T23:59:60Z",
+    "true",
+    "null",
+    "[]",
+    "{}",
+    "%5B%5D",
+    "a" * 20000,
+    "../../etc/passwd",
+    "'\";--",
+    "${jndi:x}",
+    ".\u00e9",
+    "%2E%80",
+]
 
 
 def raw_query(ids: list[str], integrations: Iterable[str]) -> st.SearchStrategy[bytes]:
     """Query strings as raw bytes: percent-encoded or not, UTF-8 or not, names known, unknown or bracketed."""
-    name = (st.sampled_from(_param_names(integrations)).map(str.encode)
-            | st.text(max_size=12).map(lambda s: quote(s, safe="[]").encode())
-            | st.binary(max_size=8).filter(lambda b: b"&" not in b and b"=" not in b))
-    value = (st.sampled_from([*_WEIRD_VALUES, *ids]).map(str.encode) | st.text(max_size=30).map(str.encode)
-             | st.binary(max_size=20).map(lambda b: "".join(f"%{byte:02X}" for byte in b).encode())
-             | st.binary(max_size=20).filter(lambda b: b"&" not in b and b"#" not in b))
+    name = (
+        st.sampled_from(_param_names(integrations)).map(str.encode)
+        | st.text(max_size=12).map(lambda s: quote(s, safe="[]").encode())
+        | st.binary(max_size=8).filter(lambda b: b"&" not in b and b"=" not in b)
+    )
+    value = (
+        st.sampled_from([*_WEIRD_VALUES, *ids]).map(str.encode)
+        | st.text(max_size=30).map(str.encode)
+        | st.binary(max_size=20).map(lambda b: "".join(f"%{byte:02X}" for byte in b).encode())
+        | st.binary(max_size=20).filter(lambda b: b"&" not in b and b"#" not in b)
+    )
     pair = st.tuples(name, value).map(lambda p: p[0] + b"=" + p[1])
     account = st.sampled_from(ids).map(lambda a: b"integrated_account_id=" + a.encode())
     return st.lists(pair | account, max_size=12).map(b"&".join)
@@ -198,10 +261,20 @@ def get_raw(h: Harness) -> Callable[[bytes], RawResponse]:
     app = create_app(h.service)
 
     async def get(query: bytes) -> RawResponse:
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-                 "path": USAGE, "raw_path": USAGE.encode(), "query_string": query, "root_path": "",
-                 "headers": [(b"host", b"test"), (b"authorization", f"Bearer {h.token}".encode())],
-                 "client": ("127.0.0.1", 1), "server": ("test", 80)}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": USAGE,
+            "raw_path": USAGE.encode(),
+            "query_string": query,
+            "root_path": "",
+            "headers": [(b"host", b"test"), (b"authorization", f"Bearer {h.token}".encode())],
+            "client": ("127.0.0.1", 1),
+            "server": ("test", 80),
+        }
         sent: list[dict[str, Any]] = []
 
         async def receive() -> dict[str, Any]:
@@ -214,6 +287,7 @@ def get_raw(h: Harness) -> Callable[[bytes], RawResponse]:
         status = next(m["status"] for m in sent if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
         return RawResponse(status, body.decode("utf-8"))
+
     return lambda query: asyncio.run(get(query))
 
 

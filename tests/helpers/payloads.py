@@ -56,7 +56,8 @@ def _operation(schema_file: Path) -> tuple[str, str] | None:
 def _asks_only(case: Case, method: str, path: str) -> bool:
     return bool(case.exchanges) and all(
         e["request"].get("method", "GET").upper() == method and urlsplit(e["request"]["url"]).path == path
-        for e in case.exchanges)
+        for e in case.exchanges
+    )
 
 
 def payload_cases(schema_dir: Path, integrations: Iterable[str] | None = None) -> list[PayloadCase]:
@@ -85,14 +86,25 @@ def check_random_payloads(payload: PayloadCase, max_examples: int = 60) -> dict[
     credentials = fake_credentials(payload.integration)
     context = {**fake_context(payload.integration), **case.context}
 
-    @settings(max_examples=max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                              HealthCheck.filter_too_much])
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
     @given(body=strategy)
     def check(body: Any) -> None:
         transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
         try:
-            response = asyncio.run(alist_usage(payload.integration, credentials=credentials, context=context,
-                                               params=case.params, now=case.clock, transport=transport))
+            response = asyncio.run(
+                alist_usage(
+                    payload.integration,
+                    credentials=credentials,
+                    context=context,
+                    params=case.params,
+                    now=case.clock,
+                    transport=transport,
+                )
+            )
         except EXPECTED_ERRORS as error:
             assert str(error), "a typed error must say what went wrong"
             outcomes["errors"] += 1

@@ -56,11 +56,20 @@ class VendorServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def route(self, method: str, path: str, body: str, *, status: int = 200,
-              headers: dict[str, str] | None = None, pages: dict[str, str] | None = None) -> None:
+    def route(
+        self,
+        method: str,
+        path: str,
+        body: str,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        pages: dict[str, str] | None = None,
+    ) -> None:
         """Answer ``method path`` (any query) with ``body``; a request carrying a token of ``pages`` gets that body."""
-        self.routes[(method.upper(), path)] = Route(body=body, status=status, headers=dict(headers or {}),
-                                                    pages=dict(pages or {}))
+        self.routes[(method.upper(), path)] = Route(
+            body=body, status=status, headers=dict(headers or {}), pages=dict(pages or {})
+        )
 
     def start(self) -> VendorServer:
         self._thread.start()
@@ -90,12 +99,22 @@ class VendorServer:
                     body: Any = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw.decode("utf-8", "replace")
-                server._record(RecordedRequest(method=self.command, path=split.path, query=query,
-                                               headers={k.lower(): v for k, v in self.headers.items()}, body=body))
+                server._record(
+                    RecordedRequest(
+                        method=self.command,
+                        path=split.path,
+                        query=query,
+                        headers={k.lower(): v for k, v in self.headers.items()},
+                        body=body,
+                    )
+                )
                 route = server.routes.get((self.command, split.path))
                 if route is None:
-                    self._send(404, {"content-type": "application/json"},
-                               json.dumps({"error": f"plain vendor server: no route for {self.command} {split.path}"}))
+                    self._send(
+                        404,
+                        {"content-type": "application/json"},
+                        json.dumps({"error": f"plain vendor server: no route for {self.command} {split.path}"}),
+                    )
                     return
                 carried = {v for values in query.values() for v in values}
                 if isinstance(body, dict):

@@ -94,9 +94,11 @@ def _version_key(bin_dir: Path) -> tuple[int, ...]:
 
 def _system_binaries() -> list[ServerBinaries]:
     """Debian's server binaries, newest major version first, then whatever ``initdb`` on PATH belongs to."""
-    found = [ServerBinaries(bin_dir, f"Debian's postgresql-{bin_dir.parent.name}")
-             for bin_dir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
-             if _has_tools(bin_dir)]
+    found = [
+        ServerBinaries(bin_dir, f"Debian's postgresql-{bin_dir.parent.name}")
+        for bin_dir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
+        if _has_tools(bin_dir)
+    ]
     initdb = shutil.which("initdb")
     if initdb is not None:
         bin_dir = Path(initdb).resolve().parent  # /usr/local/bin/initdb may be a link into /usr/lib/postgresql
@@ -121,8 +123,10 @@ def _server_account() -> _Account | None:
         except KeyError:
             continue
         return _Account(name, entry.pw_uid, entry.pw_gid)
-    raise PostgresUnavailableError(f"running as root, and none of the users {', '.join(SERVER_USERS)} exists to "
-                                   "run PostgreSQL as (it refuses to run as root)")
+    raise PostgresUnavailableError(
+        f"running as root, and none of the users {', '.join(SERVER_USERS)} exists to "
+        "run PostgreSQL as (it refuses to run as root)"
+    )
 
 
 def _reachable_by_others(path: Path) -> bool:
@@ -144,8 +148,10 @@ def _usable_by(binaries: ServerBinaries, account: _Account | None, base: Path) -
     if account is None or all(_reachable_by_others(binaries.bin_dir / tool) for tool in TOOLS):
         return binaries.bin_dir
     if binaries.bundle_root is None:
-        raise PostgresUnavailableError(f"the user {account.name} cannot run the binaries in {binaries.bin_dir} "
-                                       f"({binaries.source}): a folder above them is closed to other users")
+        raise PostgresUnavailableError(
+            f"the user {account.name} cannot run the binaries in {binaries.bin_dir} "
+            f"({binaries.source}): a folder above them is closed to other users"
+        )
     copy_root = base / "install"
     for part in binaries.bundle:
         shutil.copytree(binaries.bundle_root / part, copy_root / part, symlinks=True)
@@ -172,11 +178,19 @@ def _run(command: Sequence[str | Path], account: _Account | None, cwd: Path, tim
     cwd is the temporary directory: the server account may be unable to read the caller's working directory.
     """
     try:
-        completed = subprocess.run([str(part) for part in command], cwd=cwd, env=_server_environment(),
-                                   stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
-                                   check=False, user=None if account is None else account.uid,
-                                   group=None if account is None else account.gid,
-                                   extra_groups=None if account is None else [])
+        completed = subprocess.run(
+            [str(part) for part in command],
+            cwd=cwd,
+            env=_server_environment(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            user=None if account is None else account.uid,
+            group=None if account is None else account.gid,
+            extra_groups=None if account is None else [],
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise PostgresUnavailableError(f"{Path(command[0]).name} failed: {error}") from error
     output: str = completed.stdout + completed.stderr
@@ -231,17 +245,39 @@ def _start_with(binaries: ServerBinaries, account: _Account | None) -> tuple[str
         bin_dir = _usable_by(binaries, account, base)
         if account is not None:
             os.chown(base, account.uid, account.gid)
-        _run([bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C",
-              "--no-sync"], account, base, 120)
+        _run(
+            [
+                bin_dir / "initdb",
+                "-D",
+                data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            account,
+            base,
+            120,
+        )
         port = _free_port()
-        settings = {"listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(base),
-                    "fsync": "off"}
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": str(port),
+            "unix_socket_directories": str(base),
+            "fsync": "off",
+        }
         # pg_ctl hands -o to a shell, hence the quoting (a TMPDIR may hold spaces).
         options = " ".join(f"-c {shlex.quote(f'{name}={value}')}" for name, value in settings.items())
         started = True  # from here on a half-started server may exist, and stop() must try to stop it
         try:
-            _run([bin_dir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", str(START_TIMEOUT_S), "-o", options,
-                  "start"], account, base, START_TIMEOUT_S + 30)
+            _run(
+                [bin_dir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", str(START_TIMEOUT_S), "-o", options, "start"],
+                account,
+                base,
+                START_TIMEOUT_S + 30,
+            )
         except PostgresUnavailableError as error:
             raise PostgresUnavailableError(f"{error}\nserver log ({log}):\n{_log_tail(log)}") from error
         admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
@@ -269,8 +305,10 @@ def start_postgres() -> tuple[str, Callable[[], None]]:
         return url, lambda: None
     candidates = find_binaries()
     if not candidates:
-        raise PostgresUnavailableError("no PostgreSQL server binaries found (neither the pgserver wheel nor "
-                                       "/usr/lib/postgresql/*/bin nor initdb on PATH)")
+        raise PostgresUnavailableError(
+            "no PostgreSQL server binaries found (neither the pgserver wheel nor "
+            "/usr/lib/postgresql/*/bin nor initdb on PATH)"
+        )
     account = _server_account()
     reasons: list[str] = []
     for binaries in candidates:
@@ -300,8 +338,10 @@ def postgres_url_or_skip() -> Iterator[str]:
     if reason and _in_ci():
         pytest.fail(f"CI=true but no PostgreSQL server for the store tests: {reason}", pytrace=False)
     if reason:
-        pytest.skip(f"no PostgreSQL server for the store tests ({reason}); install the test extra "
-                    f"(`pip install -e '.[test]'` brings the pgserver wheel) or set {POSTGRES_ENV} to a server's URL")
+        pytest.skip(
+            f"no PostgreSQL server for the store tests ({reason}); install the test extra "
+            f"(`pip install -e '.[test]'` brings the pgserver wheel) or set {POSTGRES_ENV} to a server's URL"
+        )
     try:
         yield url
     finally:

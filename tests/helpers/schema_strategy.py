@@ -58,8 +58,12 @@ def _strategy(root: dict[str, Any], schema: dict[str, Any], depth: int) -> st.Se
         return st.sampled_from(schema["enum"])
     for keyword in ("oneOf", "anyOf"):
         if keyword in schema:
-            return st.one_of([_strategy(root, {**{k: v for k, v in schema.items() if k != keyword}, **option},
-                                        depth) for option in schema[keyword]])
+            return st.one_of(
+                [
+                    _strategy(root, {**{k: v for k, v in schema.items() if k != keyword}, **option}, depth)
+                    for option in schema[keyword]
+                ]
+            )
     kind = schema.get("type")
     if isinstance(kind, list):
         return st.one_of([_strategy(root, {**schema, "type": k}, depth) for k in kind])
@@ -70,11 +74,16 @@ def _strategy(root: dict[str, Any], schema: dict[str, Any], depth: int) -> st.Se
             return st.fixed_dictionaries({name: _strategy(root, properties[name], depth + 1) for name in required})
         return st.fixed_dictionaries(
             {name: _strategy(root, sub, depth + 1) for name, sub in properties.items() if name in required},
-            optional={name: _strategy(root, sub, depth + 1) for name, sub in properties.items()
-                      if name not in required})
+            optional={
+                name: _strategy(root, sub, depth + 1) for name, sub in properties.items() if name not in required
+            },
+        )
     if kind == "array":
-        return st.lists(_strategy(root, schema.get("items", {}), depth + 1), min_size=schema.get("minItems", 0),
-                        max_size=min(schema.get("maxItems", 4), 4))
+        return st.lists(
+            _strategy(root, schema.get("items", {}), depth + 1),
+            min_size=schema.get("minItems", 0),
+            max_size=min(schema.get("maxItems", 4), 4),
+        )
     if kind == "string":
         if schema.get("format") in _FORMATS:
             return _FORMATS[schema["format"]]

@@ -34,6 +34,7 @@ FORMATS = ["unified", "raw", "normalized", "stream", "debug"]
 
 # ------------------------------------------------------------------------------------------------ calling the service
 
+
 def case_harness(path: Path, *cases: Case) -> Harness:
     """A service over a fresh store in ``path`` whose vendors replay ``cases``, one account per integration."""
     transport = FixtureTransport(ignore_query={"foo"})
@@ -61,6 +62,7 @@ async def get(client: httpx.AsyncClient, params: Any, **kwargs: Any) -> httpx.Re
 def call(h: Harness, params: Any, **kwargs: Any) -> httpx.Response:
     async def scenario(client: httpx.AsyncClient) -> httpx.Response:
         return await get(client, params, **kwargs)
+
     response: httpx.Response = h.run(scenario)
     return response
 
@@ -79,13 +81,17 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
 
 def read_all(h: Harness, params: dict[str, Any], limit: int | None) -> tuple[list[dict[str, Any]], int]:
     """Every row of a query, following next_cursor; and how many responses it took."""
+
     async def scenario(client: httpx.AsyncClient) -> tuple[list[dict[str, Any]], int]:
         rows: list[dict[str, Any]] = []
         cursor: str | None = None
         responses = 0
         while True:
-            query = {**params, **({"limit": str(limit)} if limit else {}),
-                     **({"next_cursor": cursor} if cursor else {})}
+            query = {
+                **params,
+                **({"limit": str(limit)} if limit else {}),
+                **({"next_cursor": cursor} if cursor else {}),
+            }
             response = await get(client, query)
             assert response.status_code == 200, response.text
             body = response.json()
@@ -98,6 +104,7 @@ def read_all(h: Harness, params: dict[str, Any], limit: int | None) -> tuple[lis
                 return rows, responses
             assert isinstance(cursor, str) and cursor
             assert responses < 100, "next_cursor never ends"
+
     result: tuple[list[dict[str, Any]], int] = h.run(scenario)
     return result
 
@@ -115,18 +122,26 @@ def flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _request_key(method: str, url: str, body: Any) -> tuple[Any, ...]:
     parsed = httpx.URL(url)
-    return (method.upper(), str(parsed.copy_with(query=None)), sorted(Counter(parsed.params.multi_items()).items()),
-            json.dumps(body, sort_keys=True) if body is not None else None)
+    return (
+        method.upper(),
+        str(parsed.copy_with(query=None)),
+        sorted(Counter(parsed.params.multi_items()).items()),
+        json.dumps(body, sort_keys=True) if body is not None else None,
+    )
 
 
 def vendor_error(status: int, case: Case) -> dict[str, Any]:
     """A vendor error whose message repeats every secret the account was sent (a careless vendor echoing a key)."""
     echoed = " ".join(secret_values(case.integration))
-    return {"status": status, "headers": {"content-type": "application/json"},
-            "body": {"error": "Unauthorized" if status == 401 else "Internal", "message": f"Invalid API key {echoed}"}}
+    return {
+        "status": status,
+        "headers": {"content-type": "application/json"},
+        "body": {"error": "Unauthorized" if status == 401 else "Internal", "message": f"Invalid API key {echoed}"},
+    }
 
 
 # ------------------------------------------------------------------------------------------------ formats
+
 
 def check_unified(h: Harness, case: Case) -> None:
     """The default format and ``unified`` are the hand-computed result, in one response."""
@@ -177,14 +192,23 @@ def check_debug(h: Harness, case: Case) -> None:
     assert body["result"] == case.rows
     assert body["next_cursor"] is None
     debug = body["debug"]
-    for key in ["requestUrl", "requestOptions", "data", "responseHeaders", "nextCursor", "isLooping",
-                "isEmptyResult", "resultCount"]:
+    for key in [
+        "requestUrl",
+        "requestOptions",
+        "data",
+        "responseHeaders",
+        "nextCursor",
+        "isLooping",
+        "isEmptyResult",
+        "resultCount",
+    ]:
         assert key in debug, key
     last = case.exchanges[-1]["request"]
     options = debug["requestOptions"]
     recorded_url = httpx.URL(last["url"]).copy_merge_params({k: str(v) for k, v in (last.get("query") or {}).items()})
-    assert (_request_key(options["method"], debug["requestUrl"], options.get("body"))
-            == _request_key(last.get("method", "GET"), str(recorded_url), last.get("body")))
+    assert _request_key(options["method"], debug["requestUrl"], options.get("body")) == _request_key(
+        last.get("method", "GET"), str(recorded_url), last.get("body")
+    )
     assert debug["data"] == case.exchanges[-1]["response"]["body"]
     headers = {k.lower(): v for k, v in options["headers"].items()}
     carrying = secret_auth_headers(case.integration)
@@ -211,6 +235,7 @@ def check_debug_of_an_empty_result(h: Harness, case: Case) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ shaping, paging
+
 
 def check_key_by_id(h: Harness, case: Case) -> None:
     response = call(h, query(h, case, truto_key_by="id"))
@@ -254,6 +279,7 @@ def check_stream_resumes(h: Harness, case: Case) -> None:
 
 # ------------------------------------------------------------------------------------------------ credentials
 
+
 def check_vendor_receives_the_credentials(h: Harness, case: Case) -> None:
     """Every vendor request carries every secret credential of the account (in clear or inside ``Basic``)."""
     assert call(h, query(h, case)).status_code == 200
@@ -288,12 +314,23 @@ def check_no_secret_in_any_body(h: Harness, case: Case) -> None:
 
 
 SERVICE_CHECKS: list[Callable[[Harness, Case], None]] = [
-    check_unified, check_raw, check_normalized, check_stream, check_debug, check_key_by_id, check_ignore_remote_data,
-    check_every_limit, check_stream_resumes, check_vendor_receives_the_credentials, check_no_secret_in_any_body]
+    check_unified,
+    check_raw,
+    check_normalized,
+    check_stream,
+    check_debug,
+    check_key_by_id,
+    check_ignore_remote_data,
+    check_every_limit,
+    check_stream_resumes,
+    check_vendor_receives_the_credentials,
+    check_no_secret_in_any_body,
+]
 """Every check of a case with rows and several vendor requests, each on a fresh harness."""
 
 
 # ------------------------------------------------------------------------------------------------ the secret scan
+
 
 def found_secrets(text: str | bytes) -> list[str]:
     """The secrets that occur in ``text`` (bytes are searched as UTF-8 and as UTF-16, SQLite's other encoding)."""
@@ -312,8 +349,9 @@ def log_text(records: list[logging.LogRecord]) -> str:
     return "\n".join(parts)
 
 
-def scan_logs_bodies_and_database(tmp_path: Path, records: Callable[[], list[logging.LogRecord]],
-                                  cases: list[Case]) -> None:
+def scan_logs_bodies_and_database(
+    tmp_path: Path, records: Callable[[], list[logging.LogRecord]], cases: list[Case]
+) -> None:
     """Service calls over ``cases`` (one per integration) and the accounts API leave no secret in any log record,
     response body or byte of the SQLite file.
 
@@ -346,17 +384,34 @@ def scan_logs_bodies_and_database(tmp_path: Path, records: Callable[[], list[log
                     response = await client.get(USAGE, params=params(case, truto_response_format=response_format))
                     statuses["vendor errors"].append(response.status_code)
         for case in cases:
-            created = await client.post("/integrated-accounts", json={
-                "integration": case.integration, "credentials": fake_credentials(case.integration),
-                "context": case.context})
+            created = await client.post(
+                "/integrated-accounts",
+                json={
+                    "integration": case.integration,
+                    "credentials": fake_credentials(case.integration),
+                    "context": case.context,
+                },
+            )
             account_id = created.json()["id"]
             statuses["accounts"].append(created.status_code)
             statuses["accounts"].append((await client.get(f"/integrated-accounts/{account_id}")).status_code)
             statuses["accounts"].append((await client.get("/integrated-accounts")).status_code)
-            statuses["accounts"].append((await client.patch(f"/integrated-accounts/{account_id}", json={
-                "credentials": fake_credentials(case.integration, "rotated")})).status_code)
-            statuses["accounts"].append((await client.post("/integrated-accounts", json={
-                "integration": "no-such", "credentials": fake_credentials(case.integration)})).status_code)
+            statuses["accounts"].append(
+                (
+                    await client.patch(
+                        f"/integrated-accounts/{account_id}",
+                        json={"credentials": fake_credentials(case.integration, "rotated")},
+                    )
+                ).status_code
+            )
+            statuses["accounts"].append(
+                (
+                    await client.post(
+                        "/integrated-accounts",
+                        json={"integration": "no-such", "credentials": fake_credentials(case.integration)},
+                    )
+                ).status_code
+            )
         return statuses
 
     statuses = h.run(scenario)  # every response body is scanned by the harness too
@@ -364,8 +419,11 @@ def scan_logs_bodies_and_database(tmp_path: Path, records: Callable[[], list[log
     # a vendor 401 or 500 is a 502; stream: a 200 that ends with the error line
     assert statuses["vendor errors"] == [502, 200, 502] * (2 * len(cases))
     assert statuses["accounts"] == [201, 200, 200, 200, 400] * len(cases)
-    retried = sum(3 * load_integration(c.integration).errors.max_retries for c in cases
-                  if 500 in load_integration(c.integration).errors.retry_statuses)
+    retried = sum(
+        3 * load_integration(c.integration).errors.max_retries
+        for c in cases
+        if 500 in load_integration(c.integration).errors.retry_statuses
+    )
     assert len(h.sleep.waits) == retried, "each vendor 500 was retried"
 
     logged = records()
@@ -396,8 +454,12 @@ def echo_auth_headers() -> FixtureTransport:
 
 def echo_body(message: str) -> dict[str, Any]:
     """An error body carrying ``message`` in each place vendors usually put theirs."""
-    return {"message": message, "error": {"type": "unauthorized", "message": message}, "errors": [{"detail": message}],
-            "detail": message}
+    return {
+        "message": message,
+        "error": {"type": "unauthorized", "message": message},
+        "errors": [{"detail": message}],
+        "detail": message,
+    }
 
 
 def check_an_echoing_vendor_leaks_nothing(tmp_path: Path, case: Case) -> None:
@@ -408,6 +470,7 @@ def check_an_echoing_vendor_leaks_nothing(tmp_path: Path, case: Case) -> None:
 
     async def scenario(client: httpx.AsyncClient) -> httpx.Response:
         return await client.get(USAGE, params={"integrated_account_id": h.accounts[case.integration], **case.params})
+
     try:
         response = h.run(scenario)  # the harness scans every body and raises on a secret
     except AssertionError as error:

@@ -28,8 +28,19 @@ from unimeter.service import UsageService, create_app
 from unimeter.store import open_store
 from unimeter.testing.replay import recorded_response
 
-__all__ = ["ENVIRONMENT", "OTHER_ENVIRONMENT", "USAGE", "Case", "FixtureTransport", "Harness", "SleepRecorder",
-           "assert_no_secrets", "load_case", "make_harness", "secret_strings"]
+__all__ = [
+    "ENVIRONMENT",
+    "OTHER_ENVIRONMENT",
+    "USAGE",
+    "Case",
+    "FixtureTransport",
+    "Harness",
+    "SleepRecorder",
+    "assert_no_secrets",
+    "load_case",
+    "make_harness",
+    "secret_strings",
+]
 
 ENVIRONMENT = "prod"
 OTHER_ENVIRONMENT = "staging"
@@ -37,6 +48,7 @@ CURSOR_KEY = b"service-tests-cursor-key-0123456789abcdef"
 
 
 # ---------------------------------------------------------------------------------------------------------- vendor
+
 
 def _canonical_body(content: bytes | None) -> str | None:
     if not content:
@@ -115,6 +127,7 @@ class SleepRecorder:
 
 # ---------------------------------------------------------------------------------------------------------- service
 
+
 @dataclass
 class Harness:
     """A service over a fresh SQLite store in ``tmp_path``, with a token per environment and a vendor transport."""
@@ -128,13 +141,20 @@ class Harness:
     accounts: dict[str, str] = field(default_factory=dict)
     bodies: list[str] = field(default_factory=list)
 
-    def add_account(self, integration: str, *, environment: str = ENVIRONMENT,
-                    context: dict[str, Any] | None = None, label: str | None = None,
-                    credentials: dict[str, str] | None = None) -> str:
+    def add_account(
+        self,
+        integration: str,
+        *,
+        environment: str = ENVIRONMENT,
+        context: dict[str, Any] | None = None,
+        label: str | None = None,
+        credentials: dict[str, str] | None = None,
+    ) -> str:
         """An account with the integration's derived test credentials (or ``credentials``), known by ``label``."""
         credentials = fake_credentials(integration) if credentials is None else credentials
-        account = self.store.create_account(integration, environment=environment, credentials=credentials,
-                                            context=context or {})
+        account = self.store.create_account(
+            integration, environment=environment, credentials=credentials, context=context or {}
+        )
         self.accounts[label or integration] = str(account.id)
         return str(account.id)
 
@@ -147,6 +167,7 @@ class Harness:
 
     def run(self, scenario: Callable[[httpx.AsyncClient], Coroutine[Any, Any, Any]]) -> Any:
         """Run ``scenario(client)`` against the app with a real HTTP client over ASGI; every body is scanned."""
+
         async def scan(response: httpx.Response) -> None:
             await response.aread()
             self.bodies.append(response.text)
@@ -154,10 +175,14 @@ class Harness:
 
         async def main() -> Any:
             app = create_app(self.service)
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                                         headers={"authorization": f"Bearer {self.token}"},
-                                         event_hooks={"response": [scan]}) as client:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://test",
+                headers={"authorization": f"Bearer {self.token}"},
+                event_hooks={"response": [scan]},
+            ) as client:
                 return await scenario(client)
+
         return asyncio.run(main())
 
 
@@ -170,8 +195,7 @@ def make_harness(tmp_path: Path, transport: FixtureTransport | None = None, *, n
     transport = transport or FixtureTransport()
     sleep = SleepRecorder()
     service = UsageService(store, CURSOR_KEY, transport=transport, sleep=sleep, now=now)
-    return Harness(store=store, service=service, transport=transport, sleep=sleep, token=token,
-                   other_token=other_token)
+    return Harness(store=store, service=service, transport=transport, sleep=sleep, token=token, other_token=other_token)
 
 
 USAGE = "/unified/usage-metering/usage"

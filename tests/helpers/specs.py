@@ -19,8 +19,14 @@ GET_USAGE = "\n      method: GET\n      path: /usage"
 """``request:`` as a block: ``GET /usage``."""
 
 
-def operation(request: str = GET_USAGE, *, name: str = "list", pagination: str | None = None,
-              records: str = DATA_RECORDS, transform: str = ID_TRANSFORM) -> str:
+def operation(
+    request: str = GET_USAGE,
+    *,
+    name: str = "list",
+    pagination: str | None = None,
+    records: str = DATA_RECORDS,
+    transform: str = ID_TRANSFORM,
+) -> str:
     """One entry of ``operations``; ``request`` follows ``request:`` as written (a block or `` {flow: map}``)."""
     text = f"  - name: {name}\n    request:{request}\n"
     if pagination is not None:
@@ -28,12 +34,21 @@ def operation(request: str = GET_USAGE, *, name: str = "list", pagination: str |
     return text + f"    records: {records}\n    transform: {transform}\n"
 
 
-def demo_spec(*operations: str, fills: str = "[id]", credentials: str = "", base_url: str = DEMO_BASE_URL,
-              auth: str = "{kind: none}", sections: str = "", after_operations: str = "") -> str:
+def demo_spec(
+    *operations: str,
+    fills: str = "[id]",
+    credentials: str = "",
+    base_url: str = DEMO_BASE_URL,
+    auth: str = "{kind: none}",
+    sections: str = "",
+    after_operations: str = "",
+) -> str:
     """The demo integration's YAML. ``credentials`` and ``sections`` are whole top-level blocks, each line ended."""
-    return ("name: demo\nlabel: Demo\ndocs_url: https://example.com/docs\n"
-            f"fills: {fills}\n{credentials}base_url: {base_url}\nauth: {auth}\n{sections}"
-            f"operations:\n{''.join(operations) or operation()}{after_operations}")
+    return (
+        "name: demo\nlabel: Demo\ndocs_url: https://example.com/docs\n"
+        f"fills: {fills}\n{credentials}base_url: {base_url}\nauth: {auth}\n{sections}"
+        f"operations:\n{''.join(operations) or operation()}{after_operations}"
+    )
 
 
 VALID = demo_spec()

@@ -55,8 +55,9 @@ class _CountingTransport(httpx.AsyncBaseTransport):
 
 
 def _run(spec: IntegrationSpec, transport: httpx.AsyncBaseTransport) -> dict[str, Any]:
-    return asyncio.run(alist_usage(spec, credentials={"api_key": "key_test"}, params=YEAR, now=NOW,
-                                   transport=transport))
+    return asyncio.run(
+        alist_usage(spec, credentials={"api_key": "key_test"}, params=YEAR, now=NOW, transport=transport)
+    )
 
 
 def test_concurrent_windows_give_the_same_rows_in_the_same_order_as_sequential_ones() -> None:
@@ -78,8 +79,9 @@ def test_a_failing_window_fails_the_query_after_the_earlier_windows_rows() -> No
     yielded: list[int] = []
 
     async def consume() -> None:
-        async for page in iter_pages(spec, credentials={"api_key": "key_test"}, params=YEAR, now=NOW,
-                                     transport=failing):
+        async for page in iter_pages(
+            spec, credentials={"api_key": "key_test"}, params=YEAR, now=NOW, transport=failing
+        ):
             yielded.append(page.window.index)
 
     with pytest.raises(VendorAuthError):
@@ -115,8 +117,15 @@ def test_a_year_of_cursor_windows_keeps_the_vendor_rate_limit_against_the_sandbo
     config = SandboxConfig(users=2, enforce_rate_limits=True, now=NOW)
     with start_sandbox(["cursor"], config) as sandbox:
         endpoint = sandbox.endpoint("cursor")
-        response = asyncio.run(alist_usage("cursor", credentials=endpoint["credentials"],
-                                           context={"base_url": endpoint["base_url"]}, params=YEAR, now=NOW))
+        response = asyncio.run(
+            alist_usage(
+                "cursor",
+                credentials=endpoint["credentials"],
+                context={"base_url": endpoint["base_url"]},
+                params=YEAR,
+                now=NOW,
+            )
+        )
         assert len(response["result"]) == 365 * 2
         assert sandbox.request_count("cursor") == 13
         assert sandbox.rate_limit_violations("cursor") == 0

@@ -16,7 +16,9 @@ from unimeter.spec.jsonata import pinned_now
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 
-SPEC_TEXT = demo_spec(operation(" {method: GET, path: /usage}"), sections="""\
+SPEC_TEXT = demo_spec(
+    operation(" {method: GET, path: /usage}"),
+    sections="""\
 context:
   region: {default: eu, description: Region}
 params:
@@ -41,7 +43,8 @@ checks:
         'start_date (' & $params.start_date & ') must not be after end_date (' & $params.end_date & ')'
   - fail_if: {jsonata: "$params.limit > 100"}
     message: limit must be at most 100
-""")
+""",
+)
 
 SUPPORTED = ["day", "end_date", "group_by", "limit", "region_label", "start_date", "verbose", "workspace"]
 
@@ -51,8 +54,9 @@ def spec() -> IntegrationSpec:
     return load_spec("demo.yaml", text=SPEC_TEXT)
 
 
-def _resolve(spec: IntegrationSpec, given: Mapping[str, Any],
-             context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _resolve(
+    spec: IntegrationSpec, given: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     with pinned_now(NOW):
         return resolve_params(spec, given, context if context is not None else {"region": "eu"})
 
@@ -69,8 +73,12 @@ def test_unsupported_parameter_is_named_and_supported_ones_listed(spec: Integrat
 
 
 def test_spec_without_params_rejects_any_parameter_and_says_it_supports_none() -> None:
-    bare = load_spec("bare.yaml", text=SPEC_TEXT.replace("name: demo", "name: bare").split("params:")[0]
-                     + "operations:" + SPEC_TEXT.split("operations:")[1])
+    bare = load_spec(
+        "bare.yaml",
+        text=SPEC_TEXT.replace("name: demo", "name: bare").split("params:")[0]
+        + "operations:"
+        + SPEC_TEXT.split("operations:")[1],
+    )
     with pytest.raises(UnsupportedParameterError, match="supports: none"), pinned_now(NOW):
         resolve_params(bare, {"start_date": "2026-10-01"}, {})
 
@@ -92,8 +100,9 @@ def test_spec_without_params_rejects_any_parameter_and_says_it_supports_none() -
         ("group_by", "org", "expected one of user, model"),
     ],
 )
-def test_malformed_value_names_parameter_and_expected_format(spec: IntegrationSpec, name: str, value: Any,
-                                                             expected_format: str) -> None:
+def test_malformed_value_names_parameter_and_expected_format(
+    spec: IntegrationSpec, name: str, value: Any, expected_format: str
+) -> None:
     with pytest.raises(InvalidParameterError) as caught:
         _resolve(spec, {name: value})
     assert f"for parameter {name!r}" in caught.value.message
@@ -118,8 +127,9 @@ def test_malformed_value_names_parameter_and_expected_format(spec: IntegrationSp
         ("group_by", "model", "model"),
     ],
 )
-def test_well_formed_values_are_converted_to_their_declared_type(spec: IntegrationSpec, name: str, raw: Any,
-                                                                 parsed: Any) -> None:
+def test_well_formed_values_are_converted_to_their_declared_type(
+    spec: IntegrationSpec, name: str, raw: Any, parsed: Any
+) -> None:
     assert _resolve(spec, {name: raw})[name] == parsed
 
 
@@ -155,8 +165,9 @@ def test_parameter_without_default_and_not_given_is_absent(spec: IntegrationSpec
 
 
 def test_required_parameter_without_value_or_default_is_an_error() -> None:
-    text = SPEC_TEXT.replace("workspace: {type: string, required: true, default: ws_default}",
-                             "workspace: {type: string, required: true}")
+    text = SPEC_TEXT.replace(
+        "workspace: {type: string, required: true, default: ws_default}", "workspace: {type: string, required: true}"
+    )
     strict = load_spec("demo.yaml", text=text)
     with pytest.raises(InvalidParameterError, match="the parameter 'workspace' is required"):
         _resolve(strict, {})

@@ -22,8 +22,9 @@ def _literal(value: str) -> Template:
 
 
 def _partition(kind: str, size: int, start: str | None = None, end: str | None = None) -> PartitionSpec:
-    return PartitionSpec(kind=kind, size=size, start=_literal(start) if start else None,
-                         end=_literal(end) if end else None)
+    return PartitionSpec(
+        kind=kind, size=size, start=_literal(start) if start else None, end=_literal(end) if end else None
+    )
 
 
 def _windows(kind: str, size: int, start: str, end: str) -> list[tuple[str | None, str | None, int]]:
@@ -39,8 +40,7 @@ def test_days_windows_of_30_split_a_range_and_clip_the_last_window() -> None:
 
 
 def test_days_range_of_exactly_one_window_is_one_window() -> None:
-    assert _windows("days", 30, "2026-01-01", "2026-01-31") == [
-        ("2026-01-01T00:00:00Z", "2026-01-31T00:00:00Z", 0)]
+    assert _windows("days", 30, "2026-01-01", "2026-01-31") == [("2026-01-01T00:00:00Z", "2026-01-31T00:00:00Z", 0)]
 
 
 def test_days_windows_keep_a_time_of_day_start() -> None:
@@ -74,8 +74,7 @@ def test_months_windows_of_size_three() -> None:
 
 
 def test_window_inside_one_month_is_clipped_at_both_ends() -> None:
-    assert _windows("months", 1, "2026-02-10", "2026-02-20") == [
-        ("2026-02-10T00:00:00Z", "2026-02-20T00:00:00Z", 0)]
+    assert _windows("months", 1, "2026-02-10", "2026-02-20") == [("2026-02-10T00:00:00Z", "2026-02-20T00:00:00Z", 0)]
 
 
 @pytest.mark.parametrize("kind", ["days", "months"])
@@ -118,8 +117,10 @@ def _spec_text(partition: str) -> str:
 
 
 def test_every_window_is_requested_in_order_through_the_pipeline() -> None:
-    partition = ('{kind: days, size: 30, start: {jsonata: "$toInstant($params.start_date)"}, '
-                 'end: {jsonata: "$toInstant($params.end_date)"}}')
+    partition = (
+        '{kind: days, size: 30, start: {jsonata: "$toInstant($params.start_date)"}, '
+        'end: {jsonata: "$toInstant($params.end_date)"}}'
+    )
     spec = load_spec("demo.yaml", text=_spec_text(partition))
     seen: list[dict[str, Any]] = []
 
@@ -127,8 +128,11 @@ def test_every_window_is_requested_in_order_through_the_pipeline() -> None:
         seen.append(dict(request.url.params))
         return httpx.Response(200, json={"data": [{"id": f"row-{len(seen)}"}]})
 
-    result = asyncio.run(alist_usage(spec, params={"start_date": "2026-01-01", "end_date": "2026-03-15"},
-                                     transport=httpx.MockTransport(handler)))
+    result = asyncio.run(
+        alist_usage(
+            spec, params={"start_date": "2026-01-01", "end_date": "2026-03-15"}, transport=httpx.MockTransport(handler)
+        )
+    )
     assert seen == [
         {"from": "2026-01-01T00:00:00Z", "to": "2026-01-31T00:00:00Z", "n": "0"},
         {"from": "2026-01-31T00:00:00Z", "to": "2026-03-02T00:00:00Z", "n": "1"},
@@ -138,8 +142,10 @@ def test_every_window_is_requested_in_order_through_the_pipeline() -> None:
 
 
 def test_inverted_range_fails_before_any_request_is_sent() -> None:
-    partition = ('{kind: months, size: 1, start: {jsonata: "$toInstant($params.start_date)"}, '
-                 'end: {jsonata: "$toInstant($params.end_date)"}}')
+    partition = (
+        '{kind: months, size: 1, start: {jsonata: "$toInstant($params.start_date)"}, '
+        'end: {jsonata: "$toInstant($params.end_date)"}}'
+    )
     spec = load_spec("demo.yaml", text=_spec_text(partition))
     sent: list[httpx.Request] = []
 
@@ -148,6 +154,11 @@ def test_inverted_range_fails_before_any_request_is_sent() -> None:
         return httpx.Response(200, json={"data": []})
 
     with pytest.raises(QueryCheckError):
-        asyncio.run(alist_usage(spec, params={"start_date": "2026-03-01", "end_date": "2026-02-01"},
-                                transport=httpx.MockTransport(handler)))
+        asyncio.run(
+            alist_usage(
+                spec,
+                params={"start_date": "2026-03-01", "end_date": "2026-02-01"},
+                transport=httpx.MockTransport(handler),
+            )
+        )
     assert sent == []

@@ -14,18 +14,22 @@ from unimeter.run.pipeline import alist_usage
 from unimeter.spec import IntegrationSpec, load_spec
 
 
-def _spec_text(transform: str, *, records: str = '{jsonata: "data"}', extra: str = "",
-               pagination: str = "{kind: none}") -> str:
+def _spec_text(
+    transform: str, *, records: str = '{jsonata: "data"}', extra: str = "", pagination: str = "{kind: none}"
+) -> str:
     """The demo spec reading ``GET /usage?page=`` page by page; ``extra`` follows the operation's transform."""
     request = ' {method: GET, path: /usage, query: {page: {jsonata: "$page"}}}'
-    return demo_spec(operation(request, pagination=pagination, records=records, transform=transform),
-                     after_operations=extra)
+    return demo_spec(
+        operation(request, pagination=pagination, records=records, transform=transform), after_operations=extra
+    )
 
 
-def _spec(transform: str, *, records: str = '{jsonata: "data"}', extra: str = "",
-          pagination: str = "{kind: none}") -> IntegrationSpec:
-    return load_spec("mappings/demo.yaml",
-                     text=_spec_text(transform, records=records, extra=extra, pagination=pagination))
+def _spec(
+    transform: str, *, records: str = '{jsonata: "data"}', extra: str = "", pagination: str = "{kind: none}"
+) -> IntegrationSpec:
+    return load_spec(
+        "mappings/demo.yaml", text=_spec_text(transform, records=records, extra=extra, pagination=pagination)
+    )
 
 
 def _run(spec: IntegrationSpec, *bodies: Any, **options: Any) -> list[dict[str, Any]]:
@@ -56,8 +60,15 @@ NO_RESOURCES = TIDY.replace(',\n          "resources": [{"id": resource}, null]'
 
 
 def test_nulls_and_empty_objects_are_pruned_but_a_vendor_zero_is_kept() -> None:
-    record = {"id": "r1", "user_id": None, "email": "a@example.com", "model": None, "requests": 0, "chat": None,
-              "resource": "res_1"}
+    record = {
+        "id": "r1",
+        "user_id": None,
+        "email": "a@example.com",
+        "model": None,
+        "requests": 0,
+        "chat": None,
+        "resource": "res_1",
+    }
     [row] = _run(_spec(TIDY), {"data": [record]}, keep_remote_data=False)
     assert row == {
         "id": "r1",
@@ -128,8 +139,11 @@ def test_record_index_counts_across_pages_of_one_window() -> None:
     transform = """{jsonata: "{'id': id, 'start_date': day}"}"""
     spec = _spec(transform, pagination='{kind: page, stop: {jsonata: "$not(more)"}}')
     with pytest.raises(RowValidationError) as caught:
-        _run(spec, {"data": [{"id": "a", "day": "2026-10-01T00:00:00Z"}, {"id": "b"}], "more": True},
-             {"data": [{"id": "c"}, {"id": "d", "day": "2026-10-01"}], "more": False})
+        _run(
+            spec,
+            {"data": [{"id": "a", "day": "2026-10-01T00:00:00Z"}, {"id": "b"}], "more": True},
+            {"data": [{"id": "c"}, {"id": "d", "day": "2026-10-01"}], "more": False},
+        )
     assert caught.value.details["record_index"] == 3
     assert caught.value.details["json_path"] == "$.start_date"
 
@@ -156,8 +170,7 @@ def test_unknown_unified_field_is_a_row_validation_error() -> None:
         ("""{jsonata: "[{'id': id}, 'stray']"}""", "str"),
     ],
 )
-def test_transform_returning_a_non_object_is_a_mapping_error_with_record_index(transform: str,
-                                                                               type_name: str) -> None:
+def test_transform_returning_a_non_object_is_a_mapping_error_with_record_index(transform: str, type_name: str) -> None:
     with pytest.raises(MappingError) as caught:
         _run(_spec(transform), {"data": [{"id": "r0"}, {"id": "r1"}]})
     assert not isinstance(caught.value, RowValidationError)
@@ -190,24 +203,38 @@ def test_duplicate_row_ids_across_pages_are_a_mapping_error() -> None:
 def test_filter_drops_rows_it_does_not_hold_for() -> None:
     extra = '    filter: {jsonata: "usage.requests.total > 0"}\n'
     transform = """{jsonata: "{'id': id, 'usage': {'requests': {'total': n}}}"}"""
-    rows = _run(_spec(transform, extra=extra), {"data": [{"id": "a", "n": 2}, {"id": "b", "n": 0}, {"id": "c"},
-                                                         {"id": "d", "n": 5}]})
+    rows = _run(
+        _spec(transform, extra=extra),
+        {"data": [{"id": "a", "n": 2}, {"id": "b", "n": 0}, {"id": "c"}, {"id": "d", "n": 5}]},
+    )
     assert [row["id"] for row in rows] == ["a", "d"]
 
 
 def test_filter_sees_the_tidied_row_and_params() -> None:
-    text = _spec_text("""{jsonata: "{'id': id, 'user': {'email': email}}"}""",
-                      records='{jsonata: "data"}', pagination="{kind: none}",
-                      extra='    filter: {jsonata: "$exists(user) and user.email != $params.skip"}\n')
+    text = _spec_text(
+        """{jsonata: "{'id': id, 'user': {'email': email}}"}""",
+        records='{jsonata: "data"}',
+        pagination="{kind: none}",
+        extra='    filter: {jsonata: "$exists(user) and user.email != $params.skip"}\n',
+    )
     text = text.replace("operations:", "params:\n  skip: {type: string}\noperations:")
     spec = load_spec("mappings/demo.yaml", text=text)
-    rows = _run(spec, {"data": [{"id": "a", "email": "x@example.com"}, {"id": "b", "email": None},
-                                {"id": "c", "email": "y@example.com"}]}, params={"skip": "y@example.com"})
+    rows = _run(
+        spec,
+        {
+            "data": [
+                {"id": "a", "email": "x@example.com"},
+                {"id": "b", "email": None},
+                {"id": "c", "email": "y@example.com"},
+            ]
+        },
+        params={"skip": "y@example.com"},
+    )
     assert [row["id"] for row in rows] == ["a"]
 
 
 def test_filtered_rows_are_not_validated() -> None:
-    extra = '    filter: {jsonata: "$not(id = \'bad\')"}\n'
+    extra = "    filter: {jsonata: \"$not(id = 'bad')\"}\n"
     transform = """{jsonata: "{'id': id, 'start_date': day}"}"""
     rows = _run(_spec(transform, extra=extra), {"data": [{"id": "bad", "day": "not a date"}, {"id": "ok"}]})
     assert [row["id"] for row in rows] == ["ok"]

@@ -14,9 +14,16 @@ from unimeter.api.list_usage import take
 from unimeter.run.pipeline import ResumePoint, iter_pages
 from unimeter.spec import load_spec
 
-SPEC = demo_spec(operation(" {method: GET, path: /items}", name="items", records='{jsonata: "items"}',
-                           transform="{jsonata: \"[{'id': name & ':a'}, {'id': name & ':b'}, {'id': name & ':c'}]\"}"),
-                 fills="[id, remote_data]", base_url="https://vendor.example")
+SPEC = demo_spec(
+    operation(
+        " {method: GET, path: /items}",
+        name="items",
+        records='{jsonata: "items"}',
+        transform="{jsonata: \"[{'id': name & ':a'}, {'id': name & ':b'}, {'id': name & ':c'}]\"}",
+    ),
+    fills="[id, remote_data]",
+    base_url="https://vendor.example",
+)
 
 
 def _read_all(limit: int) -> tuple[list[str], int]:
@@ -59,8 +66,9 @@ def test_a_resumed_response_does_not_transform_the_records_already_returned(monk
 
 
 @pytest.mark.parametrize("limit", [1, 2, 5, 7, 30])
-def test_large_pages_come_in_chunks_of_whole_records_and_resume_exactly(monkeypatch: pytest.MonkeyPatch,
-                                                                      limit: int) -> None:
+def test_large_pages_come_in_chunks_of_whole_records_and_resume_exactly(
+    monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
     import unimeter.run.pipeline
 
     monkeypatch.setattr(unimeter.run.pipeline, "CHUNK_ROWS", 4)

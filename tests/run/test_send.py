@@ -29,16 +29,18 @@ from unimeter.spec import IntegrationSpec, load_spec
 SECRET = "sk-live-SECRET-9f8e7d6c5b4a"
 URL = "https://api.example.com/v1/usage"
 
-SPEC = demo_spec(operation(" {method: GET, path: /v1/usage}"),
-                 credentials="credentials:\n  api_key: {secret: true, required: true, description: API key}\n",
-                 auth='{kind: headers, headers: {x-api-key: {jsonata: "$credentials.api_key"}}}',
-                 sections="""errors:
+SPEC = demo_spec(
+    operation(" {method: GET, path: /v1/usage}"),
+    credentials="credentials:\n  api_key: {secret: true, required: true, description: API key}\n",
+    auth='{kind: headers, headers: {x-api-key: {jsonata: "$credentials.api_key"}}}',
+    sections="""errors:
   message: {jsonata: "error.message"}
   auth_statuses: [401, 403]
   retry_statuses: [429, 500, 502, 503, 504]
   retry_after: {jsonata: "$headers.'retry-after'"}
   max_retries: 3
-""")
+""",
+)
 
 Answer = Callable[[httpx.Request], httpx.Response]
 
@@ -65,9 +67,15 @@ class _Vendor:
         self.waits.append(seconds)
 
     def run(self, spec: IntegrationSpec | None = None) -> dict[str, Any]:
-        return asyncio.run(alist_usage(spec or _spec(), credentials={"api_key": SECRET},
-                                       transport=httpx.MockTransport(self._handle), sleep=self.sleep,
-                                       keep_remote_data=False))
+        return asyncio.run(
+            alist_usage(
+                spec or _spec(),
+                credentials={"api_key": SECRET},
+                transport=httpx.MockTransport(self._handle),
+                sleep=self.sleep,
+                keep_remote_data=False,
+            )
+        )
 
 
 def _ok(*ids: str) -> httpx.Response:
@@ -104,8 +112,15 @@ def test_retry_waits_are_recorded_on_the_exchange() -> None:
     vendor = _Vendor(_error(429, headers={"Retry-After": "2"}), _error(503, headers={"Retry-After": "3"}), _ok("a"))
 
     async def pages() -> list[Any]:
-        return [page async for page in iter_pages(_spec(), credentials={"api_key": SECRET},
-                                                  transport=httpx.MockTransport(vendor._handle), sleep=vendor.sleep)]
+        return [
+            page
+            async for page in iter_pages(
+                _spec(),
+                credentials={"api_key": SECRET},
+                transport=httpx.MockTransport(vendor._handle),
+                sleep=vendor.sleep,
+            )
+        ]
 
     [page] = asyncio.run(pages())
     assert page.exchange.waits == [2.0, 3.0]
@@ -135,8 +150,7 @@ def test_retry_after_http_date_in_the_past_retries_without_waiting() -> None:
 
 def test_retry_after_http_date_in_the_future_waits_until_that_date() -> None:
     moment = datetime.now(UTC) + timedelta(seconds=60)
-    vendor = _Vendor(_error(429, headers={"Retry-After": email.utils.format_datetime(moment, usegmt=True)}),
-                     _ok("a"))
+    vendor = _Vendor(_error(429, headers={"Retry-After": email.utils.format_datetime(moment, usegmt=True)}), _ok("a"))
     vendor.run()
     assert len(vendor.waits) == 1
     assert 0.0 < vendor.waits[0] <= 60.0

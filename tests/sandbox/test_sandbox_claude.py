@@ -28,13 +28,24 @@ from unimeter.sandbox.vendors.claude import (
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 DAY = "2026-11-20"
-ROW_VALIDATOR = Draft202012Validator(json.loads((PROJECT / "schemas" / "usage.schema.json").read_text()),
-                                     format_checker=FormatChecker())
+ROW_VALIDATOR = Draft202012Validator(
+    json.loads((PROJECT / "schemas" / "usage.schema.json").read_text()), format_checker=FormatChecker()
+)
 CONFIG = SandboxConfig(seed=5, users=12, resources=4)
-SCHEMA_OF = {USERS_PATH: "claude-analytics-users", USAGE_PATH: "claude-analytics-user-usage-report",
-             COST_PATH: "claude-analytics-user-cost-report", CLAUDE_CODE_PATH: "claude-admin-claude-code-usage-report"}
-BLOCKS = ("chat_metrics", "claude_code_metrics", "cowork_metrics", "office_metrics", "design_metrics",
-          "science_metrics")
+SCHEMA_OF = {
+    USERS_PATH: "claude-analytics-users",
+    USAGE_PATH: "claude-analytics-user-usage-report",
+    COST_PATH: "claude-analytics-user-cost-report",
+    CLAUDE_CODE_PATH: "claude-admin-claude-code-usage-report",
+}
+BLOCKS = (
+    "chat_metrics",
+    "claude_code_metrics",
+    "cowork_metrics",
+    "office_metrics",
+    "design_metrics",
+    "science_metrics",
+)
 
 
 def _validator(path: str, error: bool = False) -> Draft202012Validator:
@@ -54,8 +65,9 @@ def sandbox() -> Iterator[Any]:
         yield running
 
 
-def _get(sandbox: Any, path: str, params: list[tuple[str, str]], key: str | None = None,
-         version: str | None = "2023-06-01") -> httpx.Response:
+def _get(
+    sandbox: Any, path: str, params: list[tuple[str, str]], key: str | None = None, version: str | None = "2023-06-01"
+) -> httpx.Response:
     endpoint = sandbox.endpoint("claude")
     headers = {"x-api-key": key or endpoint["credentials"]["api_key"]}
     if version:
@@ -87,9 +99,15 @@ def _all_pages(sandbox: Any, path: str, params: list[tuple[str, str]], key: str 
 def _usage(sandbox: Any, params: dict[str, str], key: str | None = None) -> list[dict[str, Any]]:
     endpoint = sandbox.endpoint("claude")
     credentials = {"api_key": key} if key else endpoint["credentials"]
-    response = asyncio.run(alist_usage("claude", credentials=credentials,
-                                       context={**endpoint["context"], "base_url": endpoint["base_url"]},
-                                       params=params, now=NOW))
+    response = asyncio.run(
+        alist_usage(
+            "claude",
+            credentials=credentials,
+            context={**endpoint["context"], "base_url": endpoint["base_url"]},
+            params=params,
+            now=NOW,
+        )
+    )
     rows: list[dict[str, Any]] = response["result"]
     for row in rows:
         ROW_VALIDATOR.validate(row)
@@ -105,20 +123,36 @@ def _active(block: Any) -> bool:
 REPORT = [("starting_at", f"{DAY}T00:00:00Z"), ("ending_at", "2026-11-21T00:00:00Z")]
 
 
-@pytest.mark.parametrize(("path", "params"), [
-    (USERS_PATH, [("date", DAY), ("limit", "1000")]),
-    (USERS_PATH, [("starting_date", "2026-11-01"), ("ending_date", "2026-11-08"), ("order", "desc")]),
-    (USAGE_PATH, [*REPORT, ("group_by[]", "product"), ("group_by[]", "model"), ("limit", "1000")]),
-    (USAGE_PATH, [("starting_at", "2026-11-01T00:00:00Z"), ("ending_at", "2026-11-08T00:00:00Z"),
-                  ("bucket_width", "1d"), ("group_by[]", "context_window")]),
-    (USAGE_PATH, [("starting_at", "2026-11-20T06:30:00+02:00"), ("ending_at", "2026-11-20T12:00:00Z"),
-                  ("bucket_width", "1h"), ("products[]", "chat")]),
-    (COST_PATH, [*REPORT, ("group_by[]", "product"), ("group_by[]", "model")]),
-    (COST_PATH, [*REPORT, ("group_by[]", "token_type"), ("group_by[]", "cost_type")]),
-    (CLAUDE_CODE_PATH, [("starting_at", DAY), ("limit", "1000")]),
-])
-def test_every_page_validates_against_the_vendor_schema(sandbox: Any, path: str,
-                                                        params: list[tuple[str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        (USERS_PATH, [("date", DAY), ("limit", "1000")]),
+        (USERS_PATH, [("starting_date", "2026-11-01"), ("ending_date", "2026-11-08"), ("order", "desc")]),
+        (USAGE_PATH, [*REPORT, ("group_by[]", "product"), ("group_by[]", "model"), ("limit", "1000")]),
+        (
+            USAGE_PATH,
+            [
+                ("starting_at", "2026-11-01T00:00:00Z"),
+                ("ending_at", "2026-11-08T00:00:00Z"),
+                ("bucket_width", "1d"),
+                ("group_by[]", "context_window"),
+            ],
+        ),
+        (
+            USAGE_PATH,
+            [
+                ("starting_at", "2026-11-20T06:30:00+02:00"),
+                ("ending_at", "2026-11-20T12:00:00Z"),
+                ("bucket_width", "1h"),
+                ("products[]", "chat"),
+            ],
+        ),
+        (COST_PATH, [*REPORT, ("group_by[]", "product"), ("group_by[]", "model")]),
+        (COST_PATH, [*REPORT, ("group_by[]", "token_type"), ("group_by[]", "cost_type")]),
+        (CLAUDE_CODE_PATH, [("starting_at", DAY), ("limit", "1000")]),
+    ],
+)
+def test_every_page_validates_against_the_vendor_schema(sandbox: Any, path: str, params: list[tuple[str, str]]) -> None:
     key = ADMIN_API_KEY if path == CLAUDE_CODE_PATH else None
     pages = _all_pages(sandbox, path, params, key)
     assert len(pages) > 1
@@ -126,8 +160,9 @@ def test_every_page_validates_against_the_vendor_schema(sandbox: Any, path: str,
 
 
 def test_activity_rows_are_one_per_user_plus_one_per_active_surface_over_several_pages(sandbox: Any) -> None:
-    records = [row for page in _all_pages(sandbox, USERS_PATH, [("date", DAY), ("limit", "1000")])
-               for row in page["data"]]
+    records = [
+        row for page in _all_pages(sandbox, USERS_PATH, [("date", DAY), ("limit", "1000")]) for row in page["data"]
+    ]
     assert [r["user"]["email_address"] for r in records] == sorted(r["user"]["email_address"] for r in records)
     assert len(records) == CONFIG.users
     expected = sum(1 + sum(_active(record[block]) for block in BLOCKS) for record in records)
@@ -163,8 +198,9 @@ def test_report_ranges_are_half_open_and_buckets_add_up(sandbox: Any) -> None:
 
     whole = total(REPORT)
     hourly = total([*REPORT, ("bucket_width", "1h")])
-    halves = (total([("starting_at", f"{DAY}T00:00:00Z"), ("ending_at", f"{DAY}T13:00:00Z")])
-              + total([("starting_at", f"{DAY}T15:00:00+02:00"), ("ending_at", "2026-11-21T00:00:00Z")]))
+    halves = total([("starting_at", f"{DAY}T00:00:00Z"), ("ending_at", f"{DAY}T13:00:00Z")]) + total(
+        [("starting_at", f"{DAY}T15:00:00+02:00"), ("ending_at", "2026-11-21T00:00:00Z")]
+    )
     assert whole == hourly == halves > 0
 
 
@@ -183,14 +219,22 @@ def test_claude_code_report_needs_the_admin_key(sandbox: Any) -> None:
     assert refused.status_code == 401
     _validator(CLAUDE_CODE_PATH, error=True).validate(refused.json())
     rows = _usage(sandbox, {"date": DAY, "report_type": "claude_code"}, key=ADMIN_API_KEY)
-    records = [row for page in _all_pages(sandbox, CLAUDE_CODE_PATH, [("starting_at", DAY)], ADMIN_API_KEY)
-               for row in page["data"]]
+    records = [
+        row
+        for page in _all_pages(sandbox, CLAUDE_CODE_PATH, [("starting_at", DAY)], ADMIN_API_KEY)
+        for row in page["data"]
+    ]
     assert len(rows) == sum(1 + len(record["model_breakdown"]) for record in records) > 0
 
 
-@pytest.mark.parametrize(("path", "status", "kind"), [
-    (USERS_PATH, 404, "not_found_error"), (USAGE_PATH, 401, "authentication_error"),
-    (COST_PATH, 401, "authentication_error")])
+@pytest.mark.parametrize(
+    ("path", "status", "kind"),
+    [
+        (USERS_PATH, 404, "not_found_error"),
+        (USAGE_PATH, 401, "authentication_error"),
+        (COST_PATH, 401, "authentication_error"),
+    ],
+)
 def test_a_wrong_key_gets_the_vendor_error_shape(sandbox: Any, path: str, status: int, kind: str) -> None:
     params = [("date", DAY)] if path == USERS_PATH else REPORT
     response = _get(sandbox, path, params, key="sk-ant-wrong")
@@ -198,8 +242,11 @@ def test_a_wrong_key_gets_the_vendor_error_shape(sandbox: Any, path: str, status
     assert response.json()["type"] == "error" and response.json()["error"]["type"] == kind
     _validator(path, error=True).validate(response.json())
     with pytest.raises(VendorAuthError) as raised:
-        _usage(sandbox, {"date": DAY, "report_type": "activity" if path == USERS_PATH else "user_usage"},
-               key="sk-ant-wrong")
+        _usage(
+            sandbox,
+            {"date": DAY, "report_type": "activity" if path == USERS_PATH else "user_usage"},
+            key="sk-ant-wrong",
+        )
     assert raised.value.status == status
 
 
@@ -210,22 +257,26 @@ def test_anthropic_version_is_required(sandbox: Any) -> None:
         assert response.json()["error"]["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize(("path", "params", "words"), [
-    (USERS_PATH, [("date", "2025-12-31")], "before 2026-01-01"),
-    (USERS_PATH, [("date", "2026-11-25")], "latest available date is 2026-11-24"),
-    (USERS_PATH, [("date", DAY), ("starting_date", DAY)], "cannot be combined"),
-    (USERS_PATH, [("starting_date", "2026-01-01"), ("ending_date", "2027-01-03")], "366 days"),
-    (USERS_PATH, [("date", DAY), ("limit", "1001")], "between 1 and 1000"),
-    (USAGE_PATH, [("starting_at", "2025-12-31T00:00:00Z"), ("ending_at", "2026-01-02T00:00:00Z")], "2026-01-01"),
-    (USAGE_PATH, [("starting_at", "2026-10-01T00:00:00Z"), ("ending_at", "2026-11-02T00:00:00Z")], "31 days"),
-    (USAGE_PATH, [("starting_at", f"{DAY}T00:00:00Z"), ("ending_at", f"{DAY}T00:00:00Z")], "after"),
-    (USAGE_PATH, [("starting_at", DAY)], "RFC 3339"),
-    (USAGE_PATH, [*REPORT[:1], ("ending_at", "2026-11-22T00:00:00Z"), ("bucket_width", "1m")], "24 hours"),
-    (COST_PATH, [*REPORT, ("group_by[]", "color")], "group_by[]"),
-    (CLAUDE_CODE_PATH, [("starting_at", f"{DAY}T00:00:00Z")], "YYYY-MM-DD"),
-])
-def test_out_of_range_queries_get_the_vendor_400(sandbox: Any, path: str, params: list[tuple[str, str]],
-                                                 words: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "params", "words"),
+    [
+        (USERS_PATH, [("date", "2025-12-31")], "before 2026-01-01"),
+        (USERS_PATH, [("date", "2026-11-25")], "latest available date is 2026-11-24"),
+        (USERS_PATH, [("date", DAY), ("starting_date", DAY)], "cannot be combined"),
+        (USERS_PATH, [("starting_date", "2026-01-01"), ("ending_date", "2027-01-03")], "366 days"),
+        (USERS_PATH, [("date", DAY), ("limit", "1001")], "between 1 and 1000"),
+        (USAGE_PATH, [("starting_at", "2025-12-31T00:00:00Z"), ("ending_at", "2026-01-02T00:00:00Z")], "2026-01-01"),
+        (USAGE_PATH, [("starting_at", "2026-10-01T00:00:00Z"), ("ending_at", "2026-11-02T00:00:00Z")], "31 days"),
+        (USAGE_PATH, [("starting_at", f"{DAY}T00:00:00Z"), ("ending_at", f"{DAY}T00:00:00Z")], "after"),
+        (USAGE_PATH, [("starting_at", DAY)], "RFC 3339"),
+        (USAGE_PATH, [*REPORT[:1], ("ending_at", "2026-11-22T00:00:00Z"), ("bucket_width", "1m")], "24 hours"),
+        (COST_PATH, [*REPORT, ("group_by[]", "color")], "group_by[]"),
+        (CLAUDE_CODE_PATH, [("starting_at", f"{DAY}T00:00:00Z")], "YYYY-MM-DD"),
+    ],
+)
+def test_out_of_range_queries_get_the_vendor_400(
+    sandbox: Any, path: str, params: list[tuple[str, str]], words: str
+) -> None:
     response = _get(sandbox, path, params, ADMIN_API_KEY if path == CLAUDE_CODE_PATH else None)
     assert response.status_code == 400, response.text
     body = response.json()
@@ -260,8 +311,10 @@ def test_loop_cursor_on_the_default_activity_report_is_caught() -> None:
     with start_sandbox(["claude"], CONFIG, [("claude", "loop_cursor", 2 + 3)]) as running:
         running.servers["claude"].simulator.clock = lambda: NOW
         first = _get(running, USERS_PATH, [("date", DAY)]).json()
-        assert _get(running, USERS_PATH, [("date", DAY), ("page", first["next_page"])]).json()["next_page"] \
+        assert (
+            _get(running, USERS_PATH, [("date", DAY), ("page", first["next_page"])]).json()["next_page"]
             == first["next_page"]
+        )
         with pytest.raises(PaginationLoopError):
             _usage(running, {"date": DAY})
 

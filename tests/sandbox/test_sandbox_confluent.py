@@ -54,8 +54,9 @@ def endpoint() -> Iterator[dict[str, Any]]:
 
 def _client(endpoint: dict[str, Any], auth: tuple[str, str] | None = None) -> httpx.Client:
     credentials = endpoint["credentials"]
-    return httpx.Client(base_url=endpoint["base_url"], timeout=10,
-                        auth=auth or (credentials["api_key"], credentials["api_secret"]))
+    return httpx.Client(
+        base_url=endpoint["base_url"], timeout=10, auth=auth or (credentials["api_key"], credentials["api_secret"])
+    )
 
 
 def _costs(client: httpx.Client, **params: Any) -> dict[str, Any]:
@@ -137,8 +138,9 @@ def test_next_is_a_full_url_with_only_page_token_that_also_works_verbatim(endpoi
         next_url = first["metadata"]["next"]
         assert next_url.startswith(endpoint["base_url"] + PATH + "?page_token=")
         verbatim = client.get(next_url)
-        resent = _costs(client, start_date=MONTH.isoformat(), end_date=NEXT_MONTH.isoformat(),
-                        page_token=_token(next_url))
+        resent = _costs(
+            client, start_date=MONTH.isoformat(), end_date=NEXT_MONTH.isoformat(), page_token=_token(next_url)
+        )
     assert verbatim.status_code == 200
     COSTS.validate(verbatim.json())
     assert verbatim.json()["data"] == resent["data"]
@@ -150,8 +152,13 @@ def test_page_size_is_honoured_below_the_cap_and_only_read_on_the_first_request(
     with _client(endpoint) as client:
         pages = _all_pages(client, MONTH, end, page_size=5)
         first = _costs(client, start_date=MONTH.isoformat(), end_date=end.isoformat(), page_size=4)
-        ignored = _costs(client, start_date=MONTH.isoformat(), end_date=end.isoformat(), page_size=10000,
-                         page_token=_token(first["metadata"]["next"]))
+        ignored = _costs(
+            client,
+            start_date=MONTH.isoformat(),
+            end_date=end.isoformat(),
+            page_size=10000,
+            page_token=_token(first["metadata"]["next"]),
+        )
         at_max = _costs(client, start_date=MONTH.isoformat(), end_date=NEXT_MONTH.isoformat(), page_size=10000)
         default = _costs(client, start_date=MONTH.isoformat(), end_date=NEXT_MONTH.isoformat())
     assert 2 * ROWS_PER_DAY % 5 != 0
@@ -163,8 +170,9 @@ def test_page_size_is_honoured_below_the_cap_and_only_read_on_the_first_request(
 @pytest.mark.parametrize("page_size", ["0", "10001", "ten"])
 def test_page_size_outside_1_to_10000_is_a_400(endpoint: Any, page_size: str) -> None:
     with _client(endpoint) as client:
-        response = client.get(PATH, params={"start_date": MONTH.isoformat(), "end_date": NEXT_MONTH.isoformat(),
-                                            "page_size": page_size})
+        response = client.get(
+            PATH, params={"start_date": MONTH.isoformat(), "end_date": NEXT_MONTH.isoformat(), "page_size": page_size}
+        )
     _assert_failure(response, 400, "page_size")
 
 
@@ -172,8 +180,14 @@ def test_a_forged_token_or_one_resent_with_other_dates_is_a_400(endpoint: Any) -
     with _client(endpoint) as client:
         first = _costs(client, start_date=MONTH.isoformat(), end_date=NEXT_MONTH.isoformat())
         token = _token(first["metadata"]["next"])
-        other = client.get(PATH, params={"start_date": (MONTH + timedelta(days=1)).isoformat(),
-                                         "end_date": NEXT_MONTH.isoformat(), "page_token": token})
+        other = client.get(
+            PATH,
+            params={
+                "start_date": (MONTH + timedelta(days=1)).isoformat(),
+                "end_date": NEXT_MONTH.isoformat(),
+                "page_token": token,
+            },
+        )
         forged = client.get(PATH, params={"page_token": token[:-2] + "AA"})
     _assert_failure(other, 400, "start_date")
     _assert_failure(forged, 400, "page_token")
@@ -192,9 +206,15 @@ def test_wrong_credentials_get_the_401_failure_shape(endpoint: Any, auth: tuple[
 
 def test_the_engine_turns_wrong_credentials_into_an_auth_error(endpoint: Any) -> None:
     with pytest.raises(VendorAuthError) as raised:
-        asyncio.run(alist_usage("confluent", credentials={"api_key": "nope", "api_secret": "nope"},
-                                context={"base_url": endpoint["base_url"]},
-                                params=SIMULATORS["confluent"].sample_params(NOW), now=NOW))
+        asyncio.run(
+            alist_usage(
+                "confluent",
+                credentials={"api_key": "nope", "api_secret": "nope"},
+                context={"base_url": endpoint["base_url"]},
+                params=SIMULATORS["confluent"].sample_params(NOW),
+                now=NOW,
+            )
+        )
     assert raised.value.status == 401
 
 
@@ -205,20 +225,29 @@ def _year_back(day: date) -> date:
         return date(day.year - 1, 3, 1)
 
 
-@pytest.mark.parametrize(("start", "end", "parameter"), [
-    (_year_back(TODAY) - timedelta(days=2), _year_back(TODAY) + timedelta(days=5), "start_date"),
-    (MONTH, NEXT_MONTH + timedelta(days=1), "end_date"),
-    (MONTH, MONTH, "end_date"),
-    (MONTH + timedelta(days=3), MONTH, "end_date"),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "parameter"),
+    [
+        (_year_back(TODAY) - timedelta(days=2), _year_back(TODAY) + timedelta(days=5), "start_date"),
+        (MONTH, NEXT_MONTH + timedelta(days=1), "end_date"),
+        (MONTH, MONTH, "end_date"),
+        (MONTH + timedelta(days=3), MONTH, "end_date"),
+    ],
+)
 def test_out_of_range_dates_get_the_400_failure_shape(endpoint: Any, start: date, end: date, parameter: str) -> None:
     with _client(endpoint) as client:
         response = client.get(PATH, params={"start_date": start.isoformat(), "end_date": end.isoformat()})
     _assert_failure(response, 400, parameter)
 
 
-@pytest.mark.parametrize("params", [{"start_date": "2026-1-01", "end_date": "2026-02-01"}, {"end_date": "2026-02-01"},
-                                    {"start_date": "20260101", "end_date": "2026-02-01"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_date": "2026-1-01", "end_date": "2026-02-01"},
+        {"end_date": "2026-02-01"},
+        {"start_date": "20260101", "end_date": "2026-02-01"},
+    ],
+)
 def test_missing_or_malformed_dates_get_a_400(endpoint: Any, params: dict[str, str]) -> None:
     with _client(endpoint) as client:
         _assert_failure(client.get(PATH, params=params), 400, "start_date")
@@ -255,9 +284,15 @@ def test_the_engine_reads_several_pages_per_month_and_returns_every_row() -> Non
     pages = sum(-(-(b - a).days * ROWS_PER_DAY // WEEK_OF_ROWS) for a, b in windows)
     with start_sandbox(["confluent"], CONFIG) as sandbox:
         endpoint = sandbox.endpoint("confluent")
-        result = asyncio.run(alist_usage("confluent", credentials=endpoint["credentials"],
-                                         context={**endpoint["context"], "base_url": endpoint["base_url"]},
-                                         params=params, now=NOW))["result"]
+        result = asyncio.run(
+            alist_usage(
+                "confluent",
+                credentials=endpoint["credentials"],
+                context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                params=params,
+                now=NOW,
+            )
+        )["result"]
         requests = sandbox.request_count("confluent")
     assert len(result) == ((last - start).days + 1) * ROWS_PER_DAY
     assert requests == pages and pages >= 2 * len(windows)

@@ -20,8 +20,9 @@ from unimeter.sandbox import SandboxConfig, start_sandbox
 from unimeter.sandbox.vendors.datadog import DatadogSimulator
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
-ROW_VALIDATOR = Draft202012Validator(json.loads((PROJECT / "schemas" / "usage.schema.json").read_text()),
-                                     format_checker=FormatChecker())
+ROW_VALIDATOR = Draft202012Validator(
+    json.loads((PROJECT / "schemas" / "usage.schema.json").read_text()), format_checker=FormatChecker()
+)
 PRODUCTS = {"infra_host", "apm_host", "logs_indexed_15day", "timeseries", "synthetics_api_tests", "siem"}
 ESTIMATED = "/api/v2/usage/estimated_cost"
 HISTORICAL = "/api/v2/usage/historical_cost"
@@ -58,34 +59,47 @@ def sandbox() -> Iterator[Any]:
 def _get(sandbox: Any, path: str, params: dict[str, str], keys: dict[str, str] | None = None) -> httpx.Response:
     endpoint = sandbox.endpoint("datadog")
     credentials = endpoint["credentials"]
-    headers = keys if keys is not None else {"DD-API-KEY": credentials["api_key"],
-                                             "DD-APPLICATION-KEY": credentials["application_key"]}
+    headers = (
+        keys
+        if keys is not None
+        else {"DD-API-KEY": credentials["api_key"], "DD-APPLICATION-KEY": credentials["application_key"]}
+    )
     return httpx.get(endpoint["base_url"] + path, params=params, headers=headers)
 
 
-def _usage(sandbox: Any, params: dict[str, str], config_credentials: dict[str, str] | None = None,
-           view: str = "sub-org") -> list[dict[str, Any]]:
+def _usage(
+    sandbox: Any, params: dict[str, str], config_credentials: dict[str, str] | None = None, view: str = "sub-org"
+) -> list[dict[str, Any]]:
     endpoint = sandbox.endpoint("datadog")
-    response = asyncio.run(alist_usage(
-        "datadog", credentials=config_credentials or endpoint["credentials"],
-        context={**endpoint["context"], "base_url": endpoint["base_url"], "view": view},
-        params=params, now=NOW))
+    response = asyncio.run(
+        alist_usage(
+            "datadog",
+            credentials=config_credentials or endpoint["credentials"],
+            context={**endpoint["context"], "base_url": endpoint["base_url"], "view": view},
+            params=params,
+            now=NOW,
+        )
+    )
     rows: list[dict[str, Any]] = response["result"]
     return rows
 
 
-@pytest.mark.parametrize(("path", "schema", "params", "items"), [
-    (ESTIMATED, "estimated-cost", {"view": "sub-org", "start_month": "2026-10", "end_month": "2026-11"}, 2 * 4),
-    (ESTIMATED, "estimated-cost", {"start_month": "2026-11"}, 1),
-    (ESTIMATED, "estimated-cost", {"view": "sub-org", "start_date": "2026-10-30", "end_date": "2026-11-02"}, 4 * 4),
-    (ESTIMATED, "estimated-cost", {"view": "sub-org", "start_month": "2026-10-01T00:00:00Z"}, 2 * 4),
-    (ESTIMATED, "estimated-cost", {"view": "summary", "start_month": "2026-12", "end_month": "2027-01"}, 0),
-    (HISTORICAL, "historical-cost", {"view": "sub-org", "start_month": "2026-01", "end_month": "2026-03"}, 3 * 4),
-    (HISTORICAL, "historical-cost", {"view": "summary", "start_month": "2025-08"}, 15),
-    (HISTORICAL, "historical-cost", {"view": "sub-org", "start_month": "2026-11", "end_month": "2026-11"}, 0),
-])
-def test_responses_validate_against_the_vendor_schema(sandbox: Any, path: str, schema: str, params: dict[str, str],
-                                                      items: int) -> None:
+@pytest.mark.parametrize(
+    ("path", "schema", "params", "items"),
+    [
+        (ESTIMATED, "estimated-cost", {"view": "sub-org", "start_month": "2026-10", "end_month": "2026-11"}, 2 * 4),
+        (ESTIMATED, "estimated-cost", {"start_month": "2026-11"}, 1),
+        (ESTIMATED, "estimated-cost", {"view": "sub-org", "start_date": "2026-10-30", "end_date": "2026-11-02"}, 4 * 4),
+        (ESTIMATED, "estimated-cost", {"view": "sub-org", "start_month": "2026-10-01T00:00:00Z"}, 2 * 4),
+        (ESTIMATED, "estimated-cost", {"view": "summary", "start_month": "2026-12", "end_month": "2027-01"}, 0),
+        (HISTORICAL, "historical-cost", {"view": "sub-org", "start_month": "2026-01", "end_month": "2026-03"}, 3 * 4),
+        (HISTORICAL, "historical-cost", {"view": "summary", "start_month": "2025-08"}, 15),
+        (HISTORICAL, "historical-cost", {"view": "sub-org", "start_month": "2026-11", "end_month": "2026-11"}, 0),
+    ],
+)
+def test_responses_validate_against_the_vendor_schema(
+    sandbox: Any, path: str, schema: str, params: dict[str, str], items: int
+) -> None:
     response = _get(sandbox, path, params)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -94,8 +108,9 @@ def test_responses_validate_against_the_vendor_schema(sandbox: Any, path: str, s
     for item in body["data"]:
         charges = item["attributes"]["charges"]
         assert {charge["product_name"] for charge in charges} == PRODUCTS
-        by_type: dict[tuple[str, str], Decimal] = {(c["product_name"], c["charge_type"]): Decimal(str(c["cost"]))
-                                                   for c in charges}
+        by_type: dict[tuple[str, str], Decimal] = {
+            (c["product_name"], c["charge_type"]): Decimal(str(c["cost"])) for c in charges
+        }
         for product in PRODUCTS:
             assert by_type[product, "total"] == by_type[product, "committed"] + by_type[product, "on_demand"]
         assert Decimal(str(item["attributes"]["total_cost"])) == sum(by_type[p, "total"] for p in PRODUCTS)
@@ -151,8 +166,10 @@ def test_engine_reads_every_month_through_both_endpoints(sandbox: Any) -> None:
     by_operation: dict[str, set[str]] = {}
     for row in rows:
         by_operation.setdefault(row["id"].split(":")[1], set()).add(row["start_date"][:7])
-    assert by_operation == {"historical_cost": {"2026-07", "2026-08", "2026-09"},
-                            "estimated_cost": {"2026-10", "2026-11"}}
+    assert by_operation == {
+        "historical_cost": {"2026-07", "2026-08", "2026-09"},
+        "estimated_cost": {"2026-10", "2026-11"},
+    }
     assert len({row["organization"]["id"] for row in rows}) == CONFIG.organizations
 
 
@@ -162,13 +179,16 @@ def test_summary_view_through_the_engine_gives_one_organization(sandbox: Any) ->
     assert len({row["organization"]["id"] for row in rows}) == 1
 
 
-@pytest.mark.parametrize("keys", [
-    {},
-    {"DD-API-KEY": "dd_api_key_sandbox"},
-    {"DD-APPLICATION-KEY": "dd_app_key_sandbox"},
-    {"DD-API-KEY": "dd_api_key_sandbox", "DD-APPLICATION-KEY": "wrong"},
-    {"DD-API-KEY": "wrong", "DD-APPLICATION-KEY": "dd_app_key_sandbox"},
-])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {},
+        {"DD-API-KEY": "dd_api_key_sandbox"},
+        {"DD-APPLICATION-KEY": "dd_app_key_sandbox"},
+        {"DD-API-KEY": "dd_api_key_sandbox", "DD-APPLICATION-KEY": "wrong"},
+        {"DD-API-KEY": "wrong", "DD-APPLICATION-KEY": "dd_app_key_sandbox"},
+    ],
+)
 def test_missing_or_wrong_keys_answer_403_forbidden(sandbox: Any, keys: dict[str, str]) -> None:
     for path in (ESTIMATED, HISTORICAL):
         response = _get(sandbox, path, {"start_month": "2026-10"}, keys)
@@ -184,19 +204,23 @@ def test_engine_with_wrong_keys_raises_an_auth_error(sandbox: Any) -> None:
     assert "Forbidden" in str(caught.value)
 
 
-@pytest.mark.parametrize(("path", "params", "message"), [
-    (ESTIMATED, {"start_month": "2026-09"}, "start_month must not be before 2026-10"),
-    (ESTIMATED, {"start_date": "2026-09-30"}, "start_date must not be before 2026-10-01"),
-    (ESTIMATED, {"start_month": "2026-10", "start_date": "2026-10-01"}, "not both"),
-    (ESTIMATED, {}, "Either start_month or start_date is required"),
-    (ESTIMATED, {"start_month": "2026-11", "end_month": "2026-10"}, "end_month must not be before start_month"),
-    (ESTIMATED, {"start_month": "October"}, "start_month must be a month"),
-    (ESTIMATED, {"start_month": "2026-11", "view": "everything"}, "Invalid view"),
-    (HISTORICAL, {"start_month": "2025-07"}, "start_month must not be before 2025-08"),
-    (HISTORICAL, {"end_month": "2026-10"}, "start_month is required"),
-])
-def test_out_of_range_or_malformed_queries_answer_400_in_the_vendor_shape(sandbox: Any, path: str,
-                                                                          params: dict[str, str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "params", "message"),
+    [
+        (ESTIMATED, {"start_month": "2026-09"}, "start_month must not be before 2026-10"),
+        (ESTIMATED, {"start_date": "2026-09-30"}, "start_date must not be before 2026-10-01"),
+        (ESTIMATED, {"start_month": "2026-10", "start_date": "2026-10-01"}, "not both"),
+        (ESTIMATED, {}, "Either start_month or start_date is required"),
+        (ESTIMATED, {"start_month": "2026-11", "end_month": "2026-10"}, "end_month must not be before start_month"),
+        (ESTIMATED, {"start_month": "October"}, "start_month must be a month"),
+        (ESTIMATED, {"start_month": "2026-11", "view": "everything"}, "Invalid view"),
+        (HISTORICAL, {"start_month": "2025-07"}, "start_month must not be before 2025-08"),
+        (HISTORICAL, {"end_month": "2026-10"}, "start_month is required"),
+    ],
+)
+def test_out_of_range_or_malformed_queries_answer_400_in_the_vendor_shape(
+    sandbox: Any, path: str, params: dict[str, str], message: str
+) -> None:
     response = _get(sandbox, path, params)
     assert response.status_code == 400
     body = response.json()
@@ -237,12 +261,16 @@ def test_the_real_clock_is_used_when_none_is_pinned(monkeypatch: pytest.MonkeyPa
     assert before <= DatadogSimulator(CONFIG).now() <= datetime.now(UTC)
 
 
-@pytest.mark.parametrize(("path", "params"), [
-    (ESTIMATED, {"start_month": "2026-12"}),
-    (ESTIMATED, {"start_date": "2026-11-27"}),
-    (HISTORICAL, {"start_month": "2026-11"}),
-])
-def test_a_start_after_the_latest_reported_period_without_an_end_gives_no_data(sandbox: Any, path: str,
-                                                                               params: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        (ESTIMATED, {"start_month": "2026-12"}),
+        (ESTIMATED, {"start_date": "2026-11-27"}),
+        (HISTORICAL, {"start_month": "2026-11"}),
+    ],
+)
+def test_a_start_after_the_latest_reported_period_without_an_end_gives_no_data(
+    sandbox: Any, path: str, params: dict[str, str]
+) -> None:
     response = _get(sandbox, path, params)
     assert response.status_code == 200 and response.json() == {"data": []}

@@ -24,8 +24,9 @@ from unimeter.sandbox import FAULT_KINDS, SIMULATORS, SandboxConfig, start_sandb
 from unimeter.spec import load_integration
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
-CONFIG = SandboxConfig(seed=7, users=4, organizations=2, resources=3, retry_after_seconds=0.01, slow_seconds=1.0,
-                       now=NOW)
+CONFIG = SandboxConfig(
+    seed=7, users=4, organizations=2, resources=3, retry_after_seconds=0.01, slow_seconds=1.0, now=NOW
+)
 CLIENT_TIMEOUT = 0.3
 
 
@@ -43,10 +44,17 @@ def _query(name: str, fault: str | None, count: int = 1) -> dict[str, Any]:
             waits.append(seconds)
 
         try:
-            response = asyncio.run(alist_usage(
-                name, credentials=endpoint["credentials"],
-                context={**endpoint["context"], "base_url": endpoint["base_url"]},
-                params=SIMULATORS[name].sample_params(NOW), now=NOW, sleep=sleep, timeout=CLIENT_TIMEOUT))
+            response = asyncio.run(
+                alist_usage(
+                    name,
+                    credentials=endpoint["credentials"],
+                    context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                    params=SIMULATORS[name].sample_params(NOW),
+                    now=NOW,
+                    sleep=sleep,
+                    timeout=CLIENT_TIMEOUT,
+                )
+            )
         except UnimeterError as error:
             return {"error": error, "waits": waits}
         return {"result": response["result"], "waits": waits}

@@ -38,9 +38,13 @@ PAGE_CAP = max(1, CONFIG.users // 3)  # the documented sandbox page cap: min(lim
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 _INT_OR_NULL = {"type": ["integer", "null"]}
 _BILLING = {
-    "credits": {"type": "number"}, "cost_usd": _NUMBER_OR_NULL, "estimated_cost_usd": _NUMBER_OR_NULL,
-    "uncached_text_input_tokens": _INT_OR_NULL, "cached_text_input_tokens": _INT_OR_NULL,
-    "text_output_tokens": _INT_OR_NULL, "text_total_tokens": _INT_OR_NULL,
+    "credits": {"type": "number"},
+    "cost_usd": _NUMBER_OR_NULL,
+    "estimated_cost_usd": _NUMBER_OR_NULL,
+    "uncached_text_input_tokens": _INT_OR_NULL,
+    "cached_text_input_tokens": _INT_OR_NULL,
+    "text_output_tokens": _INT_OR_NULL,
+    "text_total_tokens": _INT_OR_NULL,
 }
 _COUNTS = {"threads": {"type": "number"}, "turns": {"type": "number"}, **_BILLING}
 CODEX_USAGE_PAGE: dict[str, Any] = {
@@ -65,35 +69,89 @@ CODEX_USAGE_PAGE: dict[str, Any] = {
                 "start_time": {"type": "integer"},
                 "end_time": {"type": "integer"},
                 "user_id": {"type": ["string", "null"]},
-                "actor": {"oneOf": [{"type": "null"}, {
-                    "type": "object", "required": ["type", "user_id"], "additionalProperties": False,
-                    "properties": {"type": {"type": "string"}, "user_id": {"type": "string"},
-                                   "email": {"type": ["string", "null"]}}}]},
+                "actor": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["type", "user_id"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "type": {"type": "string"},
+                                "user_id": {"type": "string"},
+                                "email": {"type": ["string", "null"]},
+                            },
+                        },
+                    ]
+                },
                 "email": {"type": ["string", "null"]},
-                "totals": {"type": "object", "required": ["threads", "turns", "credits"],
-                           "additionalProperties": False, "properties": _COUNTS},
-                "clients": {"type": "array", "items": {
-                    "type": "object", "required": ["client_id"], "additionalProperties": False,
-                    "properties": {"client_id": {"type": "string", "pattern": "^CODEX_[A-Z_]+$"}, **_COUNTS}}},
-                "models": {"oneOf": [{"type": "null"}, {"type": "array", "items": {
-                    "type": "object", "required": ["model"], "additionalProperties": False,
-                    "properties": {"model": {"type": "string"}, "speed": {"enum": ["standard", "fast", None]},
-                                   **_BILLING}}}]},
-                "code_attribution": {"oneOf": [{"type": "null"}, {
-                    "type": "object", "required": ["lines_added"],
-                    "properties": {"lines_added": {"type": "integer"}, "lines_removed": _INT_OR_NULL}}]},
+                "totals": {
+                    "type": "object",
+                    "required": ["threads", "turns", "credits"],
+                    "additionalProperties": False,
+                    "properties": _COUNTS,
+                },
+                "clients": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["client_id"],
+                        "additionalProperties": False,
+                        "properties": {"client_id": {"type": "string", "pattern": "^CODEX_[A-Z_]+$"}, **_COUNTS},
+                    },
+                },
+                "models": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["model"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "model": {"type": "string"},
+                                    "speed": {"enum": ["standard", "fast", None]},
+                                    **_BILLING,
+                                },
+                            },
+                        },
+                    ]
+                },
+                "code_attribution": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["lines_added"],
+                            "properties": {"lines_added": {"type": "integer"}, "lines_removed": _INT_OR_NULL},
+                        },
+                    ]
+                },
             },
         },
     },
 }
 FASTAPI_422: dict[str, Any] = {
-    "type": "object", "required": ["detail"], "additionalProperties": False,
-    "properties": {"detail": {"type": "array", "minItems": 1, "items": {
-        "type": "object", "required": ["loc", "msg", "type"],
-        "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}, "type": {"type": "string"}}}}},
+    "type": "object",
+    "required": ["detail"],
+    "additionalProperties": False,
+    "properties": {
+        "detail": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}, "type": {"type": "string"}},
+            },
+        }
+    },
 }
 DETAIL_MESSAGE: dict[str, Any] = {
-    "type": "object", "required": ["detail"], "additionalProperties": False,
+    "type": "object",
+    "required": ["detail"],
+    "additionalProperties": False,
     "properties": {"detail": {"type": "string", "minLength": 1}},
 }
 USAGE_SCHEMA = json.loads((SCHEMAS / "usage.schema.json").read_text())
@@ -112,8 +170,9 @@ def _sandbox(config: SandboxConfig = CONFIG) -> Iterator[Sandbox]:
         yield sandbox
 
 
-def _get(sandbox: Sandbox, params: dict[str, Any], *, key: str | None = None,
-         workspace: str | None = None) -> httpx.Response:
+def _get(
+    sandbox: Sandbox, params: dict[str, Any], *, key: str | None = None, workspace: str | None = None
+) -> httpx.Response:
     endpoint = sandbox.endpoint(NAME)
     workspace = workspace or endpoint["context"]["workspace_id"]
     headers = {"Authorization": f"Bearer {key or endpoint['credentials']['api_key']}"}
@@ -139,15 +198,19 @@ def _rows(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row for page in pages for row in page["data"]]
 
 
-@pytest.mark.parametrize("params, buckets, per_bucket", [
-    ({"start_time": TODAY - DAY, "end_time": TODAY, "group_by": "day", "limit": 1000}, 1, CONFIG.users),
-    ({"start_time": TODAY - 3 * DAY, "end_time": TODAY, "group_by": "day", "limit": 2}, 3, CONFIG.users),
-    ({"start_time": TODAY - 20 * DAY, "end_time": TODAY - 6 * DAY, "group_by": "week"}, 3, CONFIG.users),
-    ({"start_time": TODAY - 5 * DAY, "end_time": TODAY + DAY, "group": "workspace"}, 6, 1),
-    ({"group": "workspace"}, 30, 1),  # dates omitted: the last 30 calendar days ending today (per user: 100 pages)
-])
+@pytest.mark.parametrize(
+    "params, buckets, per_bucket",
+    [
+        ({"start_time": TODAY - DAY, "end_time": TODAY, "group_by": "day", "limit": 1000}, 1, CONFIG.users),
+        ({"start_time": TODAY - 3 * DAY, "end_time": TODAY, "group_by": "day", "limit": 2}, 3, CONFIG.users),
+        ({"start_time": TODAY - 20 * DAY, "end_time": TODAY - 6 * DAY, "group_by": "week"}, 3, CONFIG.users),
+        ({"start_time": TODAY - 5 * DAY, "end_time": TODAY + DAY, "group": "workspace"}, 6, 1),
+        ({"group": "workspace"}, 30, 1),  # dates omitted: the last 30 calendar days ending today (per user: 100 pages)
+    ],
+)
 def test_every_page_of_several_queries_matches_the_documented_shape(
-        params: dict[str, Any], buckets: int, per_bucket: int) -> None:
+    params: dict[str, Any], buckets: int, per_bucket: int
+) -> None:
     with _sandbox() as sandbox:
         pages = _all_pages(sandbox, params)
     rows = _rows(pages)
@@ -166,6 +229,7 @@ def test_every_page_of_several_queries_matches_the_documented_shape(
 def test_start_time_is_inclusive_and_end_time_exclusive() -> None:
     day = TODAY - 2 * DAY
     with _sandbox() as sandbox:
+
         def buckets(start: int, end: int) -> list[int]:
             return sorted({r["start_time"] for r in _rows(_all_pages(sandbox, {"start_time": start, "end_time": end}))})
 
@@ -179,8 +243,9 @@ def test_week_rows_sum_the_days_of_the_window_in_that_week() -> None:
     monday = int(datetime(2026, 11, 16, tzinfo=UTC).timestamp())
     with _sandbox() as sandbox:
         days = _rows(_all_pages(sandbox, {"start_time": monday + DAY, "end_time": monday + 4 * DAY}))
-        weeks = _rows(_all_pages(sandbox, {"start_time": monday + DAY, "end_time": monday + 4 * DAY,
-                                           "group_by": "week"}))
+        weeks = _rows(
+            _all_pages(sandbox, {"start_time": monday + DAY, "end_time": monday + 4 * DAY, "group_by": "week"})
+        )
     assert {(w["start_time"], w["end_time"]) for w in weeks} == {(monday, monday + 7 * DAY)}
     for week in weeks:
         mine = [d for d in days if d["user_id"] == week["user_id"]]
@@ -201,8 +266,9 @@ def test_row_figures_are_consistent_the_way_the_doc_describes() -> None:
         assert round(sum(c["credits"] for c in row["clients"]), 1) == round(totals["credits"], 1)
         assert totals["estimated_cost_usd"] == pytest.approx(totals["credits"] * 0.04, abs=0.006)
         if totals["text_total_tokens"] is not None:
-            assert totals["text_total_tokens"] == (totals["uncached_text_input_tokens"]
-                                                   + totals["cached_text_input_tokens"] + totals["text_output_tokens"])
+            assert totals["text_total_tokens"] == (
+                totals["uncached_text_input_tokens"] + totals["cached_text_input_tokens"] + totals["text_output_tokens"]
+            )
     assert any(r["totals"]["cost_usd"] is not None for r in active)
     assert any(r["totals"]["cost_usd"] is None for r in active)
     assert any(r["totals"]["text_total_tokens"] is None for r in active)  # absent, not zero
@@ -222,9 +288,15 @@ def test_the_engine_reads_every_page_of_the_sample_query_into_schema_valid_rows(
     params = SIMULATORS[NAME].sample_params(NOW)
     with _sandbox() as sandbox:
         endpoint = sandbox.endpoint(NAME)
-        result = asyncio.run(alist_usage(NAME, credentials=endpoint["credentials"],
-                                         context={**endpoint["context"], "base_url": endpoint["base_url"]},
-                                         params=params, now=NOW))["result"]
+        result = asyncio.run(
+            alist_usage(
+                NAME,
+                credentials=endpoint["credentials"],
+                context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                params=params,
+                now=NOW,
+            )
+        )["result"]
         requests = sandbox.request_count(NAME)
     assert params == {"date": "2026-11-25"}
     assert len(result) == CONFIG.users  # one row per user for the one day
@@ -239,14 +311,22 @@ def test_the_engine_reads_every_page_of_the_sample_query_into_schema_valid_rows(
 def test_a_wrong_or_missing_key_is_401_and_another_workspace_403() -> None:
     with _sandbox() as sandbox:
         wrong_key = _get(sandbox, {}, key="sk-not-the-key")
-        no_key = httpx.get(f"{sandbox.endpoint(NAME)['base_url']}/v1/analytics/codex/workspaces/"
-                           f"{sandbox.endpoint(NAME)['context']['workspace_id']}/usage")
+        no_key = httpx.get(
+            f"{sandbox.endpoint(NAME)['base_url']}/v1/analytics/codex/workspaces/"
+            f"{sandbox.endpoint(NAME)['context']['workspace_id']}/usage"
+        )
         other_workspace = _get(sandbox, {}, workspace="00000000-0000-4000-8000-000000000000")
         unknown_path = _get(sandbox, {}, workspace="x/y")
         endpoint = sandbox.endpoint(NAME)
         with pytest.raises(VendorAuthError) as raised:
-            asyncio.run(alist_usage(NAME, credentials={"api_key": "sk-wrong"},
-                                    context={**endpoint["context"], "base_url": endpoint["base_url"]}, now=NOW))
+            asyncio.run(
+                alist_usage(
+                    NAME,
+                    credentials={"api_key": "sk-wrong"},
+                    context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                    now=NOW,
+                )
+            )
     for response, status in [(wrong_key, 401), (no_key, 401), (other_workspace, 403), (unknown_path, 404)]:
         assert response.status_code == status
         _check(DETAIL_MESSAGE, response.json())
@@ -260,10 +340,19 @@ def test_more_than_90_days_back_is_the_vendors_400_and_bad_values_422() -> None:
         too_old = _get(sandbox, {"start_time": now - 90 * DAY - 1, "end_time": now})
         oldest = _get(sandbox, {"start_time": now - 90 * DAY, "end_time": now - 89 * DAY})
         reversed_window = _get(sandbox, {"start_time": TODAY, "end_time": TODAY})
-        bad = [_get(sandbox, params) for params in (
-            {"start_time": "yesterday"}, {"limit": 0}, {"limit": 30001}, {"group_by": "month"}, {"group": "user"})]
-        foreign_page = _get(sandbox, {"start_time": TODAY - DAY, "end_time": TODAY,
-                                      "page": _get(sandbox, {}).json()["next_page"]})
+        bad = [
+            _get(sandbox, params)
+            for params in (
+                {"start_time": "yesterday"},
+                {"limit": 0},
+                {"limit": 30001},
+                {"group_by": "month"},
+                {"group": "user"},
+            )
+        ]
+        foreign_page = _get(
+            sandbox, {"start_time": TODAY - DAY, "end_time": TODAY, "page": _get(sandbox, {}).json()["next_page"]}
+        )
     for response in (too_old, reversed_window, foreign_page):
         assert response.status_code == 400
         _check(DETAIL_MESSAGE, response.json())
@@ -294,5 +383,6 @@ def test_the_real_clock_bounds_the_lookback_when_not_pinned() -> None:
         assert _get(sandbox, {"start_time": now - 91 * DAY, "end_time": now}).status_code == 400
         recent = _get(sandbox, {"start_time": now - now % DAY - DAY, "end_time": now - now % DAY})
         assert recent.status_code == 200 and recent.json()["data"]
-    assert (datetime.now(UTC) - timedelta(days=1)).date().isoformat() == \
-        SIMULATORS[NAME].sample_params(datetime.now(UTC))["date"]
+    assert (datetime.now(UTC) - timedelta(days=1)).date().isoformat() == SIMULATORS[NAME].sample_params(
+        datetime.now(UTC)
+    )["date"]

@@ -104,15 +104,16 @@ def _get(app: Any, params: dict[str, str], *, raise_app_exceptions: bool = True)
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            return await client.get(USAGE, params={"integrated_account_id": ACCOUNT_ID, **params},
-                                    headers={"Authorization": "Bearer tok"})
+            return await client.get(
+                USAGE, params={"integrated_account_id": ACCOUNT_ID, **params}, headers={"Authorization": "Bearer tok"}
+            )
+
     return asyncio.run(run())
 
 
 def test_a_debug_query_that_loops_answers_the_error_with_isLooping_and_the_requests_made() -> None:
     vendor = _CountingTransport(loop=True)
-    response = _get(create_app(UsageService(_Store(), b"k" * 32, transport=vendor)),
-                    {"truto_response_format": "debug"})
+    response = _get(create_app(UsageService(_Store(), b"k" * 32, transport=vendor)), {"truto_response_format": "debug"})
     body = response.json()
     assert response.status_code == 502, body
     assert body["error"] == "pagination_loop"
@@ -125,8 +126,10 @@ def test_a_debug_query_that_loops_answers_the_error_with_isLooping_and_the_reque
 
 
 def test_a_query_that_completes_has_isLooping_false_in_debug() -> None:
-    response = _get(create_app(UsageService(_Store(), b"k" * 32, transport=_CountingTransport(loop=False))),
-                    {"truto_response_format": "debug"})
+    response = _get(
+        create_app(UsageService(_Store(), b"k" * 32, transport=_CountingTransport(loop=False))),
+        {"truto_response_format": "debug"},
+    )
     assert response.status_code == 200, response.text
     assert [row["id"] for row in response.json()["result"]] == ["loopy:1", "loopy:2"]
     assert response.json()["debug"]["isLooping"] is False
@@ -136,8 +139,12 @@ def test_an_unexpected_failure_is_a_bare_500_envelope_without_a_traceback() -> N
     app = create_app(UsageService(_Store(failure=RuntimeError("boom at /srv/secret/path.py")), b"k" * 32))
     response = _get(app, {}, raise_app_exceptions=False)
     assert response.status_code == 500
-    assert response.json() == {"status": 500, "error": "internal_error",
-                               "message": "internal error; see the service log", "details": {}}
+    assert response.json() == {
+        "status": 500,
+        "error": "internal_error",
+        "message": "internal error; see the service log",
+        "details": {},
+    }
     assert "boom" not in response.text and "Traceback" not in response.text
 
 

@@ -54,6 +54,7 @@ def test_a_vendor_echoing_the_auth_headers_it_received_leaks_nothing(tmp_path: P
 
 # ------------------------------------------------------------------------------------------------ unimeter serve
 
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -62,16 +63,28 @@ def _free_port() -> int:
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update({"UNIMETER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "XDG_DATA_HOME": str(tmp_path / "xdg"),
-                "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "UNIMETER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+            "XDG_DATA_HOME": str(tmp_path / "xdg"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.pop("UNIMETER_SECRET_KEY", None)
     env.pop("UNIMETER_CURSOR_KEY", None)
     return env
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "unimeter.cli", *args], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "unimeter.cli", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done
 
@@ -84,10 +97,17 @@ def _vendor_server(integration: str, role: str) -> VendorServer:
     a 500 (failing, retried at once: ``retry-after: 0``); the errors repeat the account's secrets."""
     server = VendorServer()
     pages = {path: body for (_, path), body in final_pages([integration]).items()}
-    echoed = json.dumps({"error": "Unauthorized" if role == "unauthorized" else "Internal",
-                         "message": f"Invalid API key {' '.join(secret_values(integration))}"})
-    routes = {(e["request"].get("method", "GET"), urlsplit(e["request"]["url"]).path)
-              for case in all_cases([integration]) for e in case.exchanges}
+    echoed = json.dumps(
+        {
+            "error": "Unauthorized" if role == "unauthorized" else "Internal",
+            "message": f"Invalid API key {' '.join(secret_values(integration))}",
+        }
+    )
+    routes = {
+        (e["request"].get("method", "GET"), urlsplit(e["request"]["url"]).path)
+        for case in all_cases([integration])
+        for e in case.exchanges
+    }
     for method, path in sorted(routes):
         if role == "ok":
             server.route(method, path, json.dumps(pages.get(path, {})))
@@ -131,14 +151,29 @@ def test_unimeter_serve_prints_no_secret(tmp_path: Path, vendors: dict[tuple[str
     cli_output.append(_cli(env, "accounts", "list", "--environment", "prod").stdout)
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "unimeter.cli", "serve", "--port", str(port)], cwd=PROJECT,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "unimeter.cli", "serve", "--port", str(port)],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     statuses = {}
-    queries = [("ok", {}), ("ok", {"truto_response_format": "debug"}), ("ok", {"truto_response_format": "stream"}),
-               ("unauthorized", {}), ("unauthorized", {"truto_response_format": "debug"}), ("failing", {})]
+    queries = [
+        ("ok", {}),
+        ("ok", {"truto_response_format": "debug"}),
+        ("ok", {"truto_response_format": "stream"}),
+        ("unauthorized", {}),
+        ("unauthorized", {"truto_response_format": "debug"}),
+        ("failing", {}),
+    ]
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"},
-                          timeout=60, trust_env=False) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"authorization": f"Bearer {token}"},
+            timeout=60,
+            trust_env=False,
+        ) as client:
             deadline = time.monotonic() + 30
             while True:
                 try:

@@ -76,9 +76,11 @@ def h(tmp_path: Path) -> Harness:
 
 # ------------------------------------------------------------------------------------------------ health, openapi
 
+
 def test_health(h: Harness) -> None:
     async def scenario(client: httpx.AsyncClient) -> httpx.Response:
         return await client.get("/health", headers={"authorization": ""})
+
     response = h.run(scenario)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
@@ -87,6 +89,7 @@ def test_health(h: Harness) -> None:
 def test_openapi_document_is_openapi_3_1_and_lists_the_usage_path_and_its_parameters(h: Harness) -> None:
     async def scenario(client: httpx.AsyncClient) -> httpx.Response:
         return await client.get("/openapi.json")
+
     response = h.run(scenario)
     assert response.status_code == 200
     document = response.json()
@@ -94,17 +97,27 @@ def test_openapi_document_is_openapi_3_1_and_lists_the_usage_path_and_its_parame
     assert {"title", "version"} <= set(document["info"])
     operation = document["paths"]["/unified/usage-metering/usage"]["get"]
     names = {p["name"]: p for p in operation["parameters"]}
-    for name in ["integrated_account_id", "truto_response_format", "truto_key_by", "truto_ignore_limit",
-                 "truto_ignore_remote_data", "remote_query", "limit", "next_cursor", "date", "start_date",
-                 "end_date", "user_id"]:
+    for name in [
+        "integrated_account_id",
+        "truto_response_format",
+        "truto_key_by",
+        "truto_ignore_limit",
+        "truto_ignore_remote_data",
+        "remote_query",
+        "limit",
+        "next_cursor",
+        "date",
+        "start_date",
+        "end_date",
+        "user_id",
+    ]:
         assert name in names, f"{name} is not documented"
     for integration in available_integrations():
         for name in load_integration(integration).params:
             assert name in names, f"{integration}'s parameter {name} is not documented"
     assert any(name.startswith("truto_exclude_fields") for name in names)
     assert names["integrated_account_id"]["required"] is True
-    assert set(names["truto_response_format"]["schema"]["enum"]) == {"unified", "raw", "normalized", "stream",
-                                                                     "debug"}
+    assert set(names["truto_response_format"]["schema"]["enum"]) == {"unified", "raw", "normalized", "stream", "debug"}
     for parameter in operation["parameters"]:
         assert parameter["in"] == "query" and "schema" in parameter
     assert "200" in operation["responses"]
@@ -141,6 +154,7 @@ def test_openapi_refs_resolve_after_rows_were_validated() -> None:
 
 # ------------------------------------------------------------------------------------------------ authentication
 
+
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Bearer wrong-token", "Basic abc", "umt_nope"])
 def test_missing_or_wrong_bearer_token_is_401(h: Harness, header: str | None) -> None:
     headers = {"authorization": header} if header is not None else {}
@@ -149,6 +163,7 @@ def test_missing_or_wrong_bearer_token_is_401(h: Harness, header: str | None) ->
         if header is None:
             del client.headers["authorization"]
         return await get(client, query(h, REFERENCE), headers=headers)
+
     body = assert_error(h.run(scenario), 401, "unauthorized")
     assert h.transport.requests == []
     assert "Bearer" in body["message"] or "token" in body["message"]
@@ -162,6 +177,7 @@ def test_token_of_another_environment_sees_only_its_own_accounts(h: Harness) -> 
 
 
 # ------------------------------------------------------------------------------------------------ integrated_account_id
+
 
 def test_missing_integrated_account_id_is_400_naming_it(h: Harness) -> None:
     body = assert_error(call(h, REFERENCE.params), 400)
@@ -193,6 +209,7 @@ def test_account_of_another_environment_is_404_exactly_like_a_missing_one(h: Har
 
 
 # ------------------------------------------------------------------------------------------------ formats
+
 
 @multi
 def test_unified_is_the_hand_computed_result(tmp_path: Path, case: Case) -> None:
@@ -236,6 +253,7 @@ def test_debug_of_an_empty_result(tmp_path: Path, case: Case) -> None:
 
 # ------------------------------------------------------------------------------------------------ shaping options
 
+
 @multi
 def test_key_by_id_returns_an_object_keyed_by_row_id(tmp_path: Path, case: Case) -> None:
     check_key_by_id(case_harness(tmp_path, case), case)
@@ -263,8 +281,10 @@ def test_ignore_remote_data_drops_remote_data_and_nothing_else(tmp_path: Path, c
 
 # ------------------------------------------------------------------------------------------------ limit and next_cursor
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "1001", "99999999999999999999", " 5", "\u00b2", "00",
-                                   "9" * 5000])
+
+@pytest.mark.parametrize(
+    "value", ["0", "-1", "abc", "1.5", "1001", "99999999999999999999", " 5", "\u00b2", "00", "9" * 5000]
+)
 def test_bad_limit_is_400(h: Harness, value: str) -> None:
     body = assert_error(call(h, query(h, REFERENCE, limit=value)), 400)
     assert "limit" in body["message"]
@@ -276,8 +296,11 @@ def test_every_limit_pages_to_exactly_the_unlimited_rows(tmp_path: Path, case: C
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=st.sampled_from(MULTI), limit=st.integers(min_value=1, max_value=8),
-       response_format=st.sampled_from(["unified", "normalized", "debug"]))
+@given(
+    case=st.sampled_from(MULTI),
+    limit=st.integers(min_value=1, max_value=8),
+    response_format=st.sampled_from(["unified", "normalized", "debug"]),
+)
 def test_property_paging_loses_and_repeats_nothing(case: Case, limit: int, response_format: str) -> None:
     with tempfile.TemporaryDirectory() as directory:
         h = case_harness(Path(directory), case)
@@ -291,8 +314,9 @@ def test_property_paging_loses_and_repeats_nothing(case: Case, limit: int, respo
 
 def test_a_cursor_can_change_limit_and_format(h: Harness) -> None:
     first = call(h, query(h, REFERENCE, limit="2")).json()
-    rest = call(h, query(h, REFERENCE, limit="10", truto_response_format="normalized",
-                         next_cursor=first["next_cursor"])).json()
+    rest = call(
+        h, query(h, REFERENCE, limit="10", truto_response_format="normalized", next_cursor=first["next_cursor"])
+    ).json()
     assert rest["result"] == [flatten(row) for row in REFERENCE.expected["result"][2:]]
     assert rest["next_cursor"] is None
 
@@ -308,8 +332,19 @@ def _tampered(cursor: str) -> list[str]:
     payload["p"]["skip_rows"] = payload["p"].get("skip_rows", 0) + 1
     forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
     flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
-    return [f"{forged}.{signature}", f"{body}.{flipped}", body, f"{body}.", "garbage", "!!!.???", cursor[:-3],
-            "e30.e30", f"{body}.\u00e9{signature[1:]}", ".\x80", "\u00e9.\u00e9"]
+    return [
+        f"{forged}.{signature}",
+        f"{body}.{flipped}",
+        body,
+        f"{body}.",
+        "garbage",
+        "!!!.???",
+        cursor[:-3],
+        "e30.e30",
+        f"{body}.\u00e9{signature[1:]}",
+        ".\x80",
+        "\u00e9.\u00e9",
+    ]
 
 
 def test_tampered_cursor_is_400(h: Harness) -> None:
@@ -334,14 +369,17 @@ def test_cursor_replayed_with_remote_query_is_400(h: Harness) -> None:
 
 # ------------------------------------------------------------------------------------------------ integration params
 
+
 def test_repeated_single_parameter_is_400(h: Harness) -> None:
     account = h.accounts[REF]
-    response = call(h, [("integrated_account_id", account), ("integrated_account_id", account),
-                        *REFERENCE.params.items()])
+    response = call(
+        h, [("integrated_account_id", account), ("integrated_account_id", account), *REFERENCE.params.items()]
+    )
     assert_error(response, 400)
 
 
 # ------------------------------------------------------------------------------------------------ secrets
+
 
 @multi
 def test_credentials_never_appear_in_any_response_body(tmp_path: Path, case: Case) -> None:

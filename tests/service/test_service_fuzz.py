@@ -41,24 +41,30 @@ def test_fuzzed_health_never_gives_a_5xx(fuzzed: Fuzzed) -> None:
 
 # ------------------------------------------------------------------------------------------------ raw query strings
 
+
 def test_weird_raw_query_strings_never_give_a_5xx(fuzzed: Fuzzed) -> None:
     """Bytes that are not UTF-8, repeated and unknown bracket parameters, huge values: a 4xx or a 200, never a 5xx."""
     seen = fuzz_raw_queries(fuzzed, available_integrations())
     h, vendor, ids = fuzzed.h, fuzzed.vendor, fuzzed.ids
     get = get_raw(h)
     account = ids[0]
-    for text in [f"integrated_account_id={account}&limit=1&limit=2",
-                 f"integrated_account_id={account}&integrated_account_id={account}",
-                 f"integrated_account_id={account}&limit={'9' * 10000}",
-                 f"integrated_account_id={account}&next_cursor={'A' * 100000}",
-                 f"integrated_account_id={account}&remote_query[a][b]=1&truto_exclude_fields[0]=x&x[=1&]=2",
-                 f"integrated_account_id={account}&start_date=%FF%FE&end_date=%C3%28",
-                 f"integrated_account_id={account}&next_cursor=%FF.%FE",
-                 f"integrated_account_id={account}&truto_key_by=%00&truto_exclude_fields[]=%00",
-                 "integrated_account_id=%FF" + "&a=1" * 2000]:
+    for text in [
+        f"integrated_account_id={account}&limit=1&limit=2",
+        f"integrated_account_id={account}&integrated_account_id={account}",
+        f"integrated_account_id={account}&limit={'9' * 10000}",
+        f"integrated_account_id={account}&next_cursor={'A' * 100000}",
+        f"integrated_account_id={account}&remote_query[a][b]=1&truto_exclude_fields[0]=x&x[=1&]=2",
+        f"integrated_account_id={account}&start_date=%FF%FE&end_date=%C3%28",
+        f"integrated_account_id={account}&next_cursor=%FF.%FE",
+        f"integrated_account_id={account}&truto_key_by=%00&truto_exclude_fields[]=%00",
+        "integrated_account_id=%FF" + "&a=1" * 2000,
+    ]:
         vendor.new_call()
         check_response(get(text.encode()), text[:200])
-    for raw in [b"integrated_account_id=" + account.encode() + b"&start_date=\xff\xfe",
-                b"\xff=\xff&integrated_account_id=" + account.encode(), b"\x00=\x00"]:
+    for raw in [
+        b"integrated_account_id=" + account.encode() + b"&start_date=\xff\xfe",
+        b"\xff=\xff&integrated_account_id=" + account.encode(),
+        b"\x00=\x00",
+    ]:
         check_response(get(raw), repr(raw))
     assert sum(seen.values()) >= 50

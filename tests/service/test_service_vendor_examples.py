@@ -19,11 +19,11 @@ from tests.helpers.credentials import fake_credentials
 from tests.helpers.service_checks import assert_error, call, flatten, query
 from tests.helpers.service_helpers import OTHER_ENVIRONMENT, FixtureTransport, Harness, make_harness
 
-CURSOR = load_case("cursor", "several-pages")          # 2 vendor pages, 3 rows
-CLAUDE = load_case("claude", "several-pages")          # 3 vendor pages, 5 rows
-CONFLUENT = load_case("confluent", "several-pages")    # 3 vendor pages, 3 rows
-DATADOG = load_case("datadog", "split-range")          # 5 monthly windows, 5 rows
-OPENAI = load_case("openai-codex", "several-pages")    # 3 vendor pages, recorded on another day than the others
+CURSOR = load_case("cursor", "several-pages")  # 2 vendor pages, 3 rows
+CLAUDE = load_case("claude", "several-pages")  # 3 vendor pages, 5 rows
+CONFLUENT = load_case("confluent", "several-pages")  # 3 vendor pages, 3 rows
+DATADOG = load_case("datadog", "split-range")  # 5 monthly windows, 5 rows
+OPENAI = load_case("openai-codex", "several-pages")  # 3 vendor pages, recorded on another day than the others
 CURSOR_EMPTY = load_case("cursor", "empty-result")
 CURSOR_401 = load_case("cursor", "unauthorized")
 PAGED = [CURSOR, CLAUDE, CONFLUENT, DATADOG, OPENAI]
@@ -52,6 +52,7 @@ def h(tmp_path: Path) -> Harness:
 
 
 # ---------------------------------------------------------------------------------------------- credentials, formats
+
 
 def test_the_vendor_receives_the_accounts_credentials(h: Harness) -> None:
     assert call(h, query(h, CURSOR)).status_code == 200
@@ -92,8 +93,16 @@ def test_debug_has_the_result_and_the_redacted_vendor_exchange(h: Harness) -> No
     assert body["result"] == CURSOR.expected["result"]
     assert body["next_cursor"] is None
     debug = body["debug"]
-    for key in ["requestUrl", "requestOptions", "data", "responseHeaders", "nextCursor", "isLooping",
-                "isEmptyResult", "resultCount"]:
+    for key in [
+        "requestUrl",
+        "requestOptions",
+        "data",
+        "responseHeaders",
+        "nextCursor",
+        "isLooping",
+        "isEmptyResult",
+        "resultCount",
+    ]:
         assert key in debug, key
     last = CURSOR.exchanges[-1]
     assert debug["requestUrl"] == last["request"]["url"]
@@ -120,6 +129,7 @@ def test_debug_has_the_result_and_the_redacted_vendor_exchange(h: Harness) -> No
 
 
 # ------------------------------------------------------------------------------------------------ shaping options
+
 
 def test_key_by_returns_an_object_keyed_by_the_field(h: Harness) -> None:
     response = call(h, query(h, CURSOR, truto_key_by="id"))
@@ -152,10 +162,16 @@ def test_ignore_remote_data_drops_remote_data_only(h: Harness) -> None:
 
 
 def test_exclude_fields_removes_dotted_paths(h: Harness) -> None:
-    response = call(h, [("integrated_account_id", h.accounts["cursor"]), *CURSOR.params.items(),
-                        ("truto_exclude_fields[]", "remote_data"),
-                        ("truto_exclude_fields[]", "usage.requests.chat"),
-                        ("truto_exclude_fields[]", "user.email")])
+    response = call(
+        h,
+        [
+            ("integrated_account_id", h.accounts["cursor"]),
+            *CURSOR.params.items(),
+            ("truto_exclude_fields[]", "remote_data"),
+            ("truto_exclude_fields[]", "usage.requests.chat"),
+            ("truto_exclude_fields[]", "user.email"),
+        ],
+    )
     assert response.status_code == 200, response.text
     rows = response.json()["result"]
     assert len(rows) == len(CURSOR.expected["result"])
@@ -173,13 +189,18 @@ def test_exclude_fields_removes_dotted_paths(h: Harness) -> None:
 
 
 def test_exclude_fields_applies_to_normalized_and_stream(h: Harness) -> None:
-    base = [("integrated_account_id", h.accounts["cursor"]), *CURSOR.params.items(),
-            ("truto_exclude_fields[]", "remote_data"), ("truto_exclude_fields[]", "usage.code")]
+    base = [
+        ("integrated_account_id", h.accounts["cursor"]),
+        *CURSOR.params.items(),
+        ("truto_exclude_fields[]", "remote_data"),
+        ("truto_exclude_fields[]", "usage.code"),
+    ]
     rows = call(h, [*base, ("truto_response_format", "normalized")]).json()["result"]
     assert rows and all(not k.startswith(("usage.code", "remote_data")) for row in rows for k in row)
     lines = call(h, [*base, ("truto_response_format", "stream")]).text.splitlines()
-    assert lines and all("code" not in json.loads(line)["usage"] and "remote_data" not in json.loads(line)
-                         for line in lines)
+    assert lines and all(
+        "code" not in json.loads(line)["usage"] and "remote_data" not in json.loads(line) for line in lines
+    )
 
 
 def test_remote_query_reaches_the_vendor_request(h: Harness) -> None:
@@ -193,6 +214,7 @@ def test_remote_query_reaches_the_vendor_request(h: Harness) -> None:
 
 # ------------------------------------------------------------------------------------------------ limit and next_cursor
 
+
 def test_next_cursor_is_null_at_the_end_and_a_string_before(h: Harness) -> None:
     first = call(h, query(h, CURSOR, limit="2")).json()
     assert len(first["result"]) == 2 and isinstance(first["next_cursor"], str)
@@ -204,8 +226,12 @@ def test_next_cursor_is_null_at_the_end_and_a_string_before(h: Harness) -> None:
 
 def test_cursor_replayed_with_another_query_is_400(h: Harness) -> None:
     cursor = call(h, query(h, CURSOR, limit="1")).json()["next_cursor"]
-    other_range = {"integrated_account_id": h.accounts["cursor"], "start_date": "2026-10-01",
-                   "end_date": "2026-10-30", "next_cursor": cursor}
+    other_range = {
+        "integrated_account_id": h.accounts["cursor"],
+        "start_date": "2026-10-01",
+        "end_date": "2026-10-30",
+        "next_cursor": cursor,
+    }
     assert_error(call(h, other_range), 400, "invalid_cursor")
     with_remote = query(h, CURSOR, next_cursor=cursor, **{"remote_query[foo]": "bar"})
     assert_error(call(h, with_remote), 400, "invalid_cursor")
@@ -221,6 +247,7 @@ def test_cursor_replayed_with_another_account_is_400(h: Harness) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ integration params
+
 
 def test_unsupported_integration_parameter_is_400_listing_the_supported_ones(h: Harness) -> None:
     body = assert_error(call(h, query(h, CURSOR, date="2026-10-01")), 400)
@@ -239,6 +266,7 @@ def test_malformed_integration_parameter_is_400_naming_it(h: Harness) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ vendor failures
+
 
 def test_vendor_401_is_a_remote_error_and_marks_the_account_needs_reauth(h: Harness) -> None:
     account = h.accounts["cursor"]
@@ -274,8 +302,9 @@ def test_vendor_429_after_retries_is_429_with_retry_after(h: Harness) -> None:
 
 def test_vendor_429_then_success_is_retried_transparently(h: Harness) -> None:
     rate_limited = load_case("cursor", "rate-limited")
-    h.transport.replace(CURSOR.exchanges[0]["request"], rate_limited.exchanges[0]["response"],
-                        CURSOR.exchanges[0]["response"])
+    h.transport.replace(
+        CURSOR.exchanges[0]["request"], rate_limited.exchanges[0]["response"], CURSOR.exchanges[0]["response"]
+    )
     response = call(h, query(h, CURSOR))
     assert response.status_code == 200, response.text
     assert response.json()["result"] == CURSOR.expected["result"]
@@ -283,9 +312,14 @@ def test_vendor_429_then_success_is_retried_transparently(h: Harness) -> None:
 
 
 def test_stream_with_a_vendor_error_part_way_ends_with_an_error_line(h: Harness) -> None:
-    h.transport.replace(CURSOR.exchanges[1]["request"],
-                        {"status": 500, "headers": {"content-type": "application/json"},
-                         "body": {"error": "Internal", "message": "boom"}})
+    h.transport.replace(
+        CURSOR.exchanges[1]["request"],
+        {
+            "status": 500,
+            "headers": {"content-type": "application/json"},
+            "body": {"error": "Internal", "message": "boom"},
+        },
+    )
     response = call(h, query(h, CURSOR, truto_response_format="stream"))
     assert response.status_code == 200
     lines = [json.loads(line) for line in response.text.splitlines()]

@@ -11,11 +11,14 @@ import pytest
 from unimeter.spec.jsonata import Expression, JsonataEvaluationError, JsonataSyntaxError, current_time, pinned_now
 
 
-@pytest.mark.parametrize(("source", "position"), [
-    ('{"a": 1,,}', 9),
-    ("a.(b", 4),
-    ("$x := ", 6),
-])
+@pytest.mark.parametrize(
+    ("source", "position"),
+    [
+        ('{"a": 1,,}', 9),
+        ("a.(b", 4),
+        ("$x := ", 6),
+    ],
+)
 def test_syntax_error_carries_the_position_where_parsing_stopped(source: str, position: int) -> None:
     with pytest.raises(JsonataSyntaxError) as raised:
         Expression(source)

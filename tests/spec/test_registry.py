@@ -52,7 +52,8 @@ def test_a_folder_on_the_search_path_adds_an_integration(tmp_path: Path, monkeyp
 
 
 def test_a_user_mapping_overrides_a_built_in_one_and_says_so_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     name = BUILTINS[0]
     file = _copy_builtin(name, tmp_path / "mine")
     monkeypatch.setenv(MAPPINGS_PATH_ENV, str(tmp_path / "mine"))
@@ -67,8 +68,7 @@ def test_a_user_mapping_overrides_a_built_in_one_and_says_so_once(
     assert find_integration(name).overrides == builtin_mappings_dir() / f"{name}.yaml"
 
 
-def test_mappings_folders_given_first_win_over_the_environment(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mappings_folders_given_first_win_over_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _copy_builtin(BUILTINS[0], tmp_path / "env", as_name="acme", label="FromEnv")
     _copy_builtin(BUILTINS[0], tmp_path / "cli", as_name="acme", label="FromCli")
     monkeypatch.setenv(MAPPINGS_PATH_ENV, str(tmp_path / "env"))
@@ -78,7 +78,8 @@ def test_mappings_folders_given_first_win_over_the_environment(tmp_path: Path,
 
 
 def test_a_search_path_entry_that_is_not_a_folder_is_reported_and_skipped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     missing = tmp_path / "nope"
     monkeypatch.setenv(MAPPINGS_PATH_ENV, str(missing))
     with caplog.at_level(logging.WARNING, logger="unimeter"):

@@ -155,8 +155,7 @@ def test_duplicate_operation_name_is_an_error_at_the_second_name() -> None:
 def test_name_not_matching_file_name_is_a_lint_error_at_the_name_key() -> None:
     problems = lint_spec("mappings/other.yaml", text=VALID)
     assert len(problems) == 1
-    assert problems[0].message == (
-        "mappings/other.yaml:1:1: name 'demo' must match the file name 'other' (name)")
+    assert problems[0].message == ("mappings/other.yaml:1:1: name 'demo' must match the file name 'other' (name)")
 
 
 def test_missing_required_top_level_key_is_reported() -> None:
@@ -186,8 +185,13 @@ def test_every_mapping_lints_clean(path: Path) -> None:
 def test_cli_lint_prints_location_of_problem_and_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(_spec_text("name: demo", "name: bad").replace("    request:", "    reqest:"), encoding="utf-8")
-    completed = subprocess.run([sys.executable, "-m", "unimeter.cli", "lint", str(bad)], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "unimeter.cli", "lint", str(bad)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 1
     assert f"{bad}:9:5: unknown key 'reqest'" in completed.stdout
     assert "(operations[0].reqest)" in completed.stdout
@@ -196,7 +200,12 @@ def test_cli_lint_prints_location_of_problem_and_exits_1(tmp_path: Path) -> None
 def test_cli_lint_prints_ok_and_exits_0_for_a_clean_file(tmp_path: Path) -> None:
     good = tmp_path / "demo.yaml"
     good.write_text(VALID, encoding="utf-8")
-    completed = subprocess.run([sys.executable, "-m", "unimeter.cli", "lint", str(good)], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "unimeter.cli", "lint", str(good)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0
     assert completed.stdout.strip() == f"{good}: ok"

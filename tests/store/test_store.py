@@ -83,8 +83,9 @@ def store(database_url_for: str) -> Store:
 
 
 def _datadog(store: Store, environment: str = "prod", **context: str) -> Account:
-    return store.create_account("datadog", environment=environment, credentials=DATADOG,
-                                context=context or {"site": "datadoghq.eu"})
+    return store.create_account(
+        "datadog", environment=environment, credentials=DATADOG, context=context or {"site": "datadoghq.eu"}
+    )
 
 
 def _assert_no_secret(text: str) -> None:
@@ -104,8 +105,16 @@ def test_created_account_reads_back_with_its_credentials(store: Store) -> None:
 def test_public_view_shows_which_credentials_are_set_never_their_values(store: Store) -> None:
     public = _datadog(store).to_public()
     assert public["credentials"] == {"api_key": "set", "application_key": "set"}
-    assert set(public) == {"id", "integration", "environment", "credentials", "context", "status", "created_at",
-                           "updated_at"}
+    assert set(public) == {
+        "id",
+        "integration",
+        "environment",
+        "credentials",
+        "context",
+        "status",
+        "created_at",
+        "updated_at",
+    }
     _assert_no_secret(json.dumps(public))
 
 
@@ -133,8 +142,9 @@ def test_credentials_do_not_open_under_another_key(database_url_for: str, monkey
         open_store(database_url_for).get_account(account.id, environment="prod")
 
 
-def test_a_second_key_in_the_environment_still_opens_old_credentials(database_url_for: str,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_second_key_in_the_environment_still_opens_old_credentials(
+    database_url_for: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     monkeypatch.setenv("UNIMETER_SECRET_KEY", old)
     account = _datadog(open_store(database_url_for))
@@ -153,17 +163,21 @@ def test_two_store_objects_on_one_url_share_accounts_and_tokens(database_url_for
 def test_account_of_another_environment_is_reported_exactly_like_a_missing_one(store: Store) -> None:
     account = _datadog(store, "prod")
     missing = uuid4()
-    for operation in (lambda i: store.get_account(i, environment="dev"),
-                      lambda i: store.update_account(i, environment="dev", context={"site": "datadoghq.com"}),
-                      lambda i: store.mark_status(i, environment="dev", status="needs_reauth"),
-                      lambda i: store.delete_account(i, environment="dev")):
+    for operation in (
+        lambda i: store.get_account(i, environment="dev"),
+        lambda i: store.update_account(i, environment="dev", context={"site": "datadoghq.com"}),
+        lambda i: store.mark_status(i, environment="dev", status="needs_reauth"),
+        lambda i: store.delete_account(i, environment="dev"),
+    ):
         with pytest.raises(AccountNotFoundError) as foreign:
             operation(account.id)
         with pytest.raises(AccountNotFoundError) as absent:
             operation(missing)
-        assert foreign.value.to_dict() == {**absent.value.to_dict(),
-                                           "message": absent.value.message.replace(str(missing), str(account.id)),
-                                           "account_id": str(account.id)}
+        assert foreign.value.to_dict() == {
+            **absent.value.to_dict(),
+            "message": absent.value.message.replace(str(missing), str(account.id)),
+            "account_id": str(account.id),
+        }
     assert store.get_account(account.id, environment="prod").status == "active"
 
 
@@ -186,8 +200,9 @@ def test_mark_status_needs_reauth_persists_and_new_credentials_make_it_active(st
     marked = store.mark_status(account.id, environment="prod", status="needs_reauth")
     assert marked.status == "needs_reauth" and marked.updated_at >= account.updated_at
     assert store.get_account(account.id, environment="prod").status == "needs_reauth"
-    assert store.update_account(account.id, environment="prod", context={"site": "datadoghq.com"}).status \
-        == "needs_reauth"
+    assert (
+        store.update_account(account.id, environment="prod", context={"site": "datadoghq.com"}).status == "needs_reauth"
+    )
     fresh = {"api_key": "new-api", "application_key": "new-app"}
     repaired = store.update_account(account.id, environment="prod", credentials=fresh)
     assert repaired.status == "active"
@@ -234,16 +249,20 @@ def test_unknown_integration_is_a_clear_error(store: Store) -> None:
     assert store.list_accounts() == []
 
 
-@pytest.mark.parametrize(("credentials", "context", "field"), [
-    ({"api_key": API_KEY}, {}, "application_key"),
-    ({**DATADOG, "password": API_KEY}, {}, "password"),
-    ({API_KEY: APP_KEY, **DATADOG}, {}, API_KEY),  # a secret pasted as a field name is named, as the caller sent it
-    (DATADOG, {"site": "example.com"}, "site"),
-    (DATADOG, {"token": API_KEY}, "token"),
-    (DATADOG, {"base_url": "ftp://x"}, "base_url"),
-])
+@pytest.mark.parametrize(
+    ("credentials", "context", "field"),
+    [
+        ({"api_key": API_KEY}, {}, "application_key"),
+        ({**DATADOG, "password": API_KEY}, {}, "password"),
+        ({API_KEY: APP_KEY, **DATADOG}, {}, API_KEY),  # a secret pasted as a field name is named, as the caller sent it
+        (DATADOG, {"site": "example.com"}, "site"),
+        (DATADOG, {"token": API_KEY}, "token"),
+        (DATADOG, {"base_url": "ftp://x"}, "base_url"),
+    ],
+)
 def test_validation_errors_name_the_field_and_never_echo_a_secret_value(
-        store: Store, credentials: dict[str, str], context: dict[str, str], field: str) -> None:
+    store: Store, credentials: dict[str, str], context: dict[str, str], field: str
+) -> None:
     with pytest.raises(ConfigurationError) as caught:
         store.create_account("datadog", environment="prod", credentials=credentials, context=context)
     assert caught.value.details["field"] == field
@@ -293,7 +312,8 @@ def test_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
 
 
 def test_key_file_is_not_created_when_the_key_comes_from_the_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("UNIMETER_SECRET_KEY", Fernet.generate_key().decode())
     _datadog(open_store(f"sqlite://{tmp_path / 'store.db'}"))
     assert not (tmp_path / "data" / "unimeter" / "secret.key").exists()
@@ -330,8 +350,15 @@ def test_unsupported_or_relative_database_urls_are_rejected() -> None:
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "unimeter.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "unimeter.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -341,8 +368,21 @@ def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def test_cli_round_trip(database_url_for: str, cli_env: dict[str, str]) -> None:
     db = ("--database", database_url_for)
-    created = _cli("accounts", "create", "datadog", "--environment", "prod", "--credential", f"api_key={API_KEY}",
-                   "--credential", f"application_key={APP_KEY}", "--context", "site=datadoghq.eu", *db, env=cli_env)
+    created = _cli(
+        "accounts",
+        "create",
+        "datadog",
+        "--environment",
+        "prod",
+        "--credential",
+        f"api_key={API_KEY}",
+        "--credential",
+        f"application_key={APP_KEY}",
+        "--context",
+        "site=datadoghq.eu",
+        *db,
+        env=cli_env,
+    )
     assert created.returncode == 0, created.stderr
     account = json.loads(created.stdout)
     assert account["credentials"] == {"api_key": "set", "application_key": "set"}
@@ -356,14 +396,19 @@ def test_cli_round_trip(database_url_for: str, cli_env: dict[str, str]) -> None:
     foreign = _cli("accounts", "get", account["id"], "--environment", "dev", *db, env=cli_env)
     assert foreign.returncode == 1 and json.loads(foreign.stderr)["status"] == 404
 
-    updated = _cli("accounts", "update", account["id"], "--environment", "prod", "--status", "needs_reauth", *db,
-                   env=cli_env)
+    updated = _cli(
+        "accounts", "update", account["id"], "--environment", "prod", "--status", "needs_reauth", *db, env=cli_env
+    )
     assert json.loads(updated.stdout)["status"] == "needs_reauth"
 
     token = _cli("tokens", "create", "--environment", "prod", *db, env=cli_env)
     assert token.returncode == 0 and "not shown again" in token.stderr
-    assert open_store(database_url_for, key_file=Path(cli_env["XDG_DATA_HOME"]) / "unimeter" / "secret.key") \
-        .resolve_token(token.stdout.strip()) == "prod"
+    assert (
+        open_store(database_url_for, key_file=Path(cli_env["XDG_DATA_HOME"]) / "unimeter" / "secret.key").resolve_token(
+            token.stdout.strip()
+        )
+        == "prod"
+    )
 
     deleted = _cli("accounts", "delete", account["id"], "--environment", "prod", *db, env=cli_env)
     assert json.loads(deleted.stdout) == {"id": account["id"], "deleted": True}
@@ -373,10 +418,12 @@ def test_cli_round_trip(database_url_for: str, cli_env: dict[str, str]) -> None:
         _assert_no_secret(result.stdout + result.stderr)
 
 
-def test_cli_uses_the_database_url_from_the_environment_then_the_default(tmp_path: Path,
-                                                                         cli_env: dict[str, str]) -> None:
-    created = _cli("accounts", "create", "cursor", "--environment", "prod", "--credential", f"api_key={API_KEY}",
-                   env=cli_env)
+def test_cli_uses_the_database_url_from_the_environment_then_the_default(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    created = _cli(
+        "accounts", "create", "cursor", "--environment", "prod", "--credential", f"api_key={API_KEY}", env=cli_env
+    )
     assert created.returncode == 0, created.stderr
     data = tmp_path / "data" / "unimeter"
     assert sorted(p.name for p in data.iterdir()) == ["secret.key", "unimeter.db"]
@@ -388,8 +435,20 @@ def test_cli_uses_the_database_url_from_the_environment_then_the_default(tmp_pat
 
 
 def test_cli_validation_error_is_an_envelope_without_the_secret(cli_env: dict[str, str], tmp_path: Path) -> None:
-    result = _cli("accounts", "create", "datadog", "--environment", "prod", "--credential", f"api_key={API_KEY}",
-                  "--context", "site=nowhere", "--database", f"sqlite://{tmp_path / 's.db'}", env=cli_env)
+    result = _cli(
+        "accounts",
+        "create",
+        "datadog",
+        "--environment",
+        "prod",
+        "--credential",
+        f"api_key={API_KEY}",
+        "--context",
+        "site=nowhere",
+        "--database",
+        f"sqlite://{tmp_path / 's.db'}",
+        env=cli_env,
+    )
     assert result.returncode == 1
     envelope = json.loads(result.stderr)
     assert (envelope["status"], envelope["details"]["field"]) == (400, "application_key")
