@@ -86,8 +86,11 @@ def check_random_payloads(payload: PayloadCase, max_examples: int = 60) -> dict[
     credentials = fake_credentials(payload.integration)
     context = {**fake_context(payload.integration), **case.context}
 
+    # Derandomized: the same examples on every run, so CI cannot pass or fail by the luck of one draw.
     @settings(
         max_examples=max_examples,
+        derandomize=True,
+        database=None,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
