@@ -16,6 +16,7 @@ from typing import Any
 
 from .api.envelope import error_envelope
 from .errors import UnimeterError
+from .run.destination import ALLOWED_BASE_URLS_ENV
 from .run.pipeline import list_usage
 from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations, integration_sources, lint_spec
 from .spec.functions import parse_instant
@@ -170,6 +171,8 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
             pairs = [f"--credential {k}={v}" for k, v in endpoint["credentials"].items()]
             pairs += [f"--context {k}={v}" for k, v in endpoint["context"].items()]
             print(f"{name:<13} {endpoint['base_url']}  {' '.join(pairs)}", flush=True)
+        hosts = ",".join(sorted({endpoint["base_url"] for endpoint in endpoints.values()}))
+        print(f"to query them: export {ALLOWED_BASE_URLS_ENV}={hosts}", flush=True)
         print("serving until interrupted (Ctrl+C)", flush=True)
     try:
         while True:

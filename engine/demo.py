@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import UnimeterError
+from .run.destination import allow_base_urls
 from .run.pipeline import iter_pages
 from .store import open_store
 
@@ -66,6 +67,8 @@ def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, 
         start_sandbox(config=SandboxConfig(seed=seed)) as sandbox,
     ):
         store = open_store(f"sqlite:///{Path(folder) / 'demo.db'}", key_file=Path(folder) / "secret.key")
+        # The demo is its own operator: it lets credentials go to its simulators on loopback, and nowhere else new.
+        allow_base_urls(endpoint["base_url"] for endpoint in sandbox.endpoints().values())
         accounts = []
         for name, endpoint in sandbox.endpoints().items():
             accounts.append(

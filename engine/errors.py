@@ -13,7 +13,8 @@ Hierarchy::
     │   └── KeyByError             truto_key_by names a missing or non-unique field
     ├── ApiTokenError              the service's caller sent no valid API token (HTTP 401)
     ├── ConfigurationError         credentials or context of the account are wrong (HTTP 400)
-    │   └── UnknownIntegrationError  no mapping has that name
+    │   ├── UnknownIntegrationError  no mapping has that name
+    │   └── DestinationError       a base URL or request URL the integration may not send credentials to
     ├── AccountNotFoundError       no such account in the caller's environment (HTTP 404)
     ├── StoreError                 the accounts store cannot be reached or read (HTTP 503)
     │   └── SecretKeyError         the secret key is missing, malformed or not the one that sealed the credentials
@@ -141,6 +142,12 @@ class ConfigurationError(UnimeterError):
 
 class UnknownIntegrationError(ConfigurationError):
     code = "unknown_integration"
+
+
+class DestinationError(ConfigurationError):
+    """A URL outside the integration's ``allowed_base_urls`` and the operator's ``UNIMETER_ALLOWED_BASE_URLS``."""
+
+    code = "base_url_not_allowed"
 
 
 class AccountNotFoundError(UnimeterError):

@@ -19,7 +19,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.paths import MappingsFolder
+from unimeter.run.destination import allow_base_urls
 from unimeter.spec import MAPPINGS_PATH_ENV, available_integrations
+
+# The test session is the operator of the simulators and local vendors it starts on loopback (subprocesses inherit
+# this); tests of the refusal itself clear it with monkeypatch.
+allow_base_urls(["http://127.0.0.1", "http://localhost"])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -22,6 +22,7 @@ import orjson
 
 from ..errors import PaginationLoopError, UnimeterError, VendorAuthError
 from ..redaction import account_secrets, redact
+from ..run.destination import GuardedTransport
 from ..run.pipeline import QueryOptions, ResumePoint, VendorPage, iter_pages
 from ..run.send import Sleep
 from ..spec.model import IntegrationSpec
@@ -125,13 +126,13 @@ class UsageService:
         self.sleep = sleep
         self.now = now
         self.continuations = ContinuationCache()
-        self._owned_transport: httpx.AsyncHTTPTransport | None = None
+        self._owned_transport: GuardedTransport | None = None
 
     def _vendor_transport(self) -> httpx.AsyncBaseTransport:
         if self.transport is not None:
             return self.transport
         if self._owned_transport is None:
-            self._owned_transport = httpx.AsyncHTTPTransport()
+            self._owned_transport = GuardedTransport(httpx.AsyncHTTPTransport())
         return self._owned_transport
 
     async def aclose(self) -> None:

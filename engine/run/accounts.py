@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..spec.model import IntegrationSpec
+from .destination import check_base_url_shape
 
 
 def resolve_credentials(spec: IntegrationSpec, credentials: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,8 +51,9 @@ def resolve_context(spec: IntegrationSpec, context: Mapping[str, Any]) -> dict[s
             )
         resolved[name] = value
     if context.get("base_url"):
-        base_url = str(context["base_url"])
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"base_url {base_url!r} must be an http:// or https:// URL", field="base_url")
-        resolved["base_url"] = base_url
+        base_url = context["base_url"]
+        if not isinstance(base_url, str):
+            raise ConfigurationError("base_url must be a string URL", field="base_url")
+        check_base_url_shape(base_url)
+        resolved["base_url"] = base_url.strip()
     return resolved

@@ -18,13 +18,14 @@ from typing import Any
 
 import httpx
 
-from ..errors import MappingError, QueryCheckError, UnimeterError
+from ..errors import DestinationError, MappingError, QueryCheckError, UnimeterError, VendorResponseError
 from ..redaction import account_secrets
 from ..spec.jsonata import pinned_now
 from ..spec.model import IntegrationSpec, OperationSpec
 from ..spec.registry import load_integration
 from ..spec.scope import Scope
 from .accounts import resolve_context, resolve_credentials
+from .destination import GuardedTransport, check_base_url, check_request_url
 from .pagination import PageResponse, PageState, make_paginator
 from .params import resolve_params
 from .partitions import PartitionWindow, plan_windows
@@ -180,6 +181,7 @@ class _Query:
                     credentials=self.credentials,
                     remote_query=self.options.remote_query,
                 )
+            _check_destination(request, state, spec)
             if self.limiter is not None:
                 await self.limiter.acquire(self.sleep)
             exchange = await send(self.client, request, spec, sleep=self.sleep)
@@ -227,6 +229,19 @@ class _Query:
             skip_records = skip_rows = 0
 
 
+def _check_destination(request: httpx.Request, state: PageState, spec: IntegrationSpec) -> None:
+    """Refuse a request outside the integration's hosts; a vendor's next-page URL there is the vendor's fault."""
+    try:
+        check_request_url(str(request.url), spec)
+    except DestinationError:
+        if state.next_url is None:
+            raise
+        raise VendorResponseError(
+            f"{spec.label} sent a next-page URL on {request.url.host}, a host {spec.name} does not serve; "
+            "nothing was sent there"
+        ) from None
+
+
 CHUNK_ROWS = 2000
 """Rows per VendorPage; a vendor page with more rows is delivered in several chunks of whole records."""
 
@@ -259,6 +274,7 @@ async def _iter_pages(spec: IntegrationSpec, options: QueryOptions) -> AsyncIter
         resolved = resolve_params(spec, options.params, ctx)
         scope = Scope(params=resolved, context=ctx)
         base_url = resolve_base_url(spec, scope)
+        check_base_url(base_url, spec)
         windows = plan_windows(spec.partition, scope)
     start = options.start or ResumePoint()
     if start.window >= len(windows):
@@ -266,7 +282,7 @@ async def _iter_pages(spec: IntegrationSpec, options: QueryOptions) -> AsyncIter
     limiter = RateLimiter(spec.rate_limit.requests, spec.rate_limit.per_seconds) if spec.rate_limit else None
     seen_ids: set[str] = set()
     # A transport passed in belongs to the caller (a service pools one for every query): it is never closed here.
-    transport = _Borrowed(options.transport) if options.transport is not None else None
+    transport = _Borrowed(options.transport) if options.transport is not None else GuardedTransport()
     async with httpx.AsyncClient(transport=transport, timeout=options.timeout, follow_redirects=False) as client:
         query = _Query(spec, options, creds, scope, base_url, windows, client, options.sleep or _default_sleep, limiter)
         generators = [query.window_pages(window, start) for window in windows[start.window :]]

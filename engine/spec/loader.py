@@ -114,7 +114,21 @@ class _Builder:
             partition=self.partition(data.get("partition") or {"kind": "none"}),
             errors=self.errors(data.get("errors") or {}),
             rate_limit=RateLimitSpec(**data["rate_limit"]) if "rate_limit" in data else None,
+            allowed_base_urls=self.allowed_base_urls(data),
         )
+
+    def allowed_base_urls(self, data: dict[str, Any]) -> tuple[str, ...]:
+        declared = tuple(data.get("allowed_base_urls") or ())
+        base_url = data["base_url"]
+        if isinstance(base_url, str):
+            return declared if base_url in declared else (base_url, *declared)
+        if not declared:
+            raise self.error(
+                "base_url is computed, so the mapping must declare allowed_base_urls: every base URL "
+                "the vendor serves (credentials go nowhere else)",
+                ("base_url",),
+            )
+        return declared
 
     def param(self, name: str, raw: dict[str, Any]) -> ParamSpec:
         path: KeyPath = ("params", name)

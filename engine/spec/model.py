@@ -168,6 +168,8 @@ class IntegrationSpec:
     partition: PartitionSpec = field(default_factory=PartitionSpec)
     errors: ErrorSpec = field(default_factory=ErrorSpec)
     rate_limit: RateLimitSpec | None = None
+    allowed_base_urls: tuple[str, ...] = ()
+    """Where this integration's credentials may go: the declared ``allowed_base_urls``, else the literal base_url."""
 
     @property
     def secret_fields(self) -> tuple[str, ...]:

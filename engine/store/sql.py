@@ -30,7 +30,10 @@ from ..errors import AccountNotFoundError, ConfigurationError, StoreError, Unkno
 from ..redaction import redact_url
 from ..resources import data_dir
 from ..run.accounts import resolve_context, resolve_credentials
+from ..run.destination import check_base_url, destination_fields
+from ..run.request import resolve_base_url
 from ..spec import available_integrations, load_integration
+from ..spec.scope import Scope
 from .model import ACCOUNT_STATUSES, TIME_FORMAT, Account, AccountStatus, Store
 from .secrets import SecretBox, hash_api_token, load_secret_box, new_api_token
 
@@ -156,6 +159,8 @@ class _SqlStore(ABC):
             current = self._fetch(run, account_id, environment, lock=True)
             new_credentials = dict(current.credentials if credentials is None else credentials)
             new_context = dict(current.context if context is None else context)
+            if credentials is None and context is not None:
+                _require_credentials_for_a_new_destination(current, new_context)
             if credentials is not None or context is not None:
                 _validate(current.integration, new_credentials, new_context)
             new_status = status or ("active" if credentials is not None else current.status)
@@ -326,7 +331,20 @@ def _validate(integration: str, credentials: Mapping[str, Any], context: Mapping
         )
     spec = load_integration(integration)
     resolve_credentials(spec, credentials)
-    resolve_context(spec, context)
+    resolved = resolve_context(spec, context)
+    check_base_url(resolve_base_url(spec, Scope(context=resolved)), spec)
+
+
+def _require_credentials_for_a_new_destination(current: Account, context: Mapping[str, Any]) -> None:
+    """Credentials never follow a change of where they are sent: such a change must bring them again."""
+    spec = load_integration(current.integration)
+    changed = sorted(name for name in destination_fields(spec) if current.context.get(name) != context.get(name))
+    if changed:
+        raise ConfigurationError(
+            f"changing {', '.join(changed)} changes where {spec.name} sends the account's credentials: send the "
+            "credentials again in the same request",
+            field=changed[0],
+        )
 
 
 def _check_environment(environment: str) -> None:

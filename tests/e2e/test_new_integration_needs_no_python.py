@@ -68,6 +68,7 @@ context:
     description: Region of the account; the API host is <region>.api.meterly.example.
 
 base_url: {jsonata: "'https://' & $context.region & '.api.meterly.example'"}
+allowed_base_urls: [https://eu.api.meterly.example, https://us.api.meterly.example]
 
 auth:
   kind: headers

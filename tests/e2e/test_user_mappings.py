@@ -334,6 +334,8 @@ def cli_env(mappings: Path | None, **extra: str) -> dict[str, str]:
     if mappings is not None:
         env["UNIMETER_MAPPINGS_PATH"] = str(mappings)
     env["PYTHONUNBUFFERED"] = "1"
+    # The operator lets credentials go to the test's own vendor on loopback (the mapping declares another host).
+    env["UNIMETER_ALLOWED_BASE_URLS"] = "http://127.0.0.1"
     env.update(extra)
     return env
 

@@ -200,14 +200,14 @@ def test_mark_status_needs_reauth_persists_and_new_credentials_make_it_active(st
     marked = store.mark_status(account.id, environment="prod", status="needs_reauth")
     assert marked.status == "needs_reauth" and marked.updated_at >= account.updated_at
     assert store.get_account(account.id, environment="prod").status == "needs_reauth"
-    assert (
-        store.update_account(account.id, environment="prod", context={"site": "datadoghq.com"}).status == "needs_reauth"
-    )
+    # A context change that keeps the destination (same site) needs no credentials and leaves the status alone.
+    summary = {"site": "datadoghq.eu", "view": "summary"}
+    assert store.update_account(account.id, environment="prod", context=summary).status == "needs_reauth"
     fresh = {"api_key": "new-api", "application_key": "new-app"}
     repaired = store.update_account(account.id, environment="prod", credentials=fresh)
     assert repaired.status == "active"
     read = store.get_account(account.id, environment="prod")
-    assert (read.status, read.credentials, read.context) == ("active", fresh, {"site": "datadoghq.com"})
+    assert (read.status, read.credentials, read.context) == ("active", fresh, summary)
 
 
 def test_update_validates_against_the_integration_and_keeps_the_old_values_on_error(store: Store) -> None:
