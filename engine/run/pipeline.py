@@ -30,7 +30,7 @@ from .pagination import PageResponse, PageState, make_paginator
 from .params import resolve_params
 from .partitions import PartitionWindow, plan_windows
 from .ratelimit import RateLimiter
-from .records import select_records, transform_records
+from .records import check_answer, select_records, transform_records
 from .request import build_request, resolve_base_url
 from .send import Exchange, Sleep, send
 
@@ -186,6 +186,7 @@ class _Query:
                 await self.limiter.acquire(self.sleep)
             exchange = await send(self.client, request, spec, sleep=self.sleep)
             with pinned_now(now):
+                check_answer(spec, operation, exchange.body, page_scope)
                 records = select_records(operation, exchange.body, page_scope)
                 if operation.envelope is not None:
                     page_scope = page_scope.at(envelope=operation.envelope.evaluate(exchange.body, page_scope))

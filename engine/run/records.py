@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import ExpressionEvaluationError, MappingError
+from ..errors import ExpressionEvaluationError, MappingError, VendorResponseError
 from ..spec.model import IntegrationSpec, OperationSpec
 from ..spec.scope import Scope
 from .validation import validate_row
@@ -64,6 +64,40 @@ def _plain_lookup(source: str, body: Any) -> tuple[bool, Any]:
     if isinstance(value, list) and any(isinstance(item, list) for item in value):
         return False, None  # JSONata would flatten nested arrays: leave that to it
     return True, value
+
+
+def check_answer(spec: IntegrationSpec, operation: OperationSpec, body: Any, scope: Scope) -> None:
+    """A successful answer has the shape the operation reads, or the call fails: an empty body, ``null``, ``{}`` or
+    a 204 is never taken for "no more records" (which would silently truncate the result)."""
+    if operation.expect is not None:
+        if operation.expect.evaluate(body, scope) is not True:
+            raise VendorResponseError(
+                f"{spec.label} answered with a body that does not have the shape {spec.name} expects "
+                f"({operation.expect.key_path}): {_describe(body)}"
+            )
+        return
+    if body is None:
+        raise VendorResponseError(f"{spec.label} answered with an empty body where {spec.name} expects records")
+    expression = operation.records.expression
+    match = _SIMPLE_PATH.match(expression.source) if expression is not None else None
+    if match is None:
+        if not isinstance(body, dict | list):
+            raise VendorResponseError(f"{spec.label} answered with {_describe(body)}, not a JSON object or array")
+        return
+    first = match.group(1).split(".")[0]
+    if not isinstance(body, dict) or first not in body:
+        raise VendorResponseError(
+            f"{spec.label} answered without {first!r}, where {spec.name} reads its records: {_describe(body)}"
+        )
+
+
+def _describe(body: Any) -> str:
+    if body is None:
+        return "no body"
+    if isinstance(body, dict):
+        keys = ", ".join(list(body)[:8]) or "no keys"
+        return f"an object ({keys})"
+    return f"a JSON {type(body).__name__}"
 
 
 def select_records(operation: OperationSpec, body: Any, scope: Scope) -> list[Any]:

@@ -209,6 +209,7 @@ class _Builder:
             when=self.optional(raw, "when", path),
             filter=self.optional(raw, "filter", path),
             envelope=self.optional(raw, "envelope", path),
+            expect=self.optional(raw, "expect", path),
         )
 
 

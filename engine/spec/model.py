@@ -146,6 +146,7 @@ class OperationSpec:
     when: Template | None = None
     filter: Template | None = None
     envelope: Template | None = None
+    expect: Template | None = None
     index: int = 0
 
 

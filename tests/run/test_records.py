@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.helpers.specs import demo_spec, operation
-from unimeter.errors import ExpressionEvaluationError, MappingError, RowValidationError
+from unimeter.errors import ExpressionEvaluationError, MappingError, RowValidationError, VendorResponseError
 from unimeter.run.pipeline import alist_usage
 from unimeter.spec import IntegrationSpec, load_spec
 
@@ -257,4 +257,10 @@ def test_records_selecting_several_elements_flatten_in_order() -> None:
 def test_records_selecting_nothing_yield_no_rows() -> None:
     spec = _spec("""{jsonata: "{'id': id}"}""", records='{jsonata: "data.items"}')
     assert _run(spec, {"data": []}) == []
-    assert _run(spec, {}) == []
+    assert _run(spec, {"data": {}}) == []
+
+
+def test_an_answer_without_the_records_path_is_a_vendor_error_not_an_empty_result() -> None:
+    spec = _spec("""{jsonata: "{'id': id}"}""", records='{jsonata: "data.items"}')
+    with pytest.raises(VendorResponseError, match="answered without 'data'"):
+        _run(spec, {})

@@ -236,9 +236,10 @@ def test_malformed_json_in_a_200_is_a_response_error_naming_offset_and_excerpt()
     assert vendor.waits == []
 
 
-def test_empty_200_body_yields_no_rows() -> None:
+def test_empty_200_body_is_a_vendor_error_not_an_empty_result() -> None:
     vendor = _Vendor(httpx.Response(200, text=""))
-    assert vendor.run()["result"] == []
+    with pytest.raises(VendorResponseError, match="empty body"):
+        vendor.run()
 
 
 def test_timeout_is_retried_and_then_a_timeout_error() -> None:
