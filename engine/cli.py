@@ -139,11 +139,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api.cursor import load_cursor_key
+    from .api.limits import limits_from_env
     from .service import UsageService, create_app
 
     try:
         store = open_store(args.database)
-        app = create_app(UsageService(store, load_cursor_key()))
+        app = create_app(UsageService(store, load_cursor_key(), limits=limits_from_env()))
     except UnimeterError as error:
         print(json.dumps(error_envelope(error), indent=2), file=sys.stderr)
         return 1

@@ -10,7 +10,9 @@ Hierarchy::
     │   ├── InvalidParameterError
     │   ├── QueryCheckError        a cross-parameter rule of the mapping failed
     │   ├── InvalidCursorError     a next_cursor that is tampered, foreign or stale
-    │   └── KeyByError             truto_key_by names a missing or non-unique field
+    │   ├── KeyByError             truto_key_by names a missing or non-unique field
+    │   ├── PayloadTooLargeError   a request body over the service's limit (HTTP 413)
+    │   └── ResultTooLargeError    more rows than one non-stream response may hold: use stream or limit (HTTP 413)
     ├── ApiTokenError              the service's caller sent no valid API token (HTTP 401)
     ├── ConfigurationError         credentials or context of the account are wrong (HTTP 400)
     │   ├── UnknownIntegrationError  no mapping has that name
@@ -29,6 +31,8 @@ Hierarchy::
     │   └── VendorResponseError    a body that is not the JSON we need
     ├── TransportError             no answer: connection failed or timed out
     │   └── VendorTimeoutError
+    ├── DeadlineExceededError      the whole request took longer than the service allows (HTTP 504)
+    ├── ClientDisconnectedError    the caller hung up; its vendor calls were cancelled (HTTP 499, never seen)
     └── PaginationError            pagination could not finish
         ├── PaginationLoopError    the same cursor or page came back twice
         └── MaxPagesExceededError
@@ -130,6 +134,16 @@ class KeyByError(QueryError):
     code = "invalid_key_by"
 
 
+class PayloadTooLargeError(QueryError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class ResultTooLargeError(QueryError):
+    code = "result_too_large"
+    http_status = 413
+
+
 class ApiTokenError(UnimeterError):
     code = "unauthorized"
     http_status = 401
@@ -222,6 +236,16 @@ class TransportError(UnimeterError):
 
 class VendorTimeoutError(TransportError):
     code = "remote_timeout"
+    http_status = 504
+
+
+class ClientDisconnectedError(UnimeterError):
+    code = "client_closed_request"
+    http_status = 499
+
+
+class DeadlineExceededError(UnimeterError):
+    code = "deadline_exceeded"
     http_status = 504
 
 

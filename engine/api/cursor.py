@@ -66,7 +66,8 @@ def decode_cursor(token: str, *, key: bytes, binding: str) -> ResumePoint:
         raise InvalidCursorError(
             "next_cursor belongs to another account or query; repeat the query without it", parameter="next_cursor"
         )
-    return ResumePoint(**data["p"])
+    point = data["p"]
+    return ResumePoint(**{**point, "seen": tuple(point.get("seen", ()))})
 
 
 CURSOR_KEY_ENV = "UNIMETER_CURSOR_KEY"

@@ -20,7 +20,13 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from ..errors import PaginationLoopError, UnimeterError, VendorAuthError
+from ..errors import (
+    DeadlineExceededError,
+    PaginationLoopError,
+    ResultTooLargeError,
+    UnimeterError,
+    VendorAuthError,
+)
 from ..redaction import account_secrets, redact
 from ..run.destination import GuardedTransport
 from ..run.pipeline import QueryOptions, ResumePoint, VendorPage, iter_pages
@@ -32,6 +38,7 @@ from .cursor import decode_cursor, encode_cursor, query_binding
 from .debug import debug_section, distinct_responses
 from .envelope import error_envelope, internal_error
 from .formats import exclude_fields, flatten, key_by
+from .limits import DEADLINE_ENV, MAX_ROWS_ENV, ServiceLimits
 from .query import UsageQuery
 
 log = logging.getLogger("unimeter.service")
@@ -119,8 +126,10 @@ class UsageService:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
         now: datetime | None = None,
+        limits: ServiceLimits | None = None,
     ) -> None:
         self.store = store
+        self.limits = limits or ServiceLimits()
         self.cursor_key = cursor_key
         self.transport = transport
         self.sleep = sleep
@@ -142,17 +151,35 @@ class UsageService:
             self._owned_transport = None
 
     async def list_usage(self, query: UsageQuery, *, environment: str) -> UsageResponse:
-        """The response to ``query`` in ``environment``; a typed error for anything that is not a success."""
+        """The response to ``query`` in ``environment``; a typed error for anything that is not a success.
+
+        A non-stream response is bounded in time (``limits.deadline_seconds``, then a 504) and in rows
+        (``limits.max_rows`` for ``truto_ignore_limit``, then a 413 pointing to ``stream`` or ``limit``).
+        """
+        if query.response_format == "stream":
+            return await self._list_usage(query, environment)
+        try:
+            async with asyncio.timeout(self.limits.deadline_seconds):
+                return await self._list_usage(query, environment)
+        except TimeoutError:
+            raise DeadlineExceededError(
+                f"the request took longer than {self.limits.deadline_seconds:g} s (set {DEADLINE_ENV}); ask for "
+                "less at once with limit and next_cursor, or use truto_response_format=stream",
+                deadline_seconds=self.limits.deadline_seconds,
+            ) from None
+
+    async def _list_usage(self, query: UsageQuery, environment: str) -> UsageResponse:
         call = await self._resolve(query, environment)
         if query.response_format == "stream":
             # "Everything, memory-bounded": stream ignores limit, but starts at next_cursor when one is given.
             # One window at a time: a stream's memory stays bounded by one vendor page, however long the range.
             return UsageResponse(stream=self._stream(call, self._pages(call, max_concurrency=1)))
-        limit = None if query.ignore_limit else query.limit
+        # truto_ignore_limit still holds at most max_rows: one response never keeps an unbounded result in memory.
+        limit = self.limits.max_rows if query.ignore_limit else query.limit
         result = Slice()
         try:
             # One row past the limit tells whether anything is left; nothing beyond it needs transforming.
-            await take(self._pages(call, row_budget=None if limit is None else limit + 1), limit, result)
+            await take(self._pages(call, row_budget=limit + 1), limit, result)
         except UnimeterError as error:
             if isinstance(error, VendorAuthError):
                 await self._mark(call, "needs_reauth")
@@ -162,6 +189,12 @@ class UsageService:
                 )
             raise
         await self._mark(call, "active")
+        if query.ignore_limit and result.resume is not None:
+            raise ResultTooLargeError(
+                f"the result has more than {limit} rows, more than one response may hold (set {MAX_ROWS_ENV}); "
+                "use truto_response_format=stream for everything, or limit and next_cursor",
+                max_rows=limit,
+            )
         next_cursor = (
             None if result.resume is None else encode_cursor(result.resume, key=self.cursor_key, binding=call.binding)
         )

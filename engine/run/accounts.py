@@ -1,17 +1,51 @@
 """Check an account's credentials and context against what the integration declares, and fill context defaults.
 
-``base_url`` is accepted by every integration: it points the integration at a proxy, a regional host or a simulator.
-Messages name the field, never a secret value.
+``base_url`` is accepted by every integration: it points the integration at a proxy, a regional host or a simulator
+(where credentials may go is :mod:`unimeter.run.destination`'s job). Values have plain types and bounded sizes:
+credentials are strings, context values strings, finite numbers or booleans, so nothing stored can break a later
+read or listing. Messages name the field, never a secret value.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigurationError
 from ..spec.model import IntegrationSpec
 from .destination import check_base_url_shape
+
+MAX_CREDENTIAL_CHARS = 16_384
+MAX_CONTEXT_CHARS = 2_048
+
+
+def _check_credential(spec: IntegrationSpec, name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"the credential {name!r} of {spec.name} must be a string", field=name)
+    if len(value) > MAX_CREDENTIAL_CHARS:
+        raise ConfigurationError(
+            f"the credential {name!r} of {spec.name} is longer than {MAX_CREDENTIAL_CHARS} characters", field=name
+        )
+
+
+def _check_context_value(spec: IntegrationSpec, name: str, value: Any) -> None:
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigurationError(f"the context field {name!r} must be a finite number", field=name)
+        return
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"the context field {name!r} of {spec.name} must be a string, a number or a boolean, "
+            f"not {type(value).__name__}",
+            field=name,
+        )
+    if len(value) > MAX_CONTEXT_CHARS:
+        raise ConfigurationError(
+            f"the context field {name!r} is longer than {MAX_CONTEXT_CHARS} characters", field=name
+        )
 
 
 def resolve_credentials(spec: IntegrationSpec, credentials: Mapping[str, Any]) -> dict[str, Any]:
@@ -21,6 +55,8 @@ def resolve_credentials(spec: IntegrationSpec, credentials: Mapping[str, Any]) -
             f"{spec.name} has no credential field {unknown[0]!r}; it takes: {', '.join(spec.credentials) or 'none'}",
             field=unknown[0],
         )
+    for name, value in credentials.items():
+        _check_credential(spec, name, value)
     for name, declared in spec.credentials.items():
         if declared.required and not credentials.get(name):
             raise ConfigurationError(
@@ -36,6 +72,8 @@ def resolve_context(spec: IntegrationSpec, context: Mapping[str, Any]) -> dict[s
         raise ConfigurationError(
             f"{spec.name} has no context field {unknown[0]!r}; it takes: {', '.join(sorted(allowed))}", field=unknown[0]
         )
+    for name, value in context.items():
+        _check_context_value(spec, name, value)
     resolved: dict[str, Any] = {}
     for name, declared in spec.context.items():
         value = context.get(name, declared.default)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -45,11 +45,17 @@ class PageResponse:
 class Paginator:
     """Base: one page only. ``state`` is the page about to be (or just) requested; None once the last was read."""
 
-    def __init__(self, spec: PaginationSpec, start: PageState | None = None) -> None:
+    def __init__(self, spec: PaginationSpec, start: PageState | None = None, seen: Iterable[str] = ()) -> None:
         self.spec = spec
         self.state: PageState | None = start if start is not None else self.first()
         self.pages_read = 0
-        self._seen: set[str] = set()
+        self._seen: set[str] = set(seen)
+
+    @property
+    def seen(self) -> tuple[str, ...]:
+        """Digests of every cursor, URL or page content met so far: a continued query carries them on (in its
+        ``next_cursor``), so a vendor that loops across two responses is caught as within one."""
+        return tuple(sorted(self._seen))
 
     def first(self) -> PageState:
         return PageState()
@@ -77,6 +83,7 @@ class Paginator:
         return None
 
     def _remember(self, key: str, what: str) -> None:
+        key = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
         if key in self._seen:
             raise PaginationLoopError(
                 f"pagination is looping: the vendor returned the same {what} twice", repeated=what, isLooping=True
@@ -118,8 +125,7 @@ class _ContentLoopMixin(Paginator):
         return page
 
     def _remember_content(self, body: Any) -> None:
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-        self._remember(digest, "page content")
+        self._remember(json.dumps(body, sort_keys=True, default=str), "page content")
 
 
 class PageNumberPaginator(_ContentLoopMixin):
@@ -173,6 +179,6 @@ PAGINATORS: dict[str, type[Paginator]] = {
 }
 
 
-def make_paginator(spec: PaginationSpec, start: PageState | None = None) -> Paginator:
-    """The paginator of ``spec``, at its first page or at ``start`` (a resumed query)."""
-    return PAGINATORS[spec.kind](spec, start)
+def make_paginator(spec: PaginationSpec, start: PageState | None = None, seen: Iterable[str] = ()) -> Paginator:
+    """The paginator of ``spec``, at its first page or at ``start`` with the digests ``seen`` (a resumed query)."""
+    return PAGINATORS[spec.kind](spec, start, seen)

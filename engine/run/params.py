@@ -19,12 +19,21 @@ from ..spec.scope import Scope
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FORMATS = {
-    "date": "a date YYYY-MM-DD",
-    "date-time": "a date YYYY-MM-DD or an RFC 3339 date-time such as 2026-10-01T00:00:00Z",
+    "date": "a date YYYY-MM-DD from 1970 to 8999",
+    "date-time": "a date YYYY-MM-DD or an RFC 3339 date-time such as 2026-10-01T00:00:00Z, from 1970 to 8999",
     "integer": "an integer",
     "boolean": "true or false",
     "string": "a string",
 }
+
+
+FIRST_YEAR, LAST_YEAR = 1970, 9000
+"""Dates outside these years mean nothing to a usage API, and near year 1 or 9999 date arithmetic overflows."""
+
+
+def _within_years(year: int) -> None:
+    if not FIRST_YEAR <= year < LAST_YEAR:
+        raise ValueError
 
 
 def _describe(spec: ParamSpec) -> str:
@@ -39,14 +48,16 @@ def _parse_value(spec: ParamSpec, raw: Any) -> Any:
         text = str(raw).strip()
         if not _DATE_RE.match(text):
             raise ValueError
-        date.fromisoformat(text)
+        _within_years(date.fromisoformat(text).year)
         return text
     if spec.type == "date-time":
         text = str(raw).strip()
         if _DATE_RE.match(text):
-            date.fromisoformat(text)
+            _within_years(date.fromisoformat(text).year)
             return text
-        return format_instant(parse_instant(text))
+        instant = parse_instant(text)
+        _within_years(instant.year)
+        return format_instant(instant)
     if spec.type == "integer":
         if isinstance(raw, bool):
             raise ValueError
@@ -103,7 +114,7 @@ def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Map
                     params[name] = _parse_value(param, value)
                 except ValueError:
                     raise MappingError(
-                        f"{spec.name} ({spec.file}): the default of parameter {name!r} evaluated to "
+                        f"{spec.name} ({spec.file_name}): the default of parameter {name!r} evaluated to "
                         f"{value!r}, not {_describe(param)}",
                         key_path=f"params.{name}.default",
                     ) from None

@@ -52,6 +52,8 @@ class ResumePoint:
     skip_rows: int = 0
     started: bool = False
     skip_records: int = 0
+    seen: tuple[str, ...] = ()
+    """The paginator's digests before this page (cursors, URLs, contents met): loops are caught across responses."""
 
     def as_state(self) -> PageState:
         return PageState(page=self.page, next_url=self.next_url)
@@ -94,6 +96,8 @@ class VendorPage:
     """For each row, the index of the vendor record of this page it was made from."""
     skipped_records: int = 0
     skipped_rows: int = 0
+    seen: tuple[str, ...] = ()
+    """The paginator's digests before this page was read (what a resume point at this page carries)."""
 
     def resume_at(self, rows_taken: int) -> ResumePoint:
         """The point just after the first ``rows_taken`` rows of this page (``rows_taken < len(rows)``)."""
@@ -102,7 +106,13 @@ class VendorPage:
         if record == self.skipped_records:
             done += self.skipped_rows
         return ResumePoint(
-            self.window.index, self.state.page, self.state.next_url, done, started=True, skip_records=record
+            self.window.index,
+            self.state.page,
+            self.state.next_url,
+            done,
+            started=True,
+            skip_records=record,
+            seen=self.seen,
         )
 
 
@@ -164,7 +174,9 @@ class _Query:
             operation = _choose_operation(spec, scope)
         scope = scope.at(operation=operation.name)
         resuming = start.started and window.index == start.window
-        paginator = make_paginator(operation.pagination, start.as_state() if resuming else None)
+        paginator = make_paginator(
+            operation.pagination, start.as_state() if resuming else None, start.seen if resuming else ()
+        )
         skip_records = start.skip_records if resuming else 0
         skip_rows = start.skip_rows if resuming else 0
         record_index = 0
@@ -192,6 +204,7 @@ class _Query:
                     page_scope = page_scope.at(envelope=operation.envelope.evaluate(exchange.body, page_scope))
                 # A loop (the same cursor, URL or page content again) raises here, before the page's rows go out:
                 # they would repeat rows already delivered.
+                seen_before = paginator.seen
                 paginator.advance(
                     PageResponse(str(exchange.request.url), exchange.headers, exchange.body, len(records)), page_scope
                 )
@@ -224,6 +237,7 @@ class _Query:
                     [index - record_index for index, _ in chunk],
                     skip_records if first else -1,
                     skip_rows if first else 0,
+                    seen_before,
                 )
                 first = False
             record_index += len(records)
@@ -371,7 +385,7 @@ def _check_unique_ids(spec: IntegrationSpec, rows: list[dict[str, Any]], seen: s
         row_id = row["id"]
         if row_id in seen:
             raise MappingError(
-                f"{spec.name} ({spec.file}) produced two rows with the id {row_id!r}; "
+                f"{spec.name} ({spec.file_name}) produced two rows with the id {row_id!r}; "
                 "row ids must be unique within a result",
                 row_id=row_id,
             )

@@ -127,7 +127,7 @@ def transform_records(
             produced = operation.transform.evaluate(record, scope)
         except ExpressionEvaluationError as error:
             raise ExpressionEvaluationError(
-                f"{spec.name} ({spec.file}): transform of operation {operation.name!r} failed on record {index}: "
+                f"{spec.name} ({spec.file_name}): transform of operation {operation.name!r} failed on record {index}: "
                 f"{error.message}",
                 record_index=index,
                 **error.details,
@@ -138,7 +138,7 @@ def transform_records(
         for row in rows:
             if not isinstance(row, dict):
                 raise MappingError(
-                    f"{spec.name} ({spec.file}): transform of operation {operation.name!r} returned "
+                    f"{spec.name} ({spec.file_name}): transform of operation {operation.name!r} returned "
                     f"{type(row).__name__} for record {index}; it must return an object or an array of objects",
                     record_index=index,
                 )
@@ -155,5 +155,5 @@ def transform_records(
                 tidy["remote_data"] = record
             if not keep_remote_data:
                 tidy.pop("remote_data", None)
-            validate_row(tidy, integration=spec.name, file=spec.file, operation=operation.name, record_index=index)
+            validate_row(tidy, integration=spec.name, file=spec.file_name, operation=operation.name, record_index=index)
             yield index, tidy

@@ -73,6 +73,14 @@ def _parse_retry_after(value: Any) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
+class _NotJsonNumber(ValueError):
+    pass
+
+
+def _not_a_json_number(name: str) -> Any:
+    raise _NotJsonNumber(name)
+
+
 def _decode(response: httpx.Response, vendor: str) -> Any:
     """The JSON body; orjson parses the common case fast, the stdlib parser places the error of a malformed one."""
     content = response.content
@@ -84,7 +92,15 @@ def _decode(response: httpx.Response, vendor: str) -> Any:
         pass
     text = response.text
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_a_json_number)
+    except _NotJsonNumber as error:
+        raise VendorResponseError(
+            f"{vendor} returned {error.args[0]} in its JSON, which is not a JSON number", status=response.status_code
+        ) from None
+    except RecursionError:
+        raise VendorResponseError(
+            f"{vendor} returned JSON nested too deeply to read", status=response.status_code
+        ) from None
     except json.JSONDecodeError as error:
         start = max(0, error.pos - 40)
         excerpt = text[start : error.pos + 40].replace("\n", " ")

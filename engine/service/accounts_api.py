@@ -14,6 +14,51 @@ from starlette.responses import JSONResponse, Response
 from ..errors import InvalidParameterError
 from .auth import authenticate
 
+MAX_JSON_DEPTH = 32
+
+
+def _not_json_number(name: str) -> Any:
+    raise InvalidParameterError(f"the request body holds {name}, which is not a JSON number", parameter="body")
+
+
+def _nesting(text: str) -> int:
+    """How deep ``text``'s arrays and objects nest (outside strings): checked before parsing, because the stdlib
+    parser recurses and a deep enough body would fail with a RecursionError instead of a 400."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Strict JSON (RFC 8259): no ``NaN`` or ``Infinity``, at most :data:`MAX_JSON_DEPTH` levels deep."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameterError("the request body is not UTF-8", parameter="body") from None
+    if _nesting(text) > MAX_JSON_DEPTH:
+        raise InvalidParameterError(f"the request body is nested deeper than {MAX_JSON_DEPTH} levels", parameter="body")
+    try:
+        return json.loads(text, parse_constant=_not_json_number)
+    except json.JSONDecodeError as error:
+        raise InvalidParameterError(
+            f"the request body is not JSON: {error.msg} at line {error.lineno} column {error.colno}", parameter="body"
+        ) from None
+
 
 class AccountsApi:
     """``/integrated-accounts``: create, list, get, update, delete within the caller's environment."""
@@ -22,10 +67,7 @@ class AccountsApi:
         self.store = store
 
     async def _json(self, request: Request) -> dict[str, Any]:
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InvalidParameterError("the request body must be a JSON object", parameter="body") from None
+        body = parse_json_body(await request.body())
         if not isinstance(body, dict):
             raise InvalidParameterError("the request body must be a JSON object", parameter="body")
         for name in ("credentials", "context"):

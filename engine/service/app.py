@@ -21,6 +21,7 @@ from ..api.envelope import error_envelope, internal_error
 from ..api.list_usage import AccountLike, AccountStore, UsageService
 from ..errors import AccountNotFoundError, ApiTokenError, ConfigurationError, QueryError, UnimeterError
 from .accounts_api import AccountsApi
+from .limits import BodySizeLimit
 from .usage import usage_endpoint
 
 log = logging.getLogger("unimeter.service")
@@ -92,7 +93,7 @@ def create_app(service: UsageService) -> Starlette:
         yield
         await service.aclose()
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -102,6 +103,8 @@ def create_app(service: UsageService) -> Starlette:
             405: _method_not_allowed,
         },
     )
+    app.add_middleware(BodySizeLimit, max_bytes=service.limits.max_body_bytes)
+    return app
 
 
 __all__ = ["AccountLike", "AccountStore", "UsageService", "create_app", "load_cursor_key"]

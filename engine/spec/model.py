@@ -173,5 +173,11 @@ class IntegrationSpec:
     """Where this integration's credentials may go: the declared ``allowed_base_urls``, else the literal base_url."""
 
     @property
+    def file_name(self) -> str:
+        """The mapping's file name without its folder: what run-time errors show (a caller never sees a server path;
+        ``unimeter lint`` still shows the whole path)."""
+        return self.file.replace("\\", "/").rsplit("/", 1)[-1]
+
+    @property
     def secret_fields(self) -> tuple[str, ...]:
         return tuple(name for name, spec in self.credentials.items() if spec.secret)

@@ -46,6 +46,25 @@ class Account:
         }
 
 
+@dataclass(frozen=True)
+class UnreadableAccount:
+    """A stored account that cannot be read (a key that no longer opens it, a corrupt value): listed with why."""
+
+    id: str
+    integration: str
+    environment: str
+    error: str
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "integration": self.integration,
+            "environment": self.environment,
+            "status": "unreadable",
+            "error": self.error,
+        }
+
+
 class Store(Protocol):
     """Where integrated accounts and API tokens live. Lookups by id always name the environment too."""
 
@@ -58,7 +77,7 @@ class Store(Protocol):
         context: Mapping[str, Any] | None = None,
     ) -> Account: ...
 
-    def list_accounts(self, environment: str | None = None) -> list[Account]: ...
+    def list_accounts(self, environment: str | None = None) -> list[Account | UnreadableAccount]: ...
 
     def get_account(self, account_id: UUID | str, *, environment: str) -> Account: ...
 

@@ -34,7 +34,7 @@ from ..run.destination import check_base_url, destination_fields
 from ..run.request import resolve_base_url
 from ..spec import available_integrations, load_integration
 from ..spec.scope import Scope
-from .model import ACCOUNT_STATUSES, TIME_FORMAT, Account, AccountStatus, Store
+from .model import ACCOUNT_STATUSES, TIME_FORMAT, Account, AccountStatus, Store, UnreadableAccount
 from .secrets import SecretBox, hash_api_token, load_secret_box, new_api_token
 
 DATABASE_URL_ENV = "UNIMETER_DATABASE_URL"
@@ -130,11 +130,24 @@ class _SqlStore(ABC):
             run(f"INSERT INTO unimeter_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._row(account))
         return account
 
-    def list_accounts(self, environment: str | None = None) -> list[Account]:
+    def list_accounts(self, environment: str | None = None) -> list[Account | UnreadableAccount]:
         where, params = ("WHERE environment = ?", (environment,)) if environment is not None else ("", ())
         with self._transaction() as run:
             rows = run(f"SELECT {_COLUMNS} FROM unimeter_accounts {where} ORDER BY created_at, id", params)
-        return [self._account(row) for row in rows]
+        return [self._listed(row) for row in rows]
+
+    def _listed(self, row: tuple[Any, ...]) -> Account | UnreadableAccount:
+        """One row of a listing: an account that cannot be read (a rotated-away key, a corrupt value) is shown as
+        unreadable with the reason, and never breaks the listing of the others."""
+        try:
+            return self._account(row)
+        except (StoreError, ValueError, TypeError) as error:
+            return UnreadableAccount(
+                id=str(row[0]),
+                integration=str(row[1]),
+                environment=str(row[2]),
+                error=str(error) if isinstance(error, StoreError) else "a stored value is corrupt",
+            )
 
     def get_account(self, account_id: UUID | str, *, environment: str) -> Account:
         with self._transaction() as run:
@@ -240,7 +253,7 @@ class _SqlStore(ABC):
             integration=integration,
             environment=environment,
             credentials=self._box.open(sealed, bound_to=f"account {account_id}"),
-            context=json.loads(context),
+            context=_strict_json(context),
             status=status,
             created_at=_parse_time(created_at),
             updated_at=_parse_time(updated_at),
@@ -371,6 +384,15 @@ def _not_found(account_id: UUID | str, environment: str) -> AccountNotFoundError
         account_id=str(account_id),
         environment=environment,
     )
+
+
+def _strict_json(text: str) -> Any:
+    """A stored JSON value; NaN or Infinity (which no JSON response can carry) make the row unreadable."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def _parse_time(text: str) -> datetime:

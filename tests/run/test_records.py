@@ -127,11 +127,11 @@ def test_row_failing_the_usage_schema_names_integration_file_record_index_and_js
         _run(_spec(transform), {"data": [{"id": "r0", "total": 1}, {"id": "r1", "total": "many"}]})
     error = caught.value
     assert error.details["integration"] == "demo"
-    assert error.details["file"] == "mappings/demo.yaml"
+    assert error.details["file"] == "demo.yaml"
     assert error.details["operation"] == "list"
     assert error.details["record_index"] == 1
     assert error.details["json_path"] == "$.usage.requests.total"
-    for part in ("demo", "mappings/demo.yaml", "record 1", "$.usage.requests.total"):
+    for part in ("demo", "(demo.yaml,", "record 1", "$.usage.requests.total"):
         assert part in error.message
 
 
@@ -176,7 +176,7 @@ def test_transform_returning_a_non_object_is_a_mapping_error_with_record_index(t
     assert not isinstance(caught.value, RowValidationError)
     assert caught.value.details["record_index"] == 0
     assert f"returned {type_name} for record 0" in caught.value.message
-    assert "mappings/demo.yaml" in caught.value.message
+    assert "(demo.yaml)" in caught.value.message
 
 
 def test_transform_evaluation_error_names_record_index() -> None:
