@@ -145,7 +145,7 @@ async def iter_pages(
     query_options = _options(options, fields)
     secrets = account_secrets(spec, query_options.credentials, query_options.context)
     try:
-        async for page in _iter_pages(spec, query_options):
+        async for page in _iter_pages(spec, query_options, secrets):
             yield page
     except UnimeterError as error:
         error.redact(secrets)
@@ -165,6 +165,7 @@ class _Query:
     client: httpx.AsyncClient
     sleep: Sleep
     limiter: RateLimiter | None
+    secrets: tuple[str, ...] = ()
 
     async def window_pages(self, window: PartitionWindow, start: ResumePoint) -> AsyncIterator[VendorPage]:
         """The pages of one window, in order (rows not yet checked for uniqueness across windows)."""
@@ -196,7 +197,7 @@ class _Query:
             _check_destination(request, state, spec)
             if self.limiter is not None:
                 await self.limiter.acquire(self.sleep)
-            exchange = await send(self.client, request, spec, sleep=self.sleep)
+            exchange = await send(self.client, request, spec, sleep=self.sleep, secrets=self.secrets)
             with pinned_now(now):
                 check_answer(spec, operation, exchange.body, page_scope)
                 records = select_records(operation, exchange.body, page_scope)
@@ -282,7 +283,9 @@ class _RecordChunks:
         return chunk
 
 
-async def _iter_pages(spec: IntegrationSpec, options: QueryOptions) -> AsyncIterator[VendorPage]:
+async def _iter_pages(
+    spec: IntegrationSpec, options: QueryOptions, secrets: tuple[str, ...]
+) -> AsyncIterator[VendorPage]:
     creds = resolve_credentials(spec, options.credentials)
     ctx = resolve_context(spec, options.context)
     with pinned_now(options.now):
@@ -299,7 +302,8 @@ async def _iter_pages(spec: IntegrationSpec, options: QueryOptions) -> AsyncIter
     # A transport passed in belongs to the caller (a service pools one for every query): it is never closed here.
     transport = _Borrowed(options.transport) if options.transport is not None else GuardedTransport()
     async with httpx.AsyncClient(transport=transport, timeout=options.timeout, follow_redirects=False) as client:
-        query = _Query(spec, options, creds, scope, base_url, windows, client, options.sleep or _default_sleep, limiter)
+        sleep = options.sleep or _default_sleep
+        query = _Query(spec, options, creds, scope, base_url, windows, client, sleep, limiter, secrets)
         generators = [query.window_pages(window, start) for window in windows[start.window :]]
         concurrency = spec.partition.concurrency
         if options.max_concurrency is not None:

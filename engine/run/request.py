@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import MappingError
+from ..errors import InvalidParameterError, MappingError
 from ..spec.model import IntegrationSpec, OperationSpec
 from ..spec.scope import Scope
 from ..version import __version__
@@ -38,6 +38,25 @@ def resolve_base_url(spec: IntegrationSpec, scope: Scope) -> str:
     if not isinstance(base, str) or not base.startswith(("http://", "https://")):
         raise MappingError(f"{spec.name}: base URL {base!r} is not an http(s) URL", key_path="base_url")
     return base
+
+
+def _pass_through(
+    spec: IntegrationSpec, operation: OperationSpec, sent: Mapping[str, Any], remote_query: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """``remote_query`` adds vendor parameters the mapping does not send; replacing one it sends (its dates, its
+    page) would mislabel the data it returns, so that is a 400 naming the parameter."""
+    template = operation.request.query
+    own = set(sent) | (
+        set(template.children) if template is not None and isinstance(template.children, dict) else set()
+    )
+    for name in remote_query:
+        if name in own:
+            raise InvalidParameterError(
+                f"remote_query[{name}] would replace the vendor parameter {name!r} that {spec.name} sends itself "
+                "(rows would be labelled with the wrong period or page); use the unified parameters instead",
+                parameter=f"remote_query[{name}]",
+            )
+    return remote_query
 
 
 def build_request(
@@ -65,7 +84,7 @@ def build_request(
                 f"{spec.name}: request path evaluated to {path!r}, not a string", key_path=request.path.key_path
             )
         evaluated = request.query.evaluate(None, scope) if request.query is not None else {}
-        query = {**(evaluated or {}), **(remote_query or {})}
+        query = {**(evaluated or {}), **_pass_through(spec, operation, evaluated or {}, remote_query or {})}
         pairs = [
             (name, _query_text(item))
             for name, value in query.items()

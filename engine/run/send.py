@@ -31,6 +31,7 @@ from ..errors import (
     VendorServerError,
     VendorTimeoutError,
 )
+from ..redaction import redact
 from ..spec.model import IntegrationSpec
 from ..spec.scope import Scope
 
@@ -139,6 +140,10 @@ def _error_for(spec: IntegrationSpec, status: int, message: str | None, retry_af
     return VendorClientError(text, status=status, vendor_message=message)
 
 
+def _echoes(content: bytes, secrets: tuple[str, ...]) -> bool:
+    return any(secret.encode("utf-8") in content for secret in secrets)
+
+
 def _backoff(attempt: int) -> float:
     return float(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt) * (0.5 + random.random() / 2))
 
@@ -150,8 +155,14 @@ async def send(
     *,
     sleep: Sleep,
     budget_seconds: float = 600.0,
+    secrets: tuple[str, ...] = (),
 ) -> Exchange:
-    """Send ``request``, retrying per ``spec.errors``; the successful exchange or a typed error."""
+    """Send ``request``, retrying per ``spec.errors``; the successful exchange or a typed error.
+
+    A successful body that echoes one of ``secrets`` (every form of the account's credentials) is redacted before
+    anything reads it, so no output (rows' remote_data, raw, debug) can carry it. The check is a byte search of the
+    response, so a clean response costs next to nothing.
+    """
     waits: list[float] = []
     started = time.monotonic()
     attempt = 0
@@ -173,6 +184,8 @@ async def send(
             headers = {k.lower(): v for k, v in response.headers.items()}
             if 200 <= status < 300:
                 body = _decode(response, spec.label)
+                if secrets and _echoes(response.content, secrets):
+                    body = redact(body, secrets)
                 return Exchange(request, status, headers, body, elapsed, waits, attempt)
             try:
                 error_body = _decode(response, spec.label)
