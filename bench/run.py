@@ -208,7 +208,8 @@ def _service_stream(service: ServiceProcess, workload: Workload) -> int:
                     if line:
                         if line.startswith('{"error"'):
                             raise RuntimeError(f"stream failed: {line[:300]}")
-                        rows += 1
+                        if not line.startswith('{"end"'):
+                            rows += 1
     return rows
 
 

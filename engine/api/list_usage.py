@@ -173,7 +173,7 @@ class UsageService:
         if query.response_format == "stream":
             # "Everything, memory-bounded": stream ignores limit, but starts at next_cursor when one is given.
             # One window at a time: a stream's memory stays bounded by one vendor page, however long the range.
-            return UsageResponse(stream=self._stream(call, self._pages(call, max_concurrency=1)))
+            return await self._open_stream(call, self._pages(call, max_concurrency=1))
         # truto_ignore_limit still holds at most max_rows: one response never keeps an unbounded result in memory.
         limit = self.limits.max_rows if query.ignore_limit else query.limit
         result = Slice()
@@ -248,21 +248,54 @@ class UsageService:
             body["debug"] = debug_section(result.pages, next_cursor, len(rows), call.secrets)
         return body
 
-    async def _stream(self, call: _Call, pages: AsyncIterator[VendorPage]) -> AsyncIterator[bytes]:
+    async def _open_stream(self, call: _Call, pages: AsyncIterator[VendorPage]) -> UsageResponse:
+        """Read up to the first page with rows before answering: a stream that fails before its first row answers
+        with the error's own status and envelope, not a 200 whose only line is an error."""
+        opened: list[VendorPage] = []
         try:
             async for page in pages:
-                # One chunk per vendor page (not per row): fewer, larger writes through the ASGI server.
-                yield b"".join(orjson.dumps(row) + b"\n" for row in self._rows(page.rows, call.query))
+                opened.append(page)
+                if page.rows:
+                    break
         except UnimeterError as error:
             if isinstance(error, VendorAuthError):
                 await self._mark(call, "needs_reauth")
-            yield orjson.dumps({"error": redact(error_envelope(error), call.secrets)}) + b"\n"
+            raise
+        return UsageResponse(stream=self._stream(call, opened, pages))
+
+    async def _stream(
+        self, call: _Call, opened: list[VendorPage], pages: AsyncIterator[VendorPage]
+    ) -> AsyncIterator[bytes]:
+        """NDJSON rows, then one last line: ``{"end": {"rows": N}}`` when complete, or ``{"error": envelope,
+        "next_cursor": ...}`` to resume just after the last row delivered (null: from the start)."""
+        delivered = 0
+        resume = call.start
+
+        async def every_page() -> AsyncIterator[VendorPage]:
+            for page in opened:
+                yield page
+            async for page in pages:
+                yield page
+
+        try:
+            async for page in every_page():
+                # One chunk per vendor page (not per row): fewer, larger writes through the ASGI server.
+                yield b"".join(orjson.dumps(row) + b"\n" for row in self._rows(page.rows, call.query))
+                delivered += len(page.rows)
+                resume = page.resume_after() or resume
+        except UnimeterError as error:
+            if isinstance(error, VendorAuthError):
+                await self._mark(call, "needs_reauth")
+            cursor = None if resume is None else encode_cursor(resume, key=self.cursor_key, binding=call.binding)
+            envelope = redact(error_envelope(error), call.secrets)
+            yield orjson.dumps({"error": envelope, "next_cursor": cursor, "rows": delivered}) + b"\n"
             return
         except Exception:
             log.exception("stream failed")
-            yield orjson.dumps({"error": internal_error()}) + b"\n"
+            yield orjson.dumps({"error": internal_error(), "rows": delivered}) + b"\n"
             return
         await self._mark(call, "active")
+        yield orjson.dumps({"end": {"rows": delivered}}) + b"\n"
 
     async def _mark(self, call: _Call, status: str) -> None:
         """Record the account's health: a vendor 401/403 means it needs new credentials; a success clears that.

@@ -99,6 +99,20 @@ class VendorPage:
     seen: tuple[str, ...] = ()
     """The paginator's digests before this page was read (what a resume point at this page carries)."""
 
+    def resume_after(self) -> ResumePoint | None:
+        """The point just after this page's last row (None when it has none): where a broken stream resumes."""
+        if not self.rows:
+            return None
+        return ResumePoint(
+            self.window.index,
+            self.state.page,
+            self.state.next_url,
+            0,
+            started=True,
+            skip_records=self.row_records[-1] + 1,
+            seen=self.seen,
+        )
+
     def resume_at(self, rows_taken: int) -> ResumePoint:
         """The point just after the first ``rows_taken`` rows of this page (``rows_taken < len(rows)``)."""
         record = self.row_records[rows_taken]

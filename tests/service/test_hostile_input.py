@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.ndjson import stream_rows
 from tests.helpers.service_helpers import USAGE, make_harness
 from unimeter.api.limits import ServiceLimits
 from unimeter.service import create_app
@@ -187,7 +188,7 @@ def test_ignore_limit_past_the_row_bound_is_an_error_pointing_to_stream(tmp_path
     assert everything.status_code == 413 and everything.json()["error"] == "result_too_large"
     assert "truto_response_format=stream" in everything.json()["message"]
     assert streamed.status_code == 200
-    assert len([line for line in streamed.text.splitlines() if '"id"' in line]) == 30
+    assert len(stream_rows(streamed.text)) == 30
 
 
 def test_a_hung_vendor_ends_at_the_request_deadline(tmp_path: Path) -> None:

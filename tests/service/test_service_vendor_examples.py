@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers.cases import load_case
 from tests.helpers.credentials import fake_credentials
+from tests.helpers.ndjson import stream_lines, stream_rows
 from tests.helpers.service_checks import assert_error, call, flatten, query
 from tests.helpers.service_helpers import OTHER_ENVIRONMENT, FixtureTransport, Harness, make_harness
 
@@ -197,10 +198,8 @@ def test_exclude_fields_applies_to_normalized_and_stream(h: Harness) -> None:
     ]
     rows = call(h, [*base, ("truto_response_format", "normalized")]).json()["result"]
     assert rows and all(not k.startswith(("usage.code", "remote_data")) for row in rows for k in row)
-    lines = call(h, [*base, ("truto_response_format", "stream")]).text.splitlines()
-    assert lines and all(
-        "code" not in json.loads(line)["usage"] and "remote_data" not in json.loads(line) for line in lines
-    )
+    lines = stream_rows(call(h, [*base, ("truto_response_format", "stream")]).text)
+    assert lines and all("code" not in line["usage"] and "remote_data" not in line for line in lines)
 
 
 def test_remote_query_reaches_the_vendor_request(h: Harness) -> None:
@@ -322,12 +321,16 @@ def test_stream_with_a_vendor_error_part_way_ends_with_an_error_line(h: Harness)
     )
     response = call(h, query(h, CURSOR, truto_response_format="stream"))
     assert response.status_code == 200
-    lines = [json.loads(line) for line in response.text.splitlines()]
+    rows, last = stream_lines(response.text)
     page_one = len(CURSOR.exchanges[0]["response"]["body"]["data"])
     assert page_one >= 1
-    assert lines[:-1] == CURSOR.expected["result"][:page_one]
-    assert set(lines[-1]) == {"error"}
-    error = lines[-1]["error"]
+    assert rows == CURSOR.expected["result"][:page_one]
+    assert set(last) == {"error", "next_cursor", "rows"} and last["rows"] == page_one
+    # the error line's next_cursor resumes just after the last row delivered
+    h.transport.replace(CURSOR.exchanges[1]["request"], CURSOR.exchanges[1]["response"])
+    rest = call(h, query(h, CURSOR, truto_response_format="stream", next_cursor=last["next_cursor"]))
+    assert rows + stream_rows(rest.text) == CURSOR.expected["result"]
+    error = last["error"]
     assert error["status"] == 502 and error["error"] == "remote_server_error"
     assert error["is_remote_error"] is True and error["remote_status"] == 500
     assert len(h.sleep.waits) == 3
@@ -336,9 +339,9 @@ def test_stream_with_a_vendor_error_part_way_ends_with_an_error_line(h: Harness)
 def test_stream_with_a_vendor_401_part_way_marks_needs_reauth(h: Harness) -> None:
     h.transport.replace(CURSOR.exchanges[1]["request"], CURSOR_401.exchanges[0]["response"])
     response = call(h, query(h, CURSOR, truto_response_format="stream"))
-    lines = [json.loads(line) for line in response.text.splitlines()]
-    assert lines[-1]["error"]["error"] == "remote_unauthorized"
-    assert lines[-1]["error"]["remote_status"] == 401
+    _, last = stream_lines(response.text)
+    assert last["error"]["error"] == "remote_unauthorized"
+    assert last["error"]["remote_status"] == 401
     assert h.status(h.accounts["cursor"]) == "needs_reauth"
 
 
