@@ -24,7 +24,8 @@ Hierarchy::
     │   ├── ExpressionEvaluationError
     │   └── RowValidationError     a row fails schemas/usage.schema.json
     ├── VendorError                the vendor answered with an error (HTTP 502 unless below)
-    │   ├── VendorAuthError        bad credentials (401/403)
+    │   ├── VendorAuthError        bad credentials (401/403): the account is marked needs_reauth
+    │   ├── VendorPermissionError  good credentials that may not read this (a role, a scope, an old period)
     │   ├── VendorRateLimitError   429 after the retries ran out
     │   ├── VendorClientError      another 4xx
     │   ├── VendorServerError      5xx after the retries ran out
@@ -210,6 +211,10 @@ class VendorError(UnimeterError):
 
 class VendorAuthError(VendorError):
     code = "remote_unauthorized"
+
+
+class VendorPermissionError(VendorError):
+    code = "remote_forbidden"
 
 
 class VendorRateLimitError(VendorError):

@@ -26,6 +26,7 @@ from ..errors import (
     VendorAuthError,
     VendorClientError,
     VendorError,
+    VendorPermissionError,
     VendorRateLimitError,
     VendorResponseError,
     VendorServerError,
@@ -126,11 +127,38 @@ def _vendor_message(spec: IntegrationSpec, body: Any, headers: dict[str, str]) -
     return str(message)
 
 
-def _error_for(spec: IntegrationSpec, status: int, message: str | None, retry_after: float | None) -> VendorError:
+def meaning(spec: IntegrationSpec, status: int, body: Any, headers: dict[str, str]) -> str:
+    """What a failing answer means: the first of the mapping's ``errors.rules`` that matches, else the status lists
+    (``auth_statuses`` are bad credentials, ``retry_statuses`` are retried, anything else fails)."""
+    for rule in spec.errors.rules:
+        if status in rule.statuses:
+            if rule.when is None:
+                return rule.means
+            try:
+                if rule.when.evaluate(body, Scope(headers=headers)) is True:
+                    return rule.means
+            except ExpressionEvaluationError:
+                continue
+    if status in spec.errors.auth_statuses:
+        return "bad_credentials"
+    if status in spec.errors.retry_statuses:
+        return "retry"
+    return "fail"
+
+
+def _error_for(
+    spec: IntegrationSpec, status: int, message: str | None, retry_after: float | None, means: str
+) -> VendorError:
     detail = f": {message}" if message else ""
     text = f"{spec.label} answered HTTP {status}{detail}"
-    if status in spec.errors.auth_statuses:
+    if means == "bad_credentials":
         return VendorAuthError(f"{text} (check the account's credentials)", status=status, vendor_message=message)
+    if means == "not_permitted":
+        return VendorPermissionError(
+            f"{text} (the credentials were accepted but may not read this; check the key's role or scopes)",
+            status=status,
+            vendor_message=message,
+        )
     if status == 429:
         return VendorRateLimitError(
             f"{text} (rate limited; retries exhausted)", status=status, vendor_message=message, retry_after=retry_after
@@ -193,8 +221,9 @@ async def send(
                 error_body = None
             message = _vendor_message(spec, error_body, headers)
             wait_hint = _retry_after(spec, error_body, headers)
-            retryable = status in spec.errors.retry_statuses and status not in spec.errors.auth_statuses
-            failure = _error_for(spec, status, message, wait_hint)
+            means = meaning(spec, status, error_body, headers)
+            retryable = means == "retry"
+            failure = _error_for(spec, status, message, wait_hint, means)
         if not retryable or attempt > spec.errors.max_retries:
             raise failure
         wait = wait_hint if wait_hint is not None else _backoff(attempt - 1)

@@ -19,6 +19,7 @@ from .model import (
     CheckSpec,
     ContextField,
     CredentialField,
+    ErrorRule,
     ErrorSpec,
     IntegrationSpec,
     OperationSpec,
@@ -170,6 +171,10 @@ class _Builder:
         defaults = ErrorSpec()
         return ErrorSpec(
             message=self.optional(raw, "message", ("errors",)),
+            rules=tuple(
+                ErrorRule(frozenset(rule["status"]), rule["means"], self.optional(rule, "when", ("errors", "rules", i)))
+                for i, rule in enumerate(raw.get("rules") or [])
+            ),
             auth_statuses=frozenset(raw.get("auth_statuses", defaults.auth_statuses)),
             retry_statuses=frozenset(raw.get("retry_statuses", defaults.retry_statuses)),
             retry_after=self.optional(raw, "retry_after", ("errors",)),

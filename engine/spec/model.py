@@ -119,8 +119,18 @@ class PaginationSpec:
 
 
 @dataclass(frozen=True)
+class ErrorRule:
+    """What a failing answer with one of ``statuses`` means, when ``when`` (on the error body) holds or is absent."""
+
+    statuses: frozenset[int]
+    means: str
+    when: Template | None = None
+
+
+@dataclass(frozen=True)
 class ErrorSpec:
     message: Template | None = None
+    rules: tuple[ErrorRule, ...] = ()
     auth_statuses: frozenset[int] = frozenset({401, 403})
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
     retry_after: Template | None = None
