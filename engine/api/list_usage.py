@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,6 +111,21 @@ class _Call:
     secrets: tuple[str, ...]
 
 
+def _log_failure(call: _Call, error: UnimeterError, seconds: float) -> None:
+    """One structured line per failed vendor query (no secret: messages are redacted, credentials never logged)."""
+    if not error.code.startswith("remote_") and error.code not in {"pagination_loop", "max_pages_exceeded"}:
+        return
+    fields = {
+        "integration": call.spec.name,
+        "account_id": str(call.account.id),
+        "error": error.code,
+        "status": error.http_status,
+        "vendor_status": getattr(error, "status", None),
+        "duration_ms": round(seconds * 1000),
+    }
+    log.warning("vendor query failed %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
+
+
 class UsageService:
     """The application state: store, cursor key, the transport used to reach vendors, and the clock.
 
@@ -177,10 +193,12 @@ class UsageService:
         # truto_ignore_limit still holds at most max_rows: one response never keeps an unbounded result in memory.
         limit = self.limits.max_rows if query.ignore_limit else query.limit
         result = Slice()
+        started = time.monotonic()
         try:
             # One row past the limit tells whether anything is left; nothing beyond it needs transforming.
             await take(self._pages(call, row_budget=limit + 1), limit, result)
         except UnimeterError as error:
+            _log_failure(call, error, time.monotonic() - started)
             if isinstance(error, VendorAuthError):
                 await self._mark(call, "needs_reauth")
             if query.response_format == "debug":
@@ -284,6 +302,7 @@ class UsageService:
                 delivered += len(page.rows)
                 resume = page.resume_after() or resume
         except UnimeterError as error:
+            _log_failure(call, error, 0.0)
             if isinstance(error, VendorAuthError):
                 await self._mark(call, "needs_reauth")
             cursor = None if resume is None else encode_cursor(resume, key=self.cursor_key, binding=call.binding)

@@ -60,6 +60,19 @@ def parse_json_body(raw: bytes) -> Any:
         ) from None
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: an object patch merges key by key (null deletes); anything else replaces the target."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
 class AccountsApi:
     """``/integrated-accounts``: create, list, get, update, delete within the caller's environment."""
 
@@ -115,13 +128,18 @@ class AccountsApi:
         environment = await authenticate(request, self.store)
         account_id = self._id(request)
         body = await self._json(request)
+        context = body.get("context")
+        if context is not None:
+            # JSON Merge Patch (RFC 7396): the given fields replace theirs, null removes one, the rest stay.
+            current = await run_in_threadpool(partial(self.store.get_account, account_id, environment=environment))
+            context = merge_patch(current.context, context)
         account = await run_in_threadpool(
             partial(
                 self.store.update_account,
                 account_id,
                 environment=environment,
                 credentials=body.get("credentials"),
-                context=body.get("context"),
+                context=context,
             )
         )
         return JSONResponse(account.to_public())

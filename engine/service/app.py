@@ -7,14 +7,16 @@ The vendor transport is one long-lived, pooled httpx transport, closed when the 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from ..api.cursor import load_cursor_key
 from ..api.envelope import error_envelope, internal_error
@@ -22,6 +24,7 @@ from ..api.list_usage import AccountLike, AccountStore, UsageService
 from ..errors import AccountNotFoundError, ApiTokenError, ConfigurationError, QueryError, UnimeterError
 from .accounts_api import AccountsApi
 from .limits import BodySizeLimit
+from .request_id import RequestId, request_id
 from .usage import usage_endpoint
 
 log = logging.getLogger("unimeter.service")
@@ -38,34 +41,55 @@ async def _unimeter_error(request: Request, exc: Exception) -> Response:
     retry_after = exc.details.get("retry_after")
     if exc.http_status == 429 and retry_after is not None:
         headers["Retry-After"] = str(int(retry_after))
-    return JSONResponse(error_envelope(exc), status_code=exc.http_status, headers=headers)
+    if isinstance(exc, ApiTokenError):
+        headers["WWW-Authenticate"] = 'Bearer realm="unimeter"'
+    return _envelope(request, error_envelope(exc), exc.http_status, headers)
+
+
+def _envelope(request: Request, body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
+    """An error envelope carrying the request's id (also in the X-Request-Id header, set by the middleware)."""
+    return JSONResponse({**body, "request_id": request_id(request.scope)}, status_code=status, headers=headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    log.error("unexpected failure on %s", request.url.path, exc_info=exc)
-    return JSONResponse(internal_error(), status_code=500)
+    log.error("unexpected failure on %s (request %s)", request.url.path, request_id(request.scope), exc_info=exc)
+    return _envelope(request, internal_error(), 500)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return JSONResponse(
-        {"status": 404, "error": "not_found", "message": f"no route {request.url.path}", "details": {}}, status_code=404
-    )
+    body = {"status": 404, "error": "not_found", "message": f"no route {request.url.path}", "details": {}}
+    return _envelope(request, body, 404)
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:
-    return JSONResponse(
-        {
-            "status": 405,
-            "error": "method_not_allowed",
-            "message": f"{request.method} is not allowed on {request.url.path}",
-            "details": {},
-        },
-        status_code=405,
-    )
+    # Every route of the path counts (a path has one Route per method here; Starlette's own Allow names one).
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route.methods or ())
+    allow = ", ".join(sorted(methods))
+    body = {
+        "status": 405,
+        "error": "method_not_allowed",
+        "message": f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
+        "details": {},
+    }
+    return _envelope(request, body, 405, {"Allow": allow})
 
 
-async def _health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+def _health_endpoint(store: Any) -> Any:
+    async def health(request: Request) -> Response:
+        """``ok`` when the store answers; ``degraded`` (503) with the reason when it does not."""
+        check = getattr(store, "check", None)
+        if check is None:
+            return JSONResponse({"status": "ok"})
+        try:
+            await asyncio.to_thread(check)
+        except UnimeterError as error:
+            return JSONResponse({"status": "degraded", "store": error.message}, status_code=503)
+        return JSONResponse({"status": "ok", "store": "ok"})
+
+    return health
 
 
 async def _openapi(request: Request) -> Response:
@@ -84,7 +108,7 @@ def create_app(service: UsageService) -> Starlette:
         Route("/integrated-accounts/{account_id}", accounts.get, methods=["GET"]),
         Route("/integrated-accounts/{account_id}", accounts.update, methods=["PATCH"]),
         Route("/integrated-accounts/{account_id}", accounts.delete, methods=["DELETE"]),
-        Route("/health", _health, methods=["GET"]),
+        Route("/health", _health_endpoint(service.store), methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]
 
@@ -104,6 +128,7 @@ def create_app(service: UsageService) -> Starlette:
         },
     )
     app.add_middleware(BodySizeLimit, max_bytes=service.limits.max_body_bytes)
+    app.add_middleware(RequestId)
     return app
 
 

@@ -105,6 +105,11 @@ class _SqlStore(ABC):
             for statement in _SCHEMA:
                 run(statement, ())
 
+    def check(self) -> None:
+        """Reach the database (for ``/health``); StoreError when it cannot be reached or read."""
+        with self._transaction() as run:
+            run("SELECT 1", ())
+
     def create_account(
         self,
         integration: str,

@@ -139,7 +139,9 @@ def test_an_unexpected_failure_is_a_bare_500_envelope_without_a_traceback() -> N
     app = create_app(UsageService(_Store(failure=RuntimeError("boom at /srv/secret/path.py")), b"k" * 32))
     response = _get(app, {}, raise_app_exceptions=False)
     assert response.status_code == 500
-    assert response.json() == {
+    body = response.json()
+    assert len(body.pop("request_id")) == 32  # the id the log line carries too
+    assert body == {
         "status": 500,
         "error": "internal_error",
         "message": "internal error; see the service log",
