@@ -31,6 +31,7 @@ from ..errors import (
 from ..redaction import account_secrets, redact
 from ..run.destination import GuardedTransport
 from ..run.pipeline import QueryOptions, ResumePoint, VendorPage, iter_pages
+from ..run.ratelimit import RateLimiter
 from ..run.send import Sleep
 from ..spec.model import IntegrationSpec
 from ..spec.registry import load_integration
@@ -151,6 +152,7 @@ class UsageService:
         self.sleep = sleep
         self.now = now
         self.continuations = ContinuationCache()
+        self._budgets: dict[str, RateLimiter] = {}
         self._owned_transport: GuardedTransport | None = None
 
     def _vendor_transport(self) -> httpx.AsyncBaseTransport:
@@ -196,7 +198,9 @@ class UsageService:
         started = time.monotonic()
         try:
             # One row past the limit tells whether anything is left; nothing beyond it needs transforming.
-            await take(self._pages(call, row_budget=limit + 1), limit, result)
+            # A limited response fetches windows one at a time: only what it returns (and one row more) is read.
+            concurrency = None if query.ignore_limit else 1
+            await take(self._pages(call, row_budget=limit + 1, max_concurrency=concurrency), limit, result)
         except UnimeterError as error:
             _log_failure(call, error, time.monotonic() - started)
             if isinstance(error, VendorAuthError):
@@ -232,6 +236,7 @@ class UsageService:
         query = call.query
         transport = self.continuations.transport(self._vendor_transport(), call.binding, call.start is not None)
         options = QueryOptions(
+            rate_limiter=self._budget(call),
             credentials=call.account.credentials,
             context=call.account.context,
             params=query.params,
@@ -245,6 +250,18 @@ class UsageService:
             max_concurrency=max_concurrency,
         )
         return iter_pages(call.spec, options)
+
+    def _budget(self, call: _Call) -> RateLimiter | None:
+        """One rate budget per account, shared by every query of it in this process. Only on the real clock: an
+        injected sleep (replayed tests) does not move time, so a shared budget would only pile up waits."""
+        limit = call.spec.rate_limit
+        if limit is None or self.sleep is not None:
+            return None
+        key = str(call.account.id)
+        budget = self._budgets.get(key)
+        if budget is None or (budget.requests, budget.per_seconds) != (limit.requests, limit.per_seconds):
+            budget = self._budgets[key] = RateLimiter(limit.requests, limit.per_seconds)
+        return budget
 
     def _rows(self, rows: list[dict[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:
         shaped = [exclude_fields(row, query.exclude) for row in rows] if query.exclude else rows

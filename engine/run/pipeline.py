@@ -81,6 +81,9 @@ class QueryOptions:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     row_budget: int | None = None
     max_concurrency: int | None = None
+    rate_limiter: RateLimiter | None = None
+    """The vendor account's budget shared with other queries (the service keeps one per account); None: this
+    query's own limiter from the mapping's rate_limit."""
 
 
 @dataclass
@@ -311,7 +314,9 @@ async def _iter_pages(
     start = options.start or ResumePoint()
     if start.window >= len(windows):
         raise QueryCheckError("next_cursor points past the end of this query")
-    limiter = RateLimiter(spec.rate_limit.requests, spec.rate_limit.per_seconds) if spec.rate_limit else None
+    limiter = options.rate_limiter
+    if limiter is None and spec.rate_limit is not None:
+        limiter = RateLimiter(spec.rate_limit.requests, spec.rate_limit.per_seconds)
     seen_ids: set[str] = set()
     # A transport passed in belongs to the caller (a service pools one for every query): it is never closed here.
     transport = _Borrowed(options.transport) if options.transport is not None else GuardedTransport()

@@ -1,14 +1,15 @@
-"""Keep a vendor's documented request rate: at most ``requests`` in any ``per_seconds`` window.
+"""Keep a vendor's documented request rate: at most ``requests`` in any ``per_seconds`` window, per vendor account.
 
-Concurrent windows make it easy to exceed a vendor's limit (some allow only 20 requests a minute), so every
-page request of a query, whichever window sends it, first takes a slot from the query's limiter. The limiter belongs
-to one query: queries running side by side in one service each keep the limit, not their sum (a shared budget per
-vendor account is future work).
+Concurrent windows and concurrent queries make it easy to exceed a vendor's limit (Cursor allows 20 requests a
+minute), so every page request first takes a slot from a limiter: a query's own, or the one the service keeps per
+integrated account, which every query of that account in the process shares. A slot is reserved under a thread
+lock and waited for outside it, so one limiter serves several event loops and threads. (Service instances on one
+store do not share budgets yet.)
 """
 
 from __future__ import annotations
 
-import asyncio
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -28,19 +29,22 @@ class RateLimiter:
         self.per_seconds = per_seconds
         self.clock = clock
         self._sent: deque[float] = deque()
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()
 
-    async def acquire(self, sleep: Sleep) -> float:
-        """Wait for a slot; returns how long it waited (0.0 when a slot was free)."""
-        async with self._lock:
+    def _reserve(self) -> tuple[float, float]:
+        """Book the next free slot: (when it starts, now)."""
+        with self._lock:
             now = self.clock()
             while self._sent and now - self._sent[0] >= self.per_seconds:
                 self._sent.popleft()
-            if len(self._sent) < self.requests:
-                self._sent.append(now)
-                return 0.0
-            free_at = self._sent.popleft() + self.per_seconds
-            delay = max(0.0, free_at - now)
+            start = now if len(self._sent) < self.requests else self._sent[-self.requests] + self.per_seconds
+            self._sent.append(max(start, now))
+            return max(start, now), now
+
+    async def acquire(self, sleep: Sleep) -> float:
+        """Wait for a slot; returns how long it waited (0.0 when a slot was free)."""
+        start, now = self._reserve()
+        delay = max(0.0, start - now)
+        if delay:
             await sleep(delay)
-            self._sent.append(max(free_at, self.clock()))
-            return delay
+        return delay
