@@ -1,6 +1,6 @@
 """Keep a vendor's documented request rate: at most ``requests`` in any ``per_seconds`` window, per vendor account.
 
-Concurrent windows and concurrent queries make it easy to exceed a vendor's limit (Cursor allows 20 requests a
+Concurrent windows and concurrent queries make it easy to exceed a vendor's limit (some allow only 20 requests a
 minute), so every page request first takes a slot from a limiter: a query's own, or the one the service keeps per
 integrated account, which every query of that account in the process shares. A slot is reserved under a thread
 lock and waited for outside it, so one limiter serves several event loops and threads. (Service instances on one

@@ -222,7 +222,7 @@ async def send(
             message = _vendor_message(spec, error_body, headers)
             wait_hint = _retry_after(spec, error_body, headers)
             if wait_hint is None and status == 429 and spec.rate_limit is not None:
-                # No Retry-After (Cursor documents none): wait out the vendor's declared window, not a short backoff
+                # No Retry-After (some vendors send none): wait out the vendor's declared window, not a short backoff
                 # that would retry inside the same window and be refused again.
                 wait_hint = spec.rate_limit.per_seconds
             means = meaning(spec, status, error_body, headers)
