@@ -11,15 +11,21 @@ import pytest
 from tests.helpers.cases import representative_case
 from unimeter.errors import InvalidParameterError
 from unimeter.run.pipeline import alist_usage
+from unimeter.spec import available_integrations
 from unimeter.testing.replay import ReplayTransport
 
 
+def _query_names(integration: str) -> list[str]:
+    """The query parameters the integration's first recorded request sends (none when they go in the body)."""
+    request = representative_case(integration).exchanges[0]["request"]
+    return sorted({*httpx.URL(request["url"]).params.keys(), *(request.get("query") or {})})
+
+
+@pytest.mark.parametrize("integration", [i for i in available_integrations() if _query_names(i)])
 def test_a_remote_query_key_the_mapping_sends_is_a_400_naming_it(integration: str) -> None:
     case = representative_case(integration)
-    sent = httpx.URL(case.exchanges[0]["request"]["url"]).params
-    names = sorted({*sent.keys(), *(case.exchanges[0]["request"].get("query") or {})})
-    if not names:
-        pytest.skip(f"{integration}'s first request sends no query parameters (its parameters go in the body)")
+    names = _query_names(integration)
+    assert names
     for name in names:
         with pytest.raises(InvalidParameterError) as raised:
             asyncio.run(
