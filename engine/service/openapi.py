@@ -29,6 +29,8 @@ ERROR_SCHEMA: dict[str, Any] = {
         "is_remote_error": {"type": "boolean"},
         "remote_status": {"type": ["integer", "null"]},
         "remote_message": {"type": ["string", "null"]},
+        "request_id": {"type": ["string", "null"], "description": "Also in the X-Request-Id response header"},
+        "debug": {"type": "object", "description": "With truto_response_format=debug: the requests made"},
     },
 }
 
@@ -58,6 +60,96 @@ _RESULT_DESCRIPTION = (
     "Usage rows (keyed by truto_key_by when given); the vendor bodies for raw; "
     "rows flattened to dotted keys for normalized"
 )
+
+
+ACCOUNT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "integration", "environment", "status"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "integration": {"type": "string"},
+        "environment": {"type": "string"},
+        "credentials": {
+            "type": "object",
+            "additionalProperties": {"const": "set"},
+            "description": "Which credential fields are set; their values are never returned",
+        },
+        "context": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+        "status": {"enum": ["active", "needs_reauth", "unreadable"]},
+        "error": {"type": "string", "description": "Why an unreadable account cannot be read"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+ACCOUNT_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "integration": {"type": "string", "description": "Required on create"},
+        "credentials": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "The integration's declared credential fields (write-only). Required again whenever a "
+            "change moves where they are sent (base_url, or a field the base URL is computed from)",
+        },
+        "context": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+            "description": "On PATCH a JSON Merge Patch (RFC 7396): given fields replace theirs, null removes one",
+        },
+    },
+}
+
+
+def _accounts_paths() -> dict[str, Any]:
+    """``/integrated-accounts``: the accounts API, in the caller's environment."""
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    one = {
+        "description": "The account",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Account"}}},
+    }
+    body = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AccountInput"}}},
+    }
+    failures = {
+        "400": {"description": "Invalid account", **error},
+        "401": {"description": "Missing or wrong API token", **error},
+        "413": {"description": "Body too large", **error},
+    }
+    account_id = [
+        {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+    ]
+    missing = {"404": {"description": "No such account in this environment", **error}}
+    listing = {
+        "description": "The environment's accounts",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"result": {"type": "array", "items": {"$ref": "#/components/schemas/Account"}}},
+                }
+            }
+        },
+    }
+    return {
+        "/integrated-accounts": {
+            "post": {"operationId": "createAccount", "requestBody": body, "responses": {"201": one, **failures}},
+            "get": {"operationId": "listAccounts", "responses": {"200": listing, "401": failures["401"]}},
+        },
+        "/integrated-accounts/{account_id}": {
+            "parameters": account_id,
+            "get": {"operationId": "getAccount", "responses": {"200": one, "401": failures["401"], **missing}},
+            "patch": {
+                "operationId": "updateAccount",
+                "requestBody": body,
+                "responses": {"200": one, **failures, **missing},
+            },
+            "delete": {
+                "operationId": "deleteAccount",
+                "responses": {"204": {"description": "Deleted"}, "401": failures["401"], **missing},
+            },
+        },
+    }
 
 
 @functools.cache
@@ -115,6 +207,8 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "Usage": {k: v for k, v in usage.items() if k not in {"$schema", "$id"}},
                 "Error": ERROR_SCHEMA,
+                "Account": ACCOUNT_SCHEMA,
+                "AccountInput": ACCOUNT_INPUT_SCHEMA,
             },
         },
         "security": [{"bearer": []}],
@@ -171,8 +265,12 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "health",
                     "security": [],
-                    "responses": {"200": {"description": "The service is up"}},
+                    "responses": {
+                        "200": {"description": "The service and its store are up"},
+                        "503": {"description": "Degraded: the store cannot be reached (the reason is in 'store')"},
+                    },
                 }
             },
+            **_accounts_paths(),
         },
     }
