@@ -88,17 +88,22 @@ def check_base_url_shape(url: str, *, what: str = "base_url") -> None:
         raise ConfigurationError(f"{what} {url!r} has no host", field="base_url")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise ConfigurationError(f"{what} {url!r} must not carry a user name or password", field="base_url")
-    if parts.query or url.strip().endswith("?") or "?" in url:
+    if "?" in url:  # also a bare "?" or "?x=", which urlsplit reads as an empty or short query
         raise ConfigurationError(f"{what} {url!r} must not have a query ('?...')", field="base_url")
-    if parts.fragment or "#" in url:
+    if "#" in url:
         raise ConfigurationError(f"{what} {url!r} must not have a fragment ('#...')", field="base_url")
     if port is not None and not 0 < port < 65536:
         raise ConfigurationError(f"{what} {url!r} has an invalid port", field="base_url")
 
 
-def operator_prefixes(raw: str | None = None) -> tuple[UrlPrefix, ...]:
-    """The operator's ``UNIMETER_ALLOWED_BASE_URLS`` (read on every call: tests and the demo set it at run time)."""
-    text = os.environ.get(ALLOWED_BASE_URLS_ENV, "") if raw is None else raw
+def operator_prefixes() -> tuple[UrlPrefix, ...]:
+    """The operator's ``UNIMETER_ALLOWED_BASE_URLS``: read on every call (tests and the demo set it at run time),
+    parsed once per value, since every request checks it."""
+    return _parse_operator_prefixes(os.environ.get(ALLOWED_BASE_URLS_ENV, ""))
+
+
+@functools.cache
+def _parse_operator_prefixes(text: str) -> tuple[UrlPrefix, ...]:
     return tuple(
         parse_prefix(entry.strip(), what=f"{ALLOWED_BASE_URLS_ENV} entry", any_port_without_one=True)
         for entry in text.split(",")
