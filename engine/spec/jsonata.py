@@ -2,8 +2,10 @@
 
 The evaluator is ``jsonatapy`` (Rust core, pinned exactly: patch releases have changed results). It reports no
 position for syntax errors, so when it rejects an expression we parse it again with ``jsonata-python`` only to find
-where it broke. Compiled ``jsonatapy`` expressions must not be shared between threads: :class:`Expression` keeps one
-compiled copy per thread.
+where it broke. Compiled ``jsonatapy`` expressions belong to the thread that made them: used, or even dropped, on
+another thread they fail ("JsonataExpression is unsendable, but is being dropped on another thread"). So they live
+only in one module-level cache per thread, keyed by source, which is never dropped while its thread runs;
+:class:`Expression` holds only the source.
 
 Two built-ins are replaced because jsonatapy 2.2.13 gets them wrong: ``$encodeUrlComponent`` and ``$encodeUrl``
 escape unreserved characters (``-`` becomes ``%2D``), which breaks vendor URLs.
@@ -106,25 +108,40 @@ def _compile(source: str) -> Any:
     return compiled
 
 
+_THIS_THREAD = threading.local()
+CACHE_SIZE = 4096
+"""Compiled expressions kept per thread; past this many (only a process loading ever-new mappings gets there) the
+thread's cache starts over, on its own thread, so nothing is dropped elsewhere."""
+
+
+def _compiled_here(source: str) -> Any:
+    """This thread's compiled copy of ``source``."""
+    cache: dict[str, Any] | None = getattr(_THIS_THREAD, "compiled", None)
+    if cache is None:
+        cache = _THIS_THREAD.compiled = {}
+    compiled = cache.get(source)
+    if compiled is None:
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        compiled = cache[source] = _compile(source)
+    return compiled
+
+
 class Expression:
-    """A compiled JSONata expression. Compiles at construction so syntax errors surface at load time."""
+    """A JSONata expression. Compiles at construction so syntax errors surface at load time."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         # Only the bindings an expression mentions are handed to it: converting unused ones costs per evaluation.
         self.variables = frozenset(_VARIABLE.findall(source))
-        self._local = threading.local()
         try:
-            self._local.compiled = _compile(source)
+            _compiled_here(source)
         except ValueError as error:
             message = str(error).removeprefix("Parse error: ")
             raise JsonataSyntaxError(message, _locate_syntax_error(source)) from None
 
     def _compiled(self) -> Any:
-        compiled = getattr(self._local, "compiled", None)
-        if compiled is None:
-            compiled = self._local.compiled = _compile(self.source)
-        return compiled
+        return _compiled_here(self.source)
 
     def evaluate(self, data: Any, bindings: dict[str, Any] | None = None) -> Any:
         """Evaluate against ``data`` with ``$name`` bindings; undefined comes back as None."""

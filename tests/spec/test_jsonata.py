@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -87,6 +89,23 @@ def test_one_expression_used_from_two_threads_gives_each_its_own_result() -> Non
             total, _, digest = result.partition(":")
             assert int(total) == worker * i + 1
             assert digest == Expression("$sha256(x)").evaluate({"x": f"{worker}-{i}"})
+
+
+def test_an_expression_used_on_a_worker_thread_can_be_dropped_on_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A service evaluates on pool threads that outlive the request, and a spec (its expressions) may be dropped on
+    # any thread: jsonatapy objects must never be dropped on a thread other than their own.
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: unraisable.append(str(info.exc_value)))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        expression = Expression("a + 1")
+        assert pool.submit(expression.evaluate, {"a": 1}).result() == 2
+        del expression
+        gc.collect()
+        assert unraisable == []
+        # The worker's copy is still there for the next expression of that source, on that thread.
+        assert pool.submit(Expression("a + 1").evaluate, {"a": 41}).result() == 42
+    gc.collect()
+    assert unraisable == []
 
 
 def test_pinned_now_applies_per_thread() -> None:
