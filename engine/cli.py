@@ -160,7 +160,12 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
     try:
         faults = [parse_fault(text) for text in args.fault or []]
-        sandbox = start_sandbox(args.vendors or None, SandboxConfig(seed=args.seed), faults)
+        config = SandboxConfig(
+            seed=args.seed,
+            enforce_rate_limits=args.enforce_rate_limits,
+            rate_limit_retry_after=not args.no_retry_after,
+        )
+        sandbox = start_sandbox(args.vendors or None, config, faults)
     except ValueError as error:
         print(f"unimeter sandbox: {error}", file=sys.stderr)
         return 2
@@ -251,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VENDOR=KIND[:COUNT]",
         help="make the first COUNT requests to VENDOR fail with KIND (repeatable)",
     )
+    sandbox.add_argument(
+        "--enforce-rate-limits",
+        action="store_true",
+        help="answer 429 to requests over each vendor's documented rate limit (some allow 20 a minute)",
+    )
+    sandbox.add_argument("--no-retry-after", action="store_true", help="send those 429s without a Retry-After header")
     sandbox.add_argument("--json", action="store_true", help="print the endpoints as one JSON object")
     sandbox.set_defaults(handler=_cmd_sandbox)
     demo = commands.add_parser("demo", help="start the vendor sandbox and print unified usage from every vendor")

@@ -23,6 +23,8 @@ class SandboxConfig:
     latency_seconds: float = 0.0
     enforce_rate_limits: bool = False
     """Answer 429 (and count a violation) when a client exceeds the vendor's documented rate limit."""
+    rate_limit_retry_after: bool = True
+    """Whether those 429s carry Retry-After (``retry_after_seconds``): vendors differ, and some document none."""
     now: datetime | None = None
     """The simulators' clock (lookback limits, which months are final); None is the real UTC clock. Tests pin it to
     the same instant as the engine's clock so results do not change with the calendar."""

@@ -39,7 +39,10 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         request = SimRequest(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
         if not self.server.count_request():
-            self._write(self.server.simulator.rate_limited(self.server.config.retry_after_seconds))
+            refused = self.server.simulator.rate_limited(self.server.config.retry_after_seconds)
+            if not self.server.config.rate_limit_retry_after:
+                del refused.headers["retry-after"]
+            self._write(refused)
             return
         fault = self.server.faults.next_fault()
         config = self.server.config

@@ -3,6 +3,7 @@
 - A test that takes an ``integration`` argument (and does not parametrize it itself) runs once per integration on
   the mapping search path (``available_integrations()``): the generic suites never list vendors, so a mapping added
   to ``mappings/`` or to a folder on ``UNIMETER_MAPPINGS_PATH`` is covered by being there.
+- ``postgres_url``: one throwaway PostgreSQL server for the session, started when a test first asks for it.
 - ``mappings_folder``: an empty mappings folder (with ``fixtures/`` beside it) put first on the search path for one
   test; the registry caches per folder list, so the folder is seen at once and forgotten afterwards.
 
@@ -14,11 +15,13 @@ fuzzer, local vendor servers, PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.paths import MappingsFolder
+from tests.helpers.postgres_server import postgres_url_or_skip
 from unimeter.run.destination import allow_base_urls
 from unimeter.spec import MAPPINGS_PATH_ENV, available_integrations
 
@@ -45,3 +48,10 @@ def mappings_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Mappings
     folder.fixtures.mkdir()
     monkeypatch.setenv(MAPPINGS_PATH_ENV, str(folder.mappings))
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One PostgreSQL server for the whole session, started only when a PostgreSQL test first asks for it."""
+    with postgres_url_or_skip() as url:
+        yield url

@@ -31,7 +31,7 @@ from ..errors import (
 from ..redaction import account_secrets, redact
 from ..run.destination import GuardedTransport
 from ..run.pipeline import QueryOptions, ResumePoint, VendorPage, iter_pages
-from ..run.ratelimit import RateLimiter
+from ..run.ratelimit import RateBudget, RateLimiter, StoreRateLimiter
 from ..run.send import Sleep
 from ..spec.model import IntegrationSpec
 from ..spec.registry import load_integration
@@ -152,7 +152,7 @@ class UsageService:
         self.sleep = sleep
         self.now = now
         self.continuations = ContinuationCache()
-        self._budgets: dict[str, RateLimiter] = {}
+        self._local_budgets: dict[str, RateLimiter] = {}  # for a store that cannot keep budgets
         self._owned_transport: GuardedTransport | None = None
 
     def _vendor_transport(self) -> httpx.AsyncBaseTransport:
@@ -251,17 +251,17 @@ class UsageService:
         )
         return iter_pages(call.spec, options)
 
-    def _budget(self, call: _Call) -> RateLimiter | None:
-        """One rate budget per account, shared by every query of it in this process. Only on the real clock: an
-        injected sleep (replayed tests) does not move time, so a shared budget would only pile up waits."""
+    def _budget(self, call: _Call) -> RateBudget | None:
+        """One rate budget per account, kept in the store: every query of the account, in this process and in every
+        instance on the same store, shares it. Only on the real clock: an injected sleep (replayed tests) does not
+        move time, so a shared budget would only pile up waits."""
         limit = call.spec.rate_limit
         if limit is None or self.sleep is not None:
             return None
-        key = str(call.account.id)
-        budget = self._budgets.get(key)
-        if budget is None or (budget.requests, budget.per_seconds) != (limit.requests, limit.per_seconds):
-            budget = self._budgets[key] = RateLimiter(limit.requests, limit.per_seconds)
-        return budget
+        budget = f"account:{call.account.id}"
+        if hasattr(self.store, "reserve_rate_slot"):
+            return StoreRateLimiter(self.store, budget, limit.requests, limit.per_seconds)
+        return self._local_budgets.setdefault(budget, RateLimiter(limit.requests, limit.per_seconds))
 
     def _rows(self, rows: list[dict[str, Any]], query: UsageQuery) -> list[dict[str, Any]]:
         shaped = [exclude_fields(row, query.exclude) for row in rows] if query.exclude else rows

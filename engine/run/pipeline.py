@@ -29,7 +29,7 @@ from .destination import GuardedTransport, check_base_url, check_request_url
 from .pagination import PageResponse, PageState, make_paginator
 from .params import resolve_params
 from .partitions import PartitionWindow, plan_windows
-from .ratelimit import RateLimiter
+from .ratelimit import RateBudget, RateLimiter
 from .records import check_answer, select_records, transform_records
 from .request import build_request, resolve_base_url
 from .send import Exchange, Sleep, send
@@ -81,7 +81,7 @@ class QueryOptions:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     row_budget: int | None = None
     max_concurrency: int | None = None
-    rate_limiter: RateLimiter | None = None
+    rate_limiter: RateBudget | None = None
     """The vendor account's budget shared with other queries (the service keeps one per account); None: this
     query's own limiter from the mapping's rate_limit."""
 
@@ -181,7 +181,7 @@ class _Query:
     windows: list[PartitionWindow]
     client: httpx.AsyncClient
     sleep: Sleep
-    limiter: RateLimiter | None
+    limiter: RateBudget | None
     secrets: tuple[str, ...] = ()
 
     async def window_pages(self, window: PartitionWindow, start: ResumePoint) -> AsyncIterator[VendorPage]:
@@ -212,9 +212,9 @@ class _Query:
                     remote_query=self.options.remote_query,
                 )
             _check_destination(request, state, spec)
-            if self.limiter is not None:
-                await self.limiter.acquire(self.sleep)
-            exchange = await send(self.client, request, spec, sleep=self.sleep, secrets=self.secrets)
+            exchange = await send(
+                self.client, request, spec, sleep=self.sleep, secrets=self.secrets, rate_budget=self.limiter
+            )
             with pinned_now(now):
                 check_answer(spec, operation, exchange.body, page_scope)
                 records = select_records(operation, exchange.body, page_scope)

@@ -1,20 +1,28 @@
 """Keep a vendor's documented request rate: at most ``requests`` in any ``per_seconds`` window, per vendor account.
 
 Concurrent windows and concurrent queries make it easy to exceed a vendor's limit (some allow only 20 requests a
-minute), so every page request first takes a slot from a limiter: a query's own, or the one the service keeps per
-integrated account, which every query of that account in the process shares. A slot is reserved under a thread
-lock and waited for outside it, so one limiter serves several event loops and threads. (Service instances on one
-store do not share budgets yet.)
+minute), so every page request first takes a slot from a budget: a query's own :class:`RateLimiter` (the library
+and the CLI), or the service's :class:`StoreRateLimiter` per integrated account, whose slots live in the accounts
+store, so that every query of that account in every service instance on that store shares them. A slot is reserved
+first and waited for after, outside any lock, so one budget serves several event loops, threads and processes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class RateBudget(Protocol):
+    """What the pipeline needs of a budget: wait (through ``sleep``) until the next request may go."""
+
+    async def acquire(self, sleep: Sleep) -> float: ...
 
 
 class RateLimiter:
@@ -48,3 +56,38 @@ class RateLimiter:
         if delay:
             await sleep(delay)
         return delay
+
+
+class SlotReserver(Protocol):
+    """A store that books request slots (see ``unimeter.store``): seconds to wait before the booked slot starts."""
+
+    def reserve_rate_slot(self, budget: str, *, requests: int, per_seconds: float) -> float: ...
+
+
+SAFETY_SECONDS = 0.25
+SAFETY_SHARE = 0.02
+
+
+class StoreRateLimiter:
+    """The same sliding window as :class:`RateLimiter`, kept in a store that several processes share.
+
+    The store books the slot in one transaction on its own clock, so instances on different machines agree on the
+    window; the wait happens here, after the transaction.
+    """
+
+    def __init__(self, store: SlotReserver, budget: str, requests: int, per_seconds: float) -> None:
+        self.store = store
+        self.budget = budget
+        self.requests = requests
+        # A slot is booked at the store's "now", and the request leaves a little later (the commit, the thread hop,
+        # an event loop busy with another query's pages): a slightly longer window keeps a late request and an
+        # on-time one a whole window apart.
+        self.per_seconds = per_seconds + max(SAFETY_SECONDS, per_seconds * SAFETY_SHARE)
+
+    async def acquire(self, sleep: Sleep) -> float:
+        delay = await asyncio.to_thread(
+            self.store.reserve_rate_slot, self.budget, requests=self.requests, per_seconds=self.per_seconds
+        )
+        if delay > 0:
+            await sleep(delay)
+        return max(0.0, delay)

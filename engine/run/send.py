@@ -35,6 +35,7 @@ from ..errors import (
 from ..redaction import redact
 from ..spec.model import IntegrationSpec
 from ..spec.scope import Scope
+from .ratelimit import RateBudget
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -184,8 +185,12 @@ async def send(
     sleep: Sleep,
     budget_seconds: float = 600.0,
     secrets: tuple[str, ...] = (),
+    rate_budget: RateBudget | None = None,
 ) -> Exchange:
     """Send ``request``, retrying per ``spec.errors``; the successful exchange or a typed error.
+
+    Every attempt, retries included, first takes a slot of ``rate_budget``: a retry is a vendor request too, and one
+    sent outside the budget could be refused again by a vendor whose window other queries have filled.
 
     A successful body that echoes one of ``secrets`` (every form of the account's credentials) is redacted before
     anything reads it, so no output (rows' remote_data, raw, debug) can carry it. The check is a byte search of the
@@ -196,6 +201,8 @@ async def send(
     attempt = 0
     while True:
         attempt += 1
+        if rate_budget is not None:
+            await rate_budget.acquire(sleep)
         begun = time.monotonic()
         try:
             response = await client.send(request)

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -82,6 +83,9 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS unimeter_accounts_environment ON unimeter_accounts (environment, created_at)",
     """CREATE TABLE IF NOT EXISTS unimeter_api_tokens (
         token_hash TEXT PRIMARY KEY, environment TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    # One row per vendor request booked under a rate budget (an account's), at the instant it may be sent.
+    "CREATE TABLE IF NOT EXISTS unimeter_rate_slots (budget TEXT NOT NULL, sent_at DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS unimeter_rate_slots_budget ON unimeter_rate_slots (budget, sent_at)",
 )
 
 
@@ -99,6 +103,10 @@ class _SqlStore(ABC):
     @abstractmethod
     def _transaction(self) -> AbstractContextManager[_Run]:
         """A connection in one transaction: committed when the block ends, rolled back when it raises."""
+
+    @abstractmethod
+    def _lock_budget(self, run: _Run, budget: str) -> float:
+        """Serialise bookings of ``budget`` until the transaction ends; the store's clock now, in epoch seconds."""
 
     def create_schema(self) -> None:
         with self._transaction() as run:
@@ -228,6 +236,24 @@ class _SqlStore(ABC):
             rows = run("SELECT environment FROM unimeter_api_tokens WHERE token_hash = ?", (hash_api_token(token),))
         return str(rows[0][0]) if rows else None
 
+    def reserve_rate_slot(self, budget: str, *, requests: int, per_seconds: float) -> float:
+        """Book the next request of ``budget`` (at most ``requests`` in any ``per_seconds``): seconds to wait.
+
+        The same sliding window as the in-process limiter, booked in one transaction so that every instance on this
+        store shares it: slots older than the window are dropped; when ``requests`` are still in it, the new slot
+        starts one window after the oldest of the last ``requests`` (slots may lie in the future).
+        """
+        with self._transaction() as run:
+            now = self._lock_budget(run, budget)
+            run("DELETE FROM unimeter_rate_slots WHERE budget = ? AND sent_at <= ?", (budget, now - per_seconds))
+            recent = run(
+                "SELECT sent_at FROM unimeter_rate_slots WHERE budget = ? ORDER BY sent_at DESC LIMIT ?",
+                (budget, requests),
+            )
+            start = now if len(recent) < requests else max(now, float(recent[-1][0]) + per_seconds)
+            run("INSERT INTO unimeter_rate_slots (budget, sent_at) VALUES (?, ?)", (budget, start))
+        return start - now
+
     def _fetch(self, run: _Run, account_id: UUID | str, environment: str, *, lock: bool = False) -> Account:
         key = _account_key(account_id, environment)
         rows = run(
@@ -281,6 +307,10 @@ class SqliteStore(_SqlStore):
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         super().create_schema()
 
+    def _lock_budget(self, run: _Run, budget: str) -> float:
+        """``BEGIN IMMEDIATE`` already holds the file's write lock; one machine, so its clock is everyone's."""
+        return time.time()
+
     @contextmanager
     def _transaction(self) -> Iterator[_Run]:
         try:
@@ -319,6 +349,12 @@ class PostgresStore(_SqlStore):
             run("SELECT pg_advisory_xact_lock(7202611260)", ())
             for statement in _SCHEMA:
                 run(statement, ())
+
+    def _lock_budget(self, run: _Run, budget: str) -> float:
+        """A transaction advisory lock on the budget's name, and the database's clock, which every instance shares
+        whatever their own clocks say."""
+        run("SELECT pg_advisory_xact_lock(72026112, hashtext(?))", (budget,))
+        return float(run("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8", ())[0][0])
 
     @contextmanager
     def _transaction(self) -> Iterator[_Run]:

@@ -1,5 +1,6 @@
-"""One rate budget per account: concurrent and back-to-back queries of one account together keep the vendor's
-documented rate, and a 429 without Retry-After waits out the vendor's declared window."""
+"""One rate budget per account: concurrent and back-to-back queries of one account, in one service instance or in
+several on the same store (SQLite or PostgreSQL), together keep the vendor's documented rate, and a 429 without
+Retry-After waits out the vendor's declared window."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers.paths import MappingsFolder
-from tests.helpers.service_helpers import USAGE, make_harness
+from tests.helpers.service_helpers import CURSOR_KEY, USAGE, make_harness
 from unimeter.run.pipeline import alist_usage
+from unimeter.service import UsageService, create_app
 from unimeter.spec import load_spec
+from unimeter.store import open_store
 
 REQUESTS, PER_SECONDS = 4, 0.6
 SPEC = textwrap.dedent(f"""\
@@ -79,6 +83,50 @@ def test_concurrent_and_back_to_back_queries_of_one_account_share_its_budget(
     assert statuses == [200] * 10
     assert vendor.refused == 0, f"the vendor refused {vendor.refused} requests over its rate"
     assert len(vendor.times) == 10
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'shared.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def test_service_instances_on_one_store_share_each_accounts_budget(
+    mappings_folder: MappingsFolder, tmp_path: Path, store_url: str
+) -> None:
+    (mappings_folder.mappings / "metered.yaml").write_text(SPEC, encoding="utf-8")
+    stores = [open_store(store_url, key_file=tmp_path / "secret.key") for _ in range(2)]
+    token = stores[0].create_token(environment="prod")
+    account = stores[0].create_account("metered", environment="prod", credentials={"api_key": "metered-SECRET-1234"})
+    vendor = _Counting()
+    instances = [UsageService(store, CURSOR_KEY, transport=vendor) for store in stores]
+
+    async def scenario() -> list[int]:
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(instance)),
+                base_url="http://test",
+                headers={"authorization": f"Bearer {token}"},
+            )
+            for instance in instances
+        ]
+
+        async def one(client: httpx.AsyncClient) -> int:
+            return (await client.get(USAGE, params={"integrated_account_id": str(account.id)})).status_code
+
+        # Three concurrent queries on each instance, then six back to back, alternating between them.
+        statuses = list(await asyncio.gather(*(one(clients[i % 2]) for i in range(6))))
+        for i in range(6):
+            statuses.append(await one(clients[i % 2]))
+        for client in clients:
+            await client.aclose()
+        return statuses
+
+    assert asyncio.run(scenario()) == [200] * 12
+    assert vendor.refused == 0, f"the vendor refused {vendor.refused} requests over its rate"
+    assert len(vendor.times) == 12
 
 
 def test_a_429_without_retry_after_waits_out_the_declared_window() -> None:

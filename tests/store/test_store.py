@@ -15,6 +15,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -26,7 +27,6 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.helpers.paths import PROJECT
-from tests.helpers.postgres_server import postgres_url_or_skip
 from unimeter.errors import (
     AccountNotFoundError,
     ConfigurationError,
@@ -41,13 +41,6 @@ ROOT = PROJECT
 API_KEY = "dd-api-SECRET-4f1c9a"
 APP_KEY = "dd-app-SECRET-77b2e0"
 DATADOG = {"api_key": API_KEY, "application_key": APP_KEY}
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """One PostgreSQL server for the whole session, started only when a PostgreSQL test first asks for it."""
-    with postgres_url_or_skip() as url:
-        yield url
 
 
 def _raw(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -73,7 +66,7 @@ def database_url_for(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path / 'store.db'}"
     url: str = request.getfixturevalue("postgres_url")  # looked up here, so SQLite-only runs start no server
-    _raw(url, "DROP TABLE IF EXISTS unimeter_accounts, unimeter_api_tokens")
+    _raw(url, "DROP TABLE IF EXISTS unimeter_accounts, unimeter_api_tokens, unimeter_rate_slots")
     return url
 
 
@@ -453,3 +446,34 @@ def test_cli_validation_error_is_an_envelope_without_the_secret(cli_env: dict[st
     envelope = json.loads(result.stderr)
     assert (envelope["status"], envelope["details"]["field"]) == (400, "application_key")
     _assert_no_secret(result.stdout + result.stderr)
+
+
+# ------------------------------------------------------------------------------------------------- rate budgets
+
+
+def test_rate_slots_are_free_until_the_window_is_full_then_wait_for_its_oldest(database_url_for: str) -> None:
+    store = open_store(database_url_for)
+    waits = [store.reserve_rate_slot("account:a", requests=3, per_seconds=60) for _ in range(5)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    # The 4th and 5th slots start one window after the 1st and 2nd: within the seconds this test took.
+    assert all(59 < wait <= 60 for wait in waits[3:]), waits
+
+
+def test_rate_slots_are_shared_by_stores_on_one_database_and_kept_per_budget(database_url_for: str) -> None:
+    first, second = open_store(database_url_for), open_store(database_url_for)
+    assert first.reserve_rate_slot("account:a", requests=2, per_seconds=60) == 0.0
+    assert second.reserve_rate_slot("account:a", requests=2, per_seconds=60) == 0.0
+    assert first.reserve_rate_slot("account:b", requests=2, per_seconds=60) == 0.0
+    assert second.reserve_rate_slot("account:a", requests=2, per_seconds=60) > 59
+
+
+def test_rate_slots_older_than_the_window_are_forgotten(database_url_for: str) -> None:
+    store = open_store(database_url_for)
+    first, second = (store.reserve_rate_slot("account:a", requests=1, per_seconds=0.2) for _ in range(2))
+    assert first == 0.0 and 0.1 < second <= 0.2
+    wait = store.reserve_rate_slot("account:a", requests=1, per_seconds=0.2)
+    assert 0.2 < wait <= 0.4  # the 2nd slot starts 0.2 s after the 1st, this 3rd one 0.2 s after the 2nd
+    time.sleep(wait + 0.25)
+    assert store.reserve_rate_slot("account:a", requests=1, per_seconds=0.2) == 0.0
+    rows = _raw(database_url_for, "SELECT COUNT(*) FROM unimeter_rate_slots WHERE budget = ?", ("account:a",))
+    assert rows == [(1,)]  # the three spent slots were dropped, only the new one is kept
