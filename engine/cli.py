@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from .run.pipeline import list_usage
 from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations, integration_sources, lint_spec
 from .spec.functions import parse_instant
 from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
+from .store.expiry import parse_expiry
 from .testing.fixtures import discover_cases, run_cases
 from .version import __version__
 
@@ -329,13 +331,40 @@ def _cmd_tokens_create(args: argparse.Namespace) -> int:
     """Print the new token alone on stdout (for ``$(...)``); it is stored only as a hash and cannot be shown again."""
 
     def create(store: Store) -> None:
-        print(store.create_token(environment=args.environment))
+        expires_at = None if args.expires is None else parse_expiry(args.expires, field="expires")
+        token, record = store.issue_token(environment=args.environment, name=args.name, expires_at=expires_at)
+        print(token)
+        shown = record.to_public(record.created_at)
+        ends = "never expires" if expires_at is None else f"expires at {shown['expires_at']}"
         print(
-            f"unimeter tokens: API token for environment {args.environment!r}; store it now, it is not shown again",
+            f"unimeter tokens: API token {record.id} for environment {args.environment!r}, {ends}; store it now, it "
+            "is not shown again",
             file=sys.stderr,
         )
 
     return _run_on_store(args, create)
+
+
+def _cmd_tokens_list(args: argparse.Namespace) -> int:
+    """Every token of one environment (or all), without secrets: id, name, status, created, expires, revoked."""
+    now = datetime.now(UTC)
+    return _run_on_store(args, lambda store: [t.to_public(now) for t in store.list_tokens(args.environment)])
+
+
+def _cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    return _run_on_store(args, lambda store: store.revoke_token(args.id, environment=args.environment).to_public(now))
+
+
+def _cmd_tokens_expire(args: argparse.Namespace) -> int:
+    """Set (bring forward or extend: the operator decides) when a token ends."""
+    now = datetime.now(UTC)
+    return _run_on_store(
+        args,
+        lambda store: store.set_token_expiry(
+            args.id, environment=args.environment, expires_at=parse_expiry(args.at, field="at")
+        ).to_public(now),
+    )
 
 
 def _add_store_commands(
@@ -384,7 +413,23 @@ def _add_store_commands(
     token_actions = tokens.add_subparsers(dest="action", required=True)
     token = token_actions.add_parser("create", parents=[database], help="create a token for one environment")
     token.add_argument("--environment", required=True, metavar="NAME")
+    token.add_argument("--name", metavar="TEXT", help="what the token is for, shown in listings")
+    token.add_argument(
+        "--expires", metavar="WHEN", help="an RFC 3339 instant (2027-01-01T00:00:00Z) or a duration (90d, 12h, 30m)"
+    )
     token.set_defaults(handler=_cmd_tokens_create)
+    listing = token_actions.add_parser("list", parents=[database], help="tokens (never their secrets) and status")
+    listing.add_argument("--environment", metavar="NAME")
+    listing.set_defaults(handler=_cmd_tokens_list)
+    revoke = token_actions.add_parser("revoke", parents=[database], help="end a token now")
+    revoke.add_argument("id", metavar="TOKEN_ID")
+    revoke.add_argument("--environment", required=True, metavar="NAME")
+    revoke.set_defaults(handler=_cmd_tokens_revoke)
+    expire = token_actions.add_parser("expire", parents=[database], help="set when a token ends")
+    expire.add_argument("id", metavar="TOKEN_ID")
+    expire.add_argument("--environment", required=True, metavar="NAME")
+    expire.add_argument("--at", required=True, metavar="WHEN", help="an RFC 3339 instant or a duration from now")
+    expire.set_defaults(handler=_cmd_tokens_expire)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

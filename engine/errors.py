@@ -165,6 +165,13 @@ class DestinationError(ConfigurationError):
     code = "base_url_not_allowed"
 
 
+class TokenNotFoundError(UnimeterError):
+    """Also raised for a token of another environment."""
+
+    code = "token_not_found"
+    http_status = 404
+
+
 class AccountNotFoundError(UnimeterError):
     """Also raised for an account of another environment, so that an id reveals nothing across environments."""
 

@@ -21,15 +21,23 @@ from starlette.routing import Match, Route
 from ..api.cursor import load_cursor_key
 from ..api.envelope import error_envelope, internal_error
 from ..api.list_usage import AccountLike, AccountStore, UsageService
-from ..errors import AccountNotFoundError, ApiTokenError, ConfigurationError, QueryError, UnimeterError
+from ..errors import (
+    AccountNotFoundError,
+    ApiTokenError,
+    ConfigurationError,
+    QueryError,
+    TokenNotFoundError,
+    UnimeterError,
+)
 from .accounts_api import AccountsApi
 from .limits import BodySizeLimit
 from .request_id import RequestId, request_id
+from .tokens_api import TokensApi
 from .usage import usage_endpoint
 
 log = logging.getLogger("unimeter.service")
 
-_EXPECTED = (QueryError, ApiTokenError, AccountNotFoundError, ConfigurationError)
+_EXPECTED = (QueryError, ApiTokenError, AccountNotFoundError, TokenNotFoundError, ConfigurationError)
 """Errors of the caller's making: answered, not logged as failures."""
 
 
@@ -99,8 +107,9 @@ async def _openapi(request: Request) -> Response:
 
 
 def create_app(service: UsageService) -> Starlette:
-    """The ASGI application; the routes are the reference's endpoint plus accounts, health and OpenAPI."""
+    """The ASGI application; the routes are the reference's endpoint plus accounts, tokens, health and OpenAPI."""
     accounts = AccountsApi(service.store)
+    tokens = TokensApi(service.store)
     routes = [
         Route("/unified/usage-metering/usage", usage_endpoint(service), methods=["GET"]),
         Route("/integrated-accounts", accounts.create, methods=["POST"]),
@@ -108,6 +117,9 @@ def create_app(service: UsageService) -> Starlette:
         Route("/integrated-accounts/{account_id}", accounts.get, methods=["GET"]),
         Route("/integrated-accounts/{account_id}", accounts.update, methods=["PATCH"]),
         Route("/integrated-accounts/{account_id}", accounts.delete, methods=["DELETE"]),
+        Route("/api-tokens", tokens.list, methods=["GET"]),
+        Route("/api-tokens/{token_id}", tokens.update, methods=["PATCH"]),
+        Route("/api-tokens/{token_id}", tokens.revoke, methods=["DELETE"]),
         Route("/health", _health_endpoint(service.store), methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]

@@ -100,6 +100,79 @@ ACCOUNT_INPUT_SCHEMA: dict[str, Any] = {
 }
 
 
+TOKEN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "environment", "status", "created_at"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": "^tok_[0-9a-f]{16}$"},
+        "environment": {"type": "string"},
+        "name": {"type": ["string", "null"]},
+        "status": {"enum": ["active", "expired", "revoked"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+        "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+    "description": "An API token without its secret (shown once, by `unimeter tokens create`)",
+}
+
+
+def _tokens_paths() -> dict[str, Any]:
+    """``/api-tokens``: list, bring an expiry forward, revoke; creating tokens is the operator's (CLI)."""
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    token = {"application/json": {"schema": {"$ref": "#/components/schemas/ApiToken"}}}
+    one = {"description": "The token", "content": token}
+    unauthorized = {"401": {"description": "Missing, wrong, expired or revoked API token", **error}}
+    missing = {"404": {"description": "No such token in this environment", **error}}
+    token_id = [{"name": "token_id", "in": "path", "required": True, "schema": TOKEN_SCHEMA["properties"]["id"]}]
+    expiry = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["expires_at"],
+                    "properties": {
+                        "expires_at": {
+                            "type": "string",
+                            "description": "An RFC 3339 instant or a duration from now (7d, 12h, 30m); only earlier "
+                            "than the token's current expiry",
+                        }
+                    },
+                }
+            }
+        },
+    }
+    listing = {
+        "description": "The environment's tokens",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"result": {"type": "array", "items": {"$ref": "#/components/schemas/ApiToken"}}},
+                }
+            }
+        },
+    }
+    return {
+        "/api-tokens": {"get": {"operationId": "listTokens", "responses": {"200": listing, **unauthorized}}},
+        "/api-tokens/{token_id}": {
+            "parameters": token_id,
+            "patch": {
+                "operationId": "expireToken",
+                "requestBody": expiry,
+                "responses": {
+                    "200": one,
+                    "400": {"description": "Not an instant, in the past, or later than now set", **error},
+                    **unauthorized,
+                    **missing,
+                },
+            },
+            "delete": {"operationId": "revokeToken", "responses": {"200": one, **unauthorized, **missing}},
+        },
+    }
+
+
 def _accounts_paths() -> dict[str, Any]:
     """``/integrated-accounts``: the accounts API, in the caller's environment."""
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -209,6 +282,7 @@ def openapi_document() -> dict[str, Any]:
                 "Error": ERROR_SCHEMA,
                 "Account": ACCOUNT_SCHEMA,
                 "AccountInput": ACCOUNT_INPUT_SCHEMA,
+                "ApiToken": TOKEN_SCHEMA,
             },
         },
         "security": [{"bearer": []}],
@@ -272,5 +346,6 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **_accounts_paths(),
+            **_tokens_paths(),
         },
     }

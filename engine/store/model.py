@@ -1,4 +1,4 @@
-"""What the store keeps: an integrated account, the account statuses, and the :class:`Store` protocol."""
+"""What the store keeps: an integrated account, the account statuses, API tokens, and the :class:`Store` protocol."""
 
 from __future__ import annotations
 
@@ -65,6 +65,46 @@ class UnreadableAccount:
         }
 
 
+TokenStatus = Literal["active", "expired", "revoked"]
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """What is known of an API token besides its secret, which is stored only as a hash and shown once.
+
+    ``id`` is ``tok_`` and the first 16 hex digits of that hash: stable, safe to show and to log, and enough to name
+    the token in a listing or a revocation.
+    """
+
+    id: str
+    environment: str
+    name: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def status(self, now: datetime) -> TokenStatus:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def to_public(self, now: datetime) -> dict[str, Any]:
+        def show(moment: datetime | None) -> str | None:
+            return None if moment is None else moment.strftime(TIME_FORMAT)
+
+        return {
+            "id": self.id,
+            "environment": self.environment,
+            "name": self.name,
+            "status": self.status(now),
+            "created_at": show(self.created_at),
+            "expires_at": show(self.expires_at),
+            "revoked_at": show(self.revoked_at),
+        }
+
+
 class Store(Protocol):
     """Where integrated accounts and API tokens live. Lookups by id always name the environment too."""
 
@@ -95,7 +135,19 @@ class Store(Protocol):
 
     def mark_status(self, account_id: UUID | str, *, environment: str, status: AccountStatus) -> Account: ...
 
-    def create_token(self, *, environment: str) -> str: ...
+    def create_token(self, *, environment: str, name: str | None = None, expires_at: datetime | None = None) -> str: ...
+
+    def issue_token(
+        self, *, environment: str, name: str | None = None, expires_at: datetime | None = None
+    ) -> tuple[str, ApiToken]: ...
+
+    def list_tokens(self, environment: str | None = None) -> list[ApiToken]: ...
+
+    def revoke_token(self, token_id: str, *, environment: str) -> ApiToken: ...
+
+    def set_token_expiry(
+        self, token_id: str, *, environment: str, expires_at: datetime, only_earlier: bool = False
+    ) -> ApiToken: ...
 
     def resolve_token(self, token: str) -> str | None: ...
 

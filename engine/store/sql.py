@@ -22,12 +22,21 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from ..errors import AccountNotFoundError, ConfigurationError, StoreError, UnknownIntegrationError
+from ..errors import (
+    AccountNotFoundError,
+    ApiTokenError,
+    ConfigurationError,
+    InvalidParameterError,
+    StoreError,
+    TokenNotFoundError,
+    UnknownIntegrationError,
+)
 from ..redaction import redact_url
 from ..resources import data_dir
 from ..run.accounts import resolve_context, resolve_credentials
@@ -35,7 +44,7 @@ from ..run.destination import check_base_url, destination_fields
 from ..run.request import resolve_base_url
 from ..spec import available_integrations, load_integration
 from ..spec.scope import Scope
-from .model import ACCOUNT_STATUSES, TIME_FORMAT, Account, AccountStatus, Store, UnreadableAccount
+from .model import ACCOUNT_STATUSES, TIME_FORMAT, Account, AccountStatus, ApiToken, Store, UnreadableAccount
 from .secrets import SecretBox, hash_api_token, load_secret_box, new_api_token
 
 DATABASE_URL_ENV = "UNIMETER_DATABASE_URL"
@@ -75,6 +84,11 @@ def _sqlite_path(url: str) -> Path:
 
 
 _Run = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+_TOKEN_COLUMNS = "token_hash, environment, name, created_at, expires_at, revoked_at"
+_ADDED_TOKEN_COLUMNS = ("name", "expires_at", "revoked_at")
+"""Columns that stores made before token expiry and revocation lack; :meth:`_SqlStore.create_schema` adds them."""
+TOKEN_ID_PREFIX = "tok_"
+_TOKEN_ID = re.compile(r"tok_[0-9a-f]{16}")
 _COLUMNS = "id, integration, environment, credentials, context, status, created_at, updated_at"
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS unimeter_accounts (
@@ -82,7 +96,8 @@ _SCHEMA = (
         context TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS unimeter_accounts_environment ON unimeter_accounts (environment, created_at)",
     """CREATE TABLE IF NOT EXISTS unimeter_api_tokens (
-        token_hash TEXT PRIMARY KEY, environment TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        token_hash TEXT PRIMARY KEY, environment TEXT NOT NULL, created_at TEXT NOT NULL,
+        name TEXT, expires_at TEXT, revoked_at TEXT)""",
     # One row per vendor request booked under a rate budget (an account's), at the instant it may be sent.
     "CREATE TABLE IF NOT EXISTS unimeter_rate_slots (budget TEXT NOT NULL, sent_at DOUBLE PRECISION NOT NULL)",
     "CREATE INDEX IF NOT EXISTS unimeter_rate_slots_budget ON unimeter_rate_slots (budget, sent_at)",
@@ -112,6 +127,17 @@ class _SqlStore(ABC):
         with self._transaction() as run:
             for statement in _SCHEMA:
                 run(statement, ())
+            self._add_token_columns(run)
+
+    def _add_token_columns(self, run: _Run) -> None:
+        present = self._columns(run, "unimeter_api_tokens")
+        for column in _ADDED_TOKEN_COLUMNS:
+            if column not in present:
+                run(f"ALTER TABLE unimeter_api_tokens ADD COLUMN {column} TEXT", ())
+
+    @abstractmethod
+    def _columns(self, run: _Run, table: str) -> set[str]:
+        """The column names of ``table``."""
 
     def check(self) -> None:
         """Reach the database (for ``/health``); StoreError when it cannot be reached or read."""
@@ -220,21 +246,98 @@ class _SqlStore(ABC):
         if not deleted:
             raise _not_found(account_id, environment)
 
-    def create_token(self, *, environment: str) -> str:
+    def create_token(self, *, environment: str, name: str | None = None, expires_at: datetime | None = None) -> str:
+        """A new API token of ``environment`` (see :meth:`issue_token`)."""
+        return self.issue_token(environment=environment, name=name, expires_at=expires_at)[0]
+
+    def issue_token(
+        self, *, environment: str, name: str | None = None, expires_at: datetime | None = None
+    ) -> tuple[str, ApiToken]:
+        """A new API token and what is kept of it: only its hash, its environment, an optional name and expiry."""
         _check_environment(environment)
+        _check_token_name(name)
+        now = datetime.now(UTC)
+        _check_expiry(expires_at, now)
         token = new_api_token()
+        record = ApiToken(_token_id(hash_api_token(token)), environment, name, now, expires_at, None)
         with self._transaction() as run:
             run(
-                "INSERT INTO unimeter_api_tokens (token_hash, environment, created_at) VALUES (?, ?, ?)",
-                (hash_api_token(token), environment, datetime.now(UTC).strftime(TIME_FORMAT)),
+                f"INSERT INTO unimeter_api_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (hash_api_token(token), environment, name, _show_time(now), _show_time(expires_at), None),
             )
-        return token
+        return token, record
+
+    def list_tokens(self, environment: str | None = None) -> list[ApiToken]:
+        where, params = ("WHERE environment = ?", (environment,)) if environment is not None else ("", ())
+        with self._transaction() as run:
+            rows = run(f"SELECT {_TOKEN_COLUMNS} FROM unimeter_api_tokens {where} ORDER BY created_at", params)
+        return [_token(row) for row in rows]
+
+    def revoke_token(self, token_id: str, *, environment: str) -> ApiToken:
+        """End a token now; revoking a revoked token changes nothing."""
+        with self._transaction() as run:
+            current = self._fetch_token(run, token_id, environment)
+            if current.revoked_at is not None:
+                return current
+            revoked_at = datetime.now(UTC)
+            run(
+                "UPDATE unimeter_api_tokens SET revoked_at = ? WHERE environment = ? AND substr(token_hash, 1, 16) = ?",
+                (_show_time(revoked_at), environment, token_id.removeprefix(TOKEN_ID_PREFIX)),
+            )
+        return replace(current, revoked_at=revoked_at)
+
+    def set_token_expiry(
+        self, token_id: str, *, environment: str, expires_at: datetime, only_earlier: bool = False
+    ) -> ApiToken:
+        """Give a token an expiry. ``only_earlier`` (the HTTP API, where a token manages its own environment's
+        tokens) refuses to extend or remove one: a leaked token must not be able to keep itself alive."""
+        now = datetime.now(UTC)
+        _check_expiry(expires_at, now)
+        with self._transaction() as run:
+            current = self._fetch_token(run, token_id, environment)
+            if only_earlier and current.expires_at is not None and expires_at > current.expires_at:
+                raise InvalidParameterError(
+                    f"token {token_id} expires at {_show_time(current.expires_at)}; through the API an expiry can only "
+                    "be brought forward (the operator's CLI can extend it)",
+                    parameter="expires_at",
+                )
+            run(
+                "UPDATE unimeter_api_tokens SET expires_at = ? WHERE environment = ? AND substr(token_hash, 1, 16) = ?",
+                (_show_time(expires_at), environment, token_id.removeprefix(TOKEN_ID_PREFIX)),
+            )
+        return replace(current, expires_at=expires_at)
+
+    def _fetch_token(self, run: _Run, token_id: str, environment: str) -> ApiToken:
+        if not isinstance(token_id, str) or not _TOKEN_ID.fullmatch(token_id):
+            raise TokenNotFoundError(
+                f"no token {token_id!r} in environment {environment!r}: token ids look like tok_<16 hex digits>"
+            )
+        rows = run(
+            f"SELECT {_TOKEN_COLUMNS} FROM unimeter_api_tokens WHERE environment = ? AND substr(token_hash, 1, 16) = ?",
+            (environment, token_id.removeprefix(TOKEN_ID_PREFIX)),
+        )
+        if not rows:
+            raise TokenNotFoundError(f"no token {token_id!r} in environment {environment!r}")
+        return _token(rows[0])
 
     def resolve_token(self, token: str) -> str | None:
-        """The environment of ``token``, or ``None`` when it is unknown."""
+        """The environment of ``token``; ``None`` when it is unknown; :class:`ApiTokenError` saying so when it was
+        revoked or has expired (its holder knew the token, so telling them why costs nothing)."""
         with self._transaction() as run:
-            rows = run("SELECT environment FROM unimeter_api_tokens WHERE token_hash = ?", (hash_api_token(token),))
-        return str(rows[0][0]) if rows else None
+            rows = run(
+                f"SELECT {_TOKEN_COLUMNS} FROM unimeter_api_tokens WHERE token_hash = ?", (hash_api_token(token),)
+            )
+        if not rows:
+            return None
+        record = _token(rows[0])
+        status = record.status(datetime.now(UTC))
+        if status == "revoked":
+            raise ApiTokenError(f"the API token {record.id} was revoked", token_id=record.id)
+        if status == "expired":
+            raise ApiTokenError(
+                f"the API token {record.id} expired at {_show_time(record.expires_at)}", token_id=record.id
+            )
+        return record.environment
 
     def reserve_rate_slot(self, budget: str, *, requests: int, per_seconds: float) -> float:
         """Book the next request of ``budget`` (at most ``requests`` in any ``per_seconds``): seconds to wait.
@@ -307,6 +410,9 @@ class SqliteStore(_SqlStore):
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         super().create_schema()
 
+    def _columns(self, run: _Run, table: str) -> set[str]:
+        return {str(row[1]) for row in run(f"PRAGMA table_info({table})", ())}
+
     def _lock_budget(self, run: _Run, budget: str) -> float:
         """``BEGIN IMMEDIATE`` already holds the file's write lock; one machine, so its clock is everyone's."""
         return time.time()
@@ -349,6 +455,11 @@ class PostgresStore(_SqlStore):
             run("SELECT pg_advisory_xact_lock(7202611260)", ())
             for statement in _SCHEMA:
                 run(statement, ())
+            self._add_token_columns(run)
+
+    def _columns(self, run: _Run, table: str) -> set[str]:
+        rows = run("SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))
+        return {str(row[0]) for row in rows}
 
     def _lock_budget(self, run: _Run, budget: str) -> float:
         """A transaction advisory lock on the budget's name, and the database's clock, which every instance shares
@@ -398,6 +509,43 @@ def _require_credentials_for_a_new_destination(current: Account, context: Mappin
             f"changing {', '.join(changed)} changes where {spec.name} sends the account's credentials: send the "
             "credentials again in the same request",
             field=changed[0],
+        )
+
+
+def _token_id(token_hash: str) -> str:
+    return TOKEN_ID_PREFIX + token_hash[:16]
+
+
+def _token(row: tuple[Any, ...]) -> ApiToken:
+    token_hash, environment, name, created_at, expires_at, revoked_at = row
+    return ApiToken(
+        id=_token_id(str(token_hash)),
+        environment=str(environment),
+        name=name,
+        created_at=_parse_time(created_at),
+        expires_at=None if expires_at is None else _parse_time(expires_at),
+        revoked_at=None if revoked_at is None else _parse_time(revoked_at),
+    )
+
+
+def _show_time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def _check_token_name(name: str | None) -> None:
+    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 200):
+        raise InvalidParameterError("a token name is a string of 1-200 characters", parameter="name")
+
+
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is None:
+        return
+    if not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
+        raise InvalidParameterError("expires_at needs a time zone (e.g. 2027-01-01T00:00:00Z)", parameter="expires_at")
+    if expires_at <= now:
+        raise InvalidParameterError(
+            f"expires_at {_show_time(expires_at)} is not in the future; to end a token now, revoke it",
+            parameter="expires_at",
         )
 
 
