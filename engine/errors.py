@@ -165,6 +165,13 @@ class DestinationError(ConfigurationError):
     code = "base_url_not_allowed"
 
 
+class IdempotencyKeyReusedError(UnimeterError):
+    """An Idempotency-Key sent again with a different request body."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
 class TokenNotFoundError(UnimeterError):
     """Also raised for a token of another environment."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from functools import partial
@@ -89,10 +90,28 @@ class AccountsApi:
         return body
 
     async def create(self, request: Request) -> Response:
+        """Create an account; with an ``Idempotency-Key`` header, a retry of the same body gets the first answer
+        (``Idempotent-Replayed: true``) instead of a second account, and another body under that key a 422."""
         environment = await authenticate(request, self.store)
         body = await self._json(request)
         if not isinstance(body.get("integration"), str):
             raise InvalidParameterError("'integration' is required", parameter="integration")
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+            public, replayed = await run_in_threadpool(
+                partial(
+                    self.store.create_account_once,
+                    body["integration"],
+                    environment=environment,
+                    credentials=body.get("credentials") or {},
+                    context=body.get("context"),
+                    idempotency_key=key,
+                    fingerprint=fingerprint,
+                )
+            )
+            headers = {"Idempotent-Replayed": "true"} if replayed else None
+            return JSONResponse(public, status_code=201, headers=headers)
         account = await run_in_threadpool(
             partial(
                 self.store.create_account,

@@ -206,7 +206,25 @@ def _accounts_paths() -> dict[str, Any]:
     }
     return {
         "/integrated-accounts": {
-            "post": {"operationId": "createAccount", "requestBody": body, "responses": {"201": one, **failures}},
+            "post": {
+                "operationId": "createAccount",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "description": "Retries with the same key and body (for 24 hours) get the first answer, "
+                        "with Idempotent-Replayed: true, and make no second account",
+                    }
+                ],
+                "requestBody": body,
+                "responses": {
+                    "201": one,
+                    **failures,
+                    "422": {"description": "The Idempotency-Key was used for another body", **error},
+                },
+            },
             "get": {"operationId": "listAccounts", "responses": {"200": listing, "401": failures["401"]}},
         },
         "/integrated-accounts/{account_id}": {

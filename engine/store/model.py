@@ -117,6 +117,17 @@ class Store(Protocol):
         context: Mapping[str, Any] | None = None,
     ) -> Account: ...
 
+    def create_account_once(
+        self,
+        integration: str,
+        *,
+        environment: str,
+        credentials: Mapping[str, Any],
+        context: Mapping[str, Any] | None,
+        idempotency_key: str,
+        fingerprint: str,
+    ) -> tuple[dict[str, Any], bool]: ...
+
     def list_accounts(self, environment: str | None = None) -> list[Account | UnreadableAccount]: ...
 
     def get_account(self, account_id: UUID | str, *, environment: str) -> Account: ...

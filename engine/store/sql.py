@@ -14,6 +14,7 @@ is safe to share between threads; the price is one connection per operation, whi
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -32,6 +33,7 @@ from ..errors import (
     AccountNotFoundError,
     ApiTokenError,
     ConfigurationError,
+    IdempotencyKeyReusedError,
     InvalidParameterError,
     StoreError,
     TokenNotFoundError,
@@ -101,7 +103,13 @@ _SCHEMA = (
     # One row per vendor request booked under a rate budget (an account's), at the instant it may be sent.
     "CREATE TABLE IF NOT EXISTS unimeter_rate_slots (budget TEXT NOT NULL, sent_at DOUBLE PRECISION NOT NULL)",
     "CREATE INDEX IF NOT EXISTS unimeter_rate_slots_budget ON unimeter_rate_slots (budget, sent_at)",
+    # The first answer to a POST that carried an Idempotency-Key, replayed to its retries for a day.
+    """CREATE TABLE IF NOT EXISTS unimeter_idempotency_keys (
+        environment TEXT NOT NULL, idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL, response TEXT NOT NULL,
+        created_at TEXT NOT NULL, PRIMARY KEY (environment, idempotency_key))""",
 )
+IDEMPOTENCY_HOURS = 24
+"""How long an Idempotency-Key is remembered (as Stripe and the IETF draft suggest: long enough for any retry)."""
 
 
 class _SqlStore(ABC):
@@ -120,8 +128,9 @@ class _SqlStore(ABC):
         """A connection in one transaction: committed when the block ends, rolled back when it raises."""
 
     @abstractmethod
-    def _lock_budget(self, run: _Run, budget: str) -> float:
-        """Serialise bookings of ``budget`` until the transaction ends; the store's clock now, in epoch seconds."""
+    def _lock(self, run: _Run, name: str) -> float:
+        """Serialise transactions that lock ``name`` (a rate budget, an idempotency key) until this one ends; the
+        store's clock now, in epoch seconds."""
 
     def create_schema(self) -> None:
         with self._transaction() as run:
@@ -152,22 +161,68 @@ class _SqlStore(ABC):
         credentials: Mapping[str, Any],
         context: Mapping[str, Any] | None = None,
     ) -> Account:
-        _check_environment(environment)
-        _validate(integration, credentials, context or {})
-        now = datetime.now(UTC)
-        account = Account(
-            id=uuid4(),
-            integration=integration,
-            environment=environment,
-            credentials=dict(credentials),
-            context=dict(context or {}),
-            status="active",
-            created_at=now,
-            updated_at=now,
-        )
+        account = _new_account(integration, environment, credentials, context)
         with self._transaction() as run:
             run(f"INSERT INTO unimeter_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._row(account))
         return account
+
+    def create_account_once(
+        self,
+        integration: str,
+        *,
+        environment: str,
+        credentials: Mapping[str, Any],
+        context: Mapping[str, Any] | None,
+        idempotency_key: str,
+        fingerprint: str,
+    ) -> tuple[dict[str, Any], bool]:
+        """Create an account at most once per ``idempotency_key`` (per environment, for a day): the public account
+        and False, or, for a retry of the same request, the first answer and True.
+
+        ``fingerprint`` identifies the request body (the caller hashes it); it is sealed like credentials, because a
+        body holds them. A different body under a key already used is refused (IETF draft "The Idempotency-Key HTTP
+        Header Field": 422). Concurrent requests with one key wait for each other (the row lock of ``_lock``), so only
+        one account is ever made.
+        """
+        _check_idempotency_key(idempotency_key)
+        bound_to = f"idempotency key {environment}/{idempotency_key}"
+        with self._transaction() as run:
+            now = datetime.now(UTC)
+            self._lock(run, f"idempotency:{environment}:{idempotency_key}")
+            forgotten = _show_time(now - timedelta(hours=IDEMPOTENCY_HOURS))
+            run(
+                "DELETE FROM unimeter_idempotency_keys WHERE environment = ? AND created_at < ?",
+                (environment, forgotten),
+            )
+            rows = run(
+                "SELECT fingerprint, response FROM unimeter_idempotency_keys WHERE environment = ? AND "
+                "idempotency_key = ?",
+                (environment, idempotency_key),
+            )
+            if rows:
+                stored = self._box.open(str(rows[0][0]), bound_to=bound_to).get("fingerprint")
+                if not isinstance(stored, str) or not hmac.compare_digest(stored, fingerprint):
+                    raise IdempotencyKeyReusedError(
+                        f"Idempotency-Key {idempotency_key!r} was used for a different request in the last "
+                        f"{IDEMPOTENCY_HOURS} hours: send a new key for a new request",
+                        parameter="Idempotency-Key",
+                    )
+                return _strict_json(str(rows[0][1])), True
+            account = _new_account(integration, environment, credentials, context)
+            public = account.to_public()
+            run(f"INSERT INTO unimeter_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._row(account))
+            run(
+                "INSERT INTO unimeter_idempotency_keys "
+                "(environment, idempotency_key, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    environment,
+                    idempotency_key,
+                    self._box.seal({"fingerprint": fingerprint}, bound_to=bound_to),
+                    json.dumps(public, sort_keys=True),
+                    _show_time(now),
+                ),
+            )
+        return public, False
 
     def list_accounts(self, environment: str | None = None) -> list[Account | UnreadableAccount]:
         where, params = ("WHERE environment = ?", (environment,)) if environment is not None else ("", ())
@@ -347,7 +402,7 @@ class _SqlStore(ABC):
         starts one window after the oldest of the last ``requests`` (slots may lie in the future).
         """
         with self._transaction() as run:
-            now = self._lock_budget(run, budget)
+            now = self._lock(run, budget)
             run("DELETE FROM unimeter_rate_slots WHERE budget = ? AND sent_at <= ?", (budget, now - per_seconds))
             recent = run(
                 "SELECT sent_at FROM unimeter_rate_slots WHERE budget = ? ORDER BY sent_at DESC LIMIT ?",
@@ -413,7 +468,7 @@ class SqliteStore(_SqlStore):
     def _columns(self, run: _Run, table: str) -> set[str]:
         return {str(row[1]) for row in run(f"PRAGMA table_info({table})", ())}
 
-    def _lock_budget(self, run: _Run, budget: str) -> float:
+    def _lock(self, run: _Run, name: str) -> float:
         """``BEGIN IMMEDIATE`` already holds the file's write lock; one machine, so its clock is everyone's."""
         return time.time()
 
@@ -461,10 +516,10 @@ class PostgresStore(_SqlStore):
         rows = run("SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))
         return {str(row[0]) for row in rows}
 
-    def _lock_budget(self, run: _Run, budget: str) -> float:
-        """A transaction advisory lock on the budget's name, and the database's clock, which every instance shares
-        whatever their own clocks say."""
-        run("SELECT pg_advisory_xact_lock(72026112, hashtext(?))", (budget,))
+    def _lock(self, run: _Run, name: str) -> float:
+        """A transaction advisory lock on ``name``, and the database's clock, which every instance shares whatever
+        their own clocks say."""
+        run("SELECT pg_advisory_xact_lock(72026112, hashtext(?))", (name,))
         return float(run("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8", ())[0][0])
 
     @contextmanager
@@ -509,6 +564,35 @@ def _require_credentials_for_a_new_destination(current: Account, context: Mappin
             f"changing {', '.join(changed)} changes where {spec.name} sends the account's credentials: send the "
             "credentials again in the same request",
             field=changed[0],
+        )
+
+
+def _new_account(
+    integration: str, environment: str, credentials: Mapping[str, Any], context: Mapping[str, Any] | None
+) -> Account:
+    """A new, checked, active account (not yet stored)."""
+    _check_environment(environment)
+    _validate(integration, credentials, context or {})
+    now = datetime.now(UTC)
+    return Account(
+        id=uuid4(),
+        integration=integration,
+        environment=environment,
+        credentials=dict(credentials),
+        context=dict(context or {}),
+        status="active",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def _check_idempotency_key(key: str) -> None:
+    if not isinstance(key, str) or not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidParameterError(
+            "an Idempotency-Key is 1-255 visible ASCII characters (a UUID is a good one)", parameter="Idempotency-Key"
         )
 
 
