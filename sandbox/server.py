@@ -7,22 +7,65 @@ large bodies, dropped connections, slow answers), not a fast server.
 from __future__ import annotations
 
 import itertools
+import json
 import socket
 import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .config import SandboxConfig
-from .faults import FaultPlan
+from .faults import FAULT_KINDS, FaultPlan
 from .messages import SimRequest, SimResponse
 from .vendors import SIMULATORS
 from .vendors.base import VendorSimulator
 
 _SERVER_ERRORS = (500, 502, 503)
+_BODIES = {"empty_body": b"", "null_body": b"null", "empty_object": b"{}"}
+_PAGINATION_FAULTS = ("loop_cursor", "restart_cursor", "expired_cursor")
+
+
+def _rewritten(response: SimResponse, change: Callable[[Any], str]) -> SimResponse:
+    """``response`` with its JSON body passed through ``change`` (which returns the new body text)."""
+    body = json.loads(b"".join(response.chunks()))
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "transfer-encoding")}
+    return SimResponse(response.status, headers, change(body).encode("utf-8"))
+
+
+def _with_nan(body: Any) -> str:
+    """The body with its first number (depth first, bools aside) replaced by NaN, as Python's json writes it."""
+
+    def first_number(node: Any) -> bool:
+        items = (
+            list(node.items()) if isinstance(node, dict) else list(enumerate(node)) if isinstance(node, list) else []
+        )
+        for key, value in items:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                node[key] = float("nan")
+                return True
+            if first_number(value):
+                return True
+        return False
+
+    first_number(body)
+    return json.dumps(body, allow_nan=True)
+
+
+def _with_echo(body: Any, authorization: str) -> str:
+    """The body with the request's Authorization header echoed back, as some vendors do in debug or error fields:
+    at the top level, and in the first record of the first list (where it reaches a row's remote_data)."""
+    echo = {"authorization": authorization}
+    if isinstance(body, dict):
+        body["echo"] = echo
+        for value in body.values():
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                value[0]["request_echo"] = echo
+                break
+    return json.dumps(body)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -65,12 +108,21 @@ class _Handler(BaseHTTPRequestHandler):
             return simulator.error(next(self.server.server_errors), "simulated server error")
         if fault == "unauthorized":
             return simulator.error(401, "simulated: invalid API key")
-        response = simulator.handle(request, fault if fault in ("loop_cursor", "expired_cursor") else None)
+        if fault in _BODIES:
+            return SimResponse(200, {"content-type": "application/json"}, _BODIES[fault])
+        if fault == "no_content":
+            return SimResponse(204, {}, b"")
+        response = simulator.handle(request, fault if fault in _PAGINATION_FAULTS else None)
         if fault == "malformed":
             return SimResponse(200, {"content-type": "application/json"}, b'{"data": [oops, not json')
         if fault == "truncated":
             whole = b"".join(response.chunks())
             return SimResponse(200, {"content-type": "application/json"}, whole[: max(1, len(whole) // 2)])
+        if fault == "nan" and response.status == 200:
+            return _rewritten(response, _with_nan)
+        if fault == "echo_auth" and response.status == 200:
+            echoed = request.headers.get("authorization", "")
+            return _rewritten(response, lambda body: _with_echo(body, echoed))
         return response
 
     def _write(self, response: SimResponse) -> None:
@@ -154,6 +206,12 @@ class Sandbox:
     def request_count(self, name: str) -> int:
         return self.servers[name].requests
 
+    def inject(self, name: str, kind: str, count: int = 1, after: int = 0) -> None:
+        """Plan ``count`` faults of ``kind`` for the running simulator ``name``, after ``after`` good requests."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of: {', '.join(FAULT_KINDS)}")
+        self.servers[name].faults.add(kind, count, after)
+
     def rate_limit_violations(self, name: str) -> int:
         """Requests refused for breaking the vendor's rate limit (only counted with ``enforce_rate_limits``)."""
         return self.servers[name].rate_limit_violations
@@ -173,23 +231,24 @@ class Sandbox:
 def start_sandbox(
     vendors: list[str] | None = None,
     config: SandboxConfig | None = None,
-    faults: list[tuple[str, str, int]] | None = None,
+    faults: list[tuple[str, str, int]] | list[tuple[str, str, int, int]] | None = None,
 ) -> Sandbox:
-    """Start the named simulators (all when None) on free loopback ports, in daemon threads."""
+    """Start the named simulators (all when None) on free loopback ports, in daemon threads. ``faults`` are
+    ``(vendor, kind, count[, after])`` as :func:`parse_fault` reads them."""
     config = config or SandboxConfig()
     names = vendors or list(SIMULATORS)
     unknown = sorted(set(names) - set(SIMULATORS))
     if unknown:
         raise ValueError(f"no simulator named {unknown[0]!r}; available: {', '.join(SIMULATORS)}")
-    for vendor, _kind, _count in faults or []:
+    for vendor, *_ in faults or []:
         if vendor not in names:
             raise ValueError(f"--fault names {vendor!r}, which is not started (started: {', '.join(names)})")
     sandbox = Sandbox()
     for name in names:
         plan = FaultPlan()
-        for vendor, kind, count in faults or []:
+        for vendor, kind, count, *after in faults or []:
             if vendor == name:
-                plan.add(kind, count)
+                plan.add(kind, count, *after)
         server = _SimulatorServer(SIMULATORS[name](config), config, plan)
         thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True)
         thread.start()

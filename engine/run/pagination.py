@@ -4,9 +4,9 @@ As in the Singer SDK, a paginator only decides what comes next, and keeps that t
 :meth:`Paginator.first` (or at a resumed state), and :meth:`Paginator.advance` reads one response and moves to the
 next page or reports the end. A next URL from the body or the ``Link`` header is resolved here, against the URL just
 requested (RFC 8288, RFC 3986), so no other stage joins URLs. The pipeline sends the requests. Every kind is
-bounded by ``max_pages`` and detects loops: the same cursor or URL twice, or (for page and offset kinds, where the
-vendor might ignore the page parameter) the same page content twice, ends the run with a typed error rather than
-spinning or silently truncating.
+bounded by ``max_pages`` and detects loops: the same cursor or URL twice, or a page that starts with a record met
+before (a vendor that ignores the page parameter, or whose cursor restarts from the first page), ends the run with a
+typed error rather than spinning, duplicating or silently truncating.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
+
+import orjson
 
 from ..errors import MaxPagesExceededError, PaginationLoopError
 from ..spec.model import PaginationSpec
@@ -34,12 +36,14 @@ class PageState:
 
 @dataclass(frozen=True)
 class PageResponse:
-    """What a paginator reads of one response: the URL it answered, its headers and its parsed body."""
+    """What a paginator reads of one response: the URL it answered, its headers, its parsed body, how many records
+    it held and the first of them (``None`` when it held none)."""
 
     url: str
     headers: Mapping[str, str]
     body: Any
     record_count: int
+    first_record: Any = None
 
 
 class Paginator:
@@ -53,7 +57,7 @@ class Paginator:
 
     @property
     def seen(self) -> tuple[str, ...]:
-        """Digests of every cursor, URL or page content met so far: a continued query carries them on (in its
+        """Digests of every cursor, URL or page-opening record met so far: a continued query carries them on (in its
         ``next_cursor``), so a vendor that loops across two responses is caught as within one."""
         return tuple(sorted(self._seen))
 
@@ -90,6 +94,21 @@ class Paginator:
             )
         self._seen.add(key)
 
+    def _remember_records(self, response: PageResponse) -> None:
+        """A page that starts with a record met before: the vendor went back (a page number it ignored, or a cursor
+        that restarts from the first page: a new token, but the same records), and its rows would come again.
+
+        Only the first record is digested: cheap on pages of thousands, and enough, because a record that comes twice
+        is a duplicate whatever else its page holds (ids say what was measured, so two equal records are one row).
+        """
+        if response.first_record is None:
+            return
+        try:
+            text = orjson.dumps(response.first_record, option=orjson.OPT_SORT_KEYS).decode()
+        except orjson.JSONEncodeError:  # e.g. an integer past 64 bits, which the stdlib writes
+            text = json.dumps(response.first_record, sort_keys=True, default=str)
+        self._remember(text, "record")
+
     def _stop(self, response: PageResponse, scope: Scope) -> bool:
         return self.spec.stop is not None and bool(self.spec.stop.evaluate(response.body, scope))
 
@@ -103,6 +122,7 @@ class CursorPaginator(Paginator):
         if token in (None, "", False) or self._stop(response, scope):
             return None
         self._remember(json.dumps(token, sort_keys=True), f"cursor {str(token)[:40]!r}")
+        self._remember_records(response)
         return PageState(page=token)
 
 
@@ -115,6 +135,7 @@ class NextUrlPaginator(Paginator):
         if not url or self._stop(response, scope):
             return None
         self._remember(str(url), "next URL")
+        self._remember_records(response)
         return PageState(next_url=str(url))
 
 
@@ -123,9 +144,6 @@ class _ContentLoopMixin(Paginator):
         assert self.state is not None
         page: int = self.state.page
         return page
-
-    def _remember_content(self, body: Any) -> None:
-        self._remember(json.dumps(body, sort_keys=True, default=str), "page content")
 
 
 class PageNumberPaginator(_ContentLoopMixin):
@@ -137,7 +155,7 @@ class PageNumberPaginator(_ContentLoopMixin):
     def _next(self, response: PageResponse, scope: Scope) -> PageState | None:
         if response.record_count == 0 or self._stop(response, scope):
             return None
-        self._remember_content(response.body)
+        self._remember_records(response)
         return PageState(page=self._current_page() + 1)
 
 
@@ -151,7 +169,7 @@ class OffsetPaginator(_ContentLoopMixin):
         assert self.spec.limit is not None
         if response.record_count < self.spec.limit or self._stop(response, scope):
             return None
-        self._remember_content(response.body)
+        self._remember_records(response)
         return PageState(page=self._current_page() + response.record_count)
 
 
@@ -166,6 +184,7 @@ class LinkHeaderPaginator(Paginator):
         if not match or self._stop(response, scope):
             return None
         self._remember(match.group(1), "Link next URL")
+        self._remember_records(response)
         return PageState(next_url=match.group(1))
 
 

@@ -220,11 +220,18 @@ class _Query:
                 records = select_records(operation, exchange.body, page_scope)
                 if operation.envelope is not None:
                     page_scope = page_scope.at(envelope=operation.envelope.evaluate(exchange.body, page_scope))
-                # A loop (the same cursor, URL or page content again) raises here, before the page's rows go out:
+                # A loop (the same cursor, URL or page-opening record again) raises here, before the page's rows go out:
                 # they would repeat rows already delivered.
                 seen_before = paginator.seen
                 paginator.advance(
-                    PageResponse(str(exchange.request.url), exchange.headers, exchange.body, len(records)), page_scope
+                    PageResponse(
+                        str(exchange.request.url),
+                        exchange.headers,
+                        exchange.body,
+                        len(records),
+                        records[0] if records else None,
+                    ),
+                    page_scope,
                 )
                 made_all = transform_records(
                     spec,

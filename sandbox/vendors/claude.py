@@ -283,6 +283,8 @@ class ClaudeSimulator(VendorSimulator):
         next_page = Cursor(query, (page[size], 0), ending_date=ending_default).encode() if len(page) > size else None
         if fault == "loop_cursor":
             next_page = token or LOOP_TOKEN
+        if fault == "restart_cursor":
+            next_page = Cursor(query, (0, 0), ending_date=ending_default).encode()
         return json_response({"data": rows, "next_page": next_page})
 
     def _activity_days(self, request: SimRequest, ending: str | None = None) -> tuple[list[date], str | None]:
@@ -458,6 +460,8 @@ class ClaudeSimulator(VendorSimulator):
         )
         if fault == "loop_cursor":
             next_page = token or LOOP_TOKEN
+        if fault == "restart_cursor":
+            next_page = Cursor(query, (0, 0)).encode()
         refreshed = end + timedelta(hours=4)
         return json_response(
             {
@@ -679,6 +683,8 @@ class ClaudeSimulator(VendorSimulator):
         next_page = Cursor(query, (following, 0)).encode() if following is not None else None
         if fault == "loop_cursor":
             next_page = token or LOOP_TOKEN
+        if fault == "restart_cursor":
+            next_page = Cursor(query, (0, 0)).encode()
         return json_response({"data": page, "has_more": next_page is not None, "next_page": next_page})
 
     def _claude_code_record(self, actor: int, day: date) -> dict[str, Any] | None:

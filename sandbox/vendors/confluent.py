@@ -216,6 +216,8 @@ class ConfluentSimulator(VendorSimulator):
         following = query.offset + query.page_size
         if fault == "loop_cursor":
             next_token: str | None = token or self._token(_Query(query.start, query.end, query.page_size, 0))
+        elif fault == "restart_cursor":
+            next_token = self._token(_Query(query.start, query.end, query.page_size, 0))
         else:
             next_token = (
                 self._token(_Query(query.start, query.end, query.page_size, following)) if following < total else None

@@ -49,8 +49,8 @@ class CursorSimulator(VendorSimulator):
             return self.error(400, "Date range cannot exceed 30 days. Make multiple requests for longer periods.")
         page = int(body.get("page") or 1)
         page_size = int(body.get("pageSize") or 100)
-        if fault == "loop_cursor":
-            page = 1
+        if fault in ("loop_cursor", "restart_cursor"):
+            page = 1  # page numbers are the client's: a vendor that restarts answers the first page again
         users = self.config.users
         total_pages = max(1, -(-users // page_size))
         first_user = (page - 1) * page_size

@@ -189,6 +189,8 @@ class OpenAICodexSimulator(VendorSimulator):
         next_page = _encode_cursor(stop, query.key()) if stop < total else None
         if fault == "loop_cursor":
             next_page = token if token is not None else _encode_cursor(offset, query.key())
+        if fault == "restart_cursor":
+            next_page = _encode_cursor(0, query.key())
         suffix = (
             '],"has_more":'
             + ("true" if next_page else "false")

@@ -97,6 +97,18 @@ def secret_strings(integrations: Iterable[str] | None = None) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def secret_forms(integration: str, credentials: dict[str, Any], context: dict[str, Any] | None = None) -> list[str]:
+    """What an output must never show of ``credentials`` (e.g. a sandbox's): each secret value, each auth header
+    value that carries one, and the base64 forms inside those headers."""
+    spec = load_integration(integration)
+    secrets = [str(value) for name, value in credentials.items() if spec.credentials[name].secret and value]
+    forms = list(secrets)
+    for header in auth_headers(spec.auth, credentials, Scope(context=context or {})).values():
+        if any(secret in header for secret in secrets) or _encoded_forms(header, secrets):
+            forms += [header, *_encoded_forms(header, secrets)]
+    return list(dict.fromkeys(forms))
+
+
 def secret_auth_headers(integration: str, variant: str = "") -> dict[str, str]:
     """The auth headers (lower-case names) an account with the fake credentials sends that carry a secret."""
     spec = load_integration(integration)

@@ -243,10 +243,10 @@ def test_next_url_paginator_raises_loop_error_when_url_repeats() -> None:
 
 def test_page_paginator_raises_loop_error_when_vendor_ignores_the_page_number() -> None:
     # The vendor ignores ?page= and always answers page 1, saying there is more: the docs promise a
-    # PaginationLoopError ("the same ... page content twice"), not a confusing duplicate-row-id error.
+    # PaginationLoopError ("the same record twice"), not a confusing duplicate-row-id error.
     spec = _spec('{kind: page, stop: {jsonata: "$not(has_more)"}}', query='{page: {jsonata: "$page"}}')
     transport, urls = _serve(lambda n: (200, {}, {"data": _rows("a", "b"), "has_more": True}))
-    with pytest.raises(PaginationLoopError, match="page content"):
+    with pytest.raises(PaginationLoopError, match="the same record twice"):
         _run(spec, transport)
     assert urls == [f"{BASE}/v1/usage?page=1", f"{BASE}/v1/usage?page=2"]
 
@@ -254,9 +254,24 @@ def test_page_paginator_raises_loop_error_when_vendor_ignores_the_page_number() 
 def test_offset_paginator_raises_loop_error_when_vendor_ignores_the_offset() -> None:
     spec = _spec("{kind: offset, limit: 2}", query='{offset: {jsonata: "$page"}}')
     transport, urls = _serve(lambda n: (200, {}, {"data": _rows("a", "b")}))
-    with pytest.raises(PaginationLoopError, match="page content"):
+    with pytest.raises(PaginationLoopError, match="the same record twice"):
         _run(spec, transport)
     assert urls == [f"{BASE}/v1/usage?offset=0", f"{BASE}/v1/usage?offset=2"]
+
+
+def test_cursor_paginator_raises_loop_error_when_a_new_cursor_restarts_from_the_first_page() -> None:
+    # A restart is a token never seen before (the vendor's cursor for offset 0), so only the records give it away.
+    spec = _spec('{kind: cursor, next: {jsonata: "next"}}', query='{after: {jsonata: "$page"}}')
+    transport, urls = _serve(
+        [
+            (200, {}, {"data": _rows("a", "b"), "next": "p2"}),
+            (200, {}, {"data": _rows("c", "d"), "next": "restart-from-0"}),
+            (200, {}, {"data": _rows("a", "b"), "next": "p2-again"}),
+        ]
+    )
+    with pytest.raises(PaginationLoopError, match="the same record twice"):
+        _run(spec, transport)
+    assert len(urls) == 3
 
 
 def test_page_paginator_detects_repeated_content_when_rows_are_filtered_out() -> None:
@@ -265,7 +280,7 @@ def test_page_paginator_detects_repeated_content_when_rows_are_filtered_out() ->
         "    records:", '    filter: {jsonata: "false"}\n    records:'
     )
     transport, urls = _serve(lambda n: (200, {}, {"data": _rows("a"), "has_more": True}))
-    with pytest.raises(PaginationLoopError, match="page content"):
+    with pytest.raises(PaginationLoopError, match="the same record twice"):
         _run(load_spec("demo.yaml", text=text), transport)
     assert urls == [f"{BASE}/v1/usage?page=1", f"{BASE}/v1/usage?page=2"]
 

@@ -7,11 +7,13 @@ right typed error; never in a partial list. Timeouts are short so the whole matr
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from tests.helpers.credentials import secret_forms
 from unimeter.errors import (
     PaginationLoopError,
     UnimeterError,
@@ -20,7 +22,7 @@ from unimeter.errors import (
     VendorResponseError,
 )
 from unimeter.run.pipeline import alist_usage
-from unimeter.sandbox import FAULT_KINDS, SIMULATORS, SandboxConfig, start_sandbox
+from unimeter.sandbox import FAULT_KINDS, SIMULATORS, FaultPlan, SandboxConfig, parse_fault, start_sandbox
 from unimeter.spec import load_integration
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -57,7 +59,7 @@ def _query(name: str, fault: str | None, count: int = 1) -> dict[str, Any]:
             )
         except UnimeterError as error:
             return {"error": error, "waits": waits}
-        return {"result": response["result"], "waits": waits}
+        return {"result": response["result"], "waits": waits, "credentials": endpoint["credentials"]}
 
 
 BASELINES: dict[str, list[dict[str, Any]]] = {}
@@ -107,3 +109,36 @@ def test_fault_ends_in_the_complete_result_or_a_typed_error(name: str, fault: st
             assert isinstance(error, VendorClientError) and error.status == 410, error
         else:
             assert error is None and outcome["result"] == expected
+    elif fault in {"empty_body", "null_body", "empty_object", "no_content", "nan"}:
+        # Not an end of data: an answer without the records the mapping reads is the vendor's failure.
+        assert isinstance(error, VendorResponseError), error
+        assert error.http_status == 502
+    elif fault == "restart_cursor":
+        # Caught as a loop where the vendor had a next page to send back to the start; else complete.
+        if error is not None:
+            assert isinstance(error, PaginationLoopError), error
+        else:
+            assert outcome["result"] == expected
+    elif fault == "echo_auth":
+        assert error is None, error
+        assert [_without_remote_data(row) for row in outcome["result"]] == [_without_remote_data(r) for r in expected]
+        shown = json.dumps(outcome["result"])
+        for form in secret_forms(name, outcome["credentials"]):
+            assert form not in shown, f"the echoed credentials reached the rows: {form[:6]}..."
+    else:
+        pytest.fail(f"no expectation for the fault {fault!r}: add one")
+
+
+def _without_remote_data(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key != "remote_data"}
+
+
+def test_a_fault_can_wait_for_good_requests_before_it_hits() -> None:
+    assert parse_fault("cursor=empty_body") == ("cursor", "empty_body", 1, 0)
+    assert parse_fault("cursor=empty_body:2@3") == ("cursor", "empty_body", 2, 3)
+    for bad, message in (("cursor=nan@x", "offset 'x'"), ("cursor=nan@-1", "negative"), ("cursor=nope", "unknown")):
+        with pytest.raises(ValueError, match=message):
+            parse_fault(bad)
+    plan = FaultPlan()
+    plan.add("empty_body", 2, after=1)
+    assert [plan.next_fault() for _ in range(5)] == [None, "empty_body", "empty_body", None, None]
