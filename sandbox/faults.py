@@ -67,6 +67,10 @@ class FaultPlan:
         with self._lock:
             self.remaining.extend([None] * after + [kind] * count)
 
+    def clear(self) -> None:
+        with self._lock:
+            self.remaining.clear()
+
     def next_fault(self) -> str | None:
         with self._lock:
             return self.remaining.pop(0) if self.remaining else None

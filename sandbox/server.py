@@ -212,6 +212,14 @@ class Sandbox:
             raise ValueError(f"unknown fault kind {kind!r}; one of: {', '.join(FAULT_KINDS)}")
         self.servers[name].faults.add(kind, count, after)
 
+    def pending_faults(self, name: str) -> int:
+        """Planned requests (faulty or good ones before them) not yet served."""
+        with self.servers[name].faults._lock:
+            return len(self.servers[name].faults.remaining)
+
+    def clear_faults(self, name: str) -> None:
+        self.servers[name].faults.clear()
+
     def rate_limit_violations(self, name: str) -> int:
         """Requests refused for breaking the vendor's rate limit (only counted with ``enforce_rate_limits``)."""
         return self.servers[name].rate_limit_violations

@@ -237,6 +237,7 @@ class UsageService:
         transport = self.continuations.transport(self._vendor_transport(), call.binding, call.start is not None)
         options = QueryOptions(
             rate_limiter=self._budget(call),
+            timeout=self.limits.vendor_timeout_seconds,
             credentials=call.account.credentials,
             context=call.account.context,
             params=query.params,

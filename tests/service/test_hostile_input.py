@@ -266,3 +266,23 @@ def test_a_client_that_hangs_up_cancels_the_vendor_calls(tmp_path: Path) -> None
     asyncio.run(main())
     assert cancelled.is_set()
     assert len(calls) <= 5  # the windows running when the client left; nothing was started after it
+
+
+def test_every_limit_is_read_from_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from unimeter.api.limits import ServiceLimits, limits_from_env
+    from unimeter.errors import ConfigurationError
+
+    assert limits_from_env() == ServiceLimits()
+    for name, value in (
+        ("UNIMETER_MAX_BODY_BYTES", "2048"),
+        ("UNIMETER_MAX_RESPONSE_ROWS", "10"),
+        ("UNIMETER_REQUEST_DEADLINE_SECONDS", "5.5"),
+        ("UNIMETER_VENDOR_TIMEOUT_SECONDS", "2.5"),
+    ):
+        monkeypatch.setenv(name, value)
+    assert limits_from_env() == ServiceLimits(
+        max_body_bytes=2048, max_rows=10, deadline_seconds=5.5, vendor_timeout_seconds=2.5
+    )
+    monkeypatch.setenv("UNIMETER_VENDOR_TIMEOUT_SECONDS", "-1")
+    with pytest.raises(ConfigurationError, match="UNIMETER_VENDOR_TIMEOUT_SECONDS must be positive"):
+        limits_from_env()
