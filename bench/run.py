@@ -10,6 +10,8 @@ Figures (each measured against a reference taken in the same run, A and B interl
 4. added latency of the service over the library call, one-page request, p50 and p99
 5. start-up: loading and compiling all mappings in a fresh process
 6. a year of Cursor data in 30-day windows against a sandbox with added latency: concurrent vs sequential windows
+7. load: 50 and 200 concurrent clients, one-page requests and whole streams: throughput, p50/p99, peak RSS, and
+   whether the peak grows with the results (bench/load.py)
 
 Prints a table and writes bench/RESULTS.md (with machine, date and command). No figure is asserted on: targets are
 reported as met or not. ``--smoke`` runs tiny sizes and one repetition, for CI.
@@ -39,6 +41,7 @@ import unimeter
 from unimeter.spec import available_integrations, load_integration
 
 from .baselines import BASELINES
+from .load import figure_load
 from .sandbox_process import SandboxProcess
 from .service_process import ServiceProcess
 from .workloads import INTEGRATIONS, NOW, Workload, make_workload
@@ -46,7 +49,7 @@ from .workloads import INTEGRATIONS, NOW, Workload, make_workload
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 USAGE_PATH = "/unified/usage-metering/usage"
-FIGURES = ("library", "service", "rss", "latency", "startup", "windows")
+FIGURES = ("library", "service", "rss", "latency", "startup", "windows", "load")
 
 
 @dataclass
@@ -489,8 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="figures (library,service,rss,latency,startup,windows) and/or integrations, comma-separated",
+        help="figures (library,service,rss,latency,startup,windows,load) and/or integrations, comma-separated",
     )
+    parser.add_argument("--load-clients", default="50,200", help="concurrent clients of the load figure")
     parser.add_argument("--reps", type=int, default=None, help="interleaved repetitions (default 3, smoke 1)")
     parser.add_argument("--output", default=str(RESULTS), help="where to write the markdown results")
     args = parser.parse_args(argv)
@@ -520,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
         figure_startup(report, 1 if args.smoke else 5)
     if "windows" in figures:
         figure_windows(report, 0.0 if args.smoke else 0.2, 5 if args.smoke else 50)
+    if "load" in figures:
+        clients = [int(n) for n in args.load_clients.split(",")]
+        figure_load(report, [4] if args.smoke else clients, 2 if args.smoke else 20, 14 if args.smoke else 90)
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     _write(report, command.strip(), args.smoke, output, revision)
     print(f"wrote {output}", flush=True)

@@ -14,11 +14,13 @@ is safe to share between threads; the price is one connection per operation, whi
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import os
 import re
 import sqlite3
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -124,8 +126,9 @@ class _SqlStore(ABC):
         self._box = box
 
     @abstractmethod
-    def _transaction(self) -> AbstractContextManager[_Run]:
-        """A connection in one transaction: committed when the block ends, rolled back when it raises."""
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[_Run]:
+        """A connection in one transaction: committed when the block ends, rolled back when it raises. A read
+        (``write=False``) takes no write lock, so the reads of concurrent requests do not queue behind each other."""
 
     @abstractmethod
     def _lock(self, run: _Run, name: str) -> float:
@@ -150,7 +153,7 @@ class _SqlStore(ABC):
 
     def check(self) -> None:
         """Reach the database (for ``/health``); StoreError when it cannot be reached or read."""
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             run("SELECT 1", ())
 
     def create_account(
@@ -226,7 +229,7 @@ class _SqlStore(ABC):
 
     def list_accounts(self, environment: str | None = None) -> list[Account | UnreadableAccount]:
         where, params = ("WHERE environment = ?", (environment,)) if environment is not None else ("", ())
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             rows = run(f"SELECT {_COLUMNS} FROM unimeter_accounts {where} ORDER BY created_at, id", params)
         return [self._listed(row) for row in rows]
 
@@ -244,7 +247,7 @@ class _SqlStore(ABC):
             )
 
     def get_account(self, account_id: UUID | str, *, environment: str) -> Account:
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             return self._fetch(run, account_id, environment)
 
     def update_account(
@@ -324,7 +327,7 @@ class _SqlStore(ABC):
 
     def list_tokens(self, environment: str | None = None) -> list[ApiToken]:
         where, params = ("WHERE environment = ?", (environment,)) if environment is not None else ("", ())
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             rows = run(f"SELECT {_TOKEN_COLUMNS} FROM unimeter_api_tokens {where} ORDER BY created_at", params)
         return [_token(row) for row in rows]
 
@@ -378,7 +381,7 @@ class _SqlStore(ABC):
     def resolve_token(self, token: str) -> str | None:
         """The environment of ``token``; ``None`` when it is unknown; :class:`ApiTokenError` saying so when it was
         revoked or has expired (its holder knew the token, so telling them why costs nothing)."""
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             rows = run(
                 f"SELECT {_TOKEN_COLUMNS} FROM unimeter_api_tokens WHERE token_hash = ?", (hash_api_token(token),)
             )
@@ -450,11 +453,17 @@ class _SqlStore(ABC):
 
 
 class SqliteStore(_SqlStore):
-    """One SQLite file (stdlib ``sqlite3``), created with mode 0600 in a 0700 directory if missing."""
+    """One SQLite file (stdlib ``sqlite3``), created with mode 0600 in a 0700 directory if missing.
+
+    Each thread keeps one connection to it: opening one per operation cost more than the operation, and a service
+    runs its store calls on a bounded pool of threads. A connection that failed is dropped, so the next call opens
+    a fresh one.
+    """
 
     def __init__(self, path: Path, box: SecretBox) -> None:
         super().__init__(box)
         self.path = path
+        self._connections = threading.local()
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -463,6 +472,16 @@ class SqliteStore(_SqlStore):
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        # Write-ahead logging: readers never wait for a writer nor a writer for readers, which a service answering
+        # many requests at once needs (with the default journal, 40 threads reading saw a p99 of 430 ms, all of it
+        # SQLite's busy-wait backoff). The mode is kept in the file; the -wal and -shm files take its permissions.
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the SQLite store {self.path}: {error}") from None
+        finally:
+            connection.close()
         super().create_schema()
 
     def _columns(self, run: _Run, table: str) -> set[str]:
@@ -473,22 +492,31 @@ class SqliteStore(_SqlStore):
         return time.time()
 
     @contextmanager
-    def _transaction(self) -> Iterator[_Run]:
+    def _transaction(self, *, write: bool = True) -> Iterator[_Run]:
+        connection: sqlite3.Connection | None = getattr(self._connections, "connection", None)
+        if connection is None:
+            try:
+                connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot open the SQLite store {self.path}: {error}") from None
+            self._connections.connection = connection
         try:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except sqlite3.Error as error:
-            raise StoreError(f"cannot open the SQLite store {self.path}: {error}") from None
-        try:
-            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield lambda sql, params: connection.execute(sql, params).fetchall()
             connection.execute("COMMIT")
         except sqlite3.Error as error:
-            connection.rollback()
+            self._drop(connection)
             raise StoreError(f"SQLite store {self.path}: {error}") from None
         except BaseException:
-            connection.rollback()
+            if connection.in_transaction:
+                connection.rollback()
             raise
-        finally:
+
+    def _drop(self, connection: sqlite3.Connection) -> None:
+        self._connections.connection = None
+        with contextlib.suppress(sqlite3.Error):
+            connection.rollback()
+        with contextlib.suppress(sqlite3.Error):
             connection.close()
 
 
@@ -523,7 +551,7 @@ class PostgresStore(_SqlStore):
         return float(run("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8", ())[0][0])
 
     @contextmanager
-    def _transaction(self) -> Iterator[_Run]:
+    def _transaction(self, *, write: bool = True) -> Iterator[_Run]:
         import psycopg  # imported here so that commands without a PostgreSQL store do not pay for it
 
         try:

@@ -54,5 +54,6 @@ def test_bench_smoke_run_exits_zero(tmp_path: Path) -> None:
         "4. service overhead",
         "5. start-up",
         "6. concurrent windows",
+        "7. load",
     ):
         assert figure in text

@@ -331,8 +331,11 @@ def test_default_database_lives_in_the_user_data_dir(tmp_path: Path, monkeypatch
 
 def test_sqlite_database_file_is_private(tmp_path: Path) -> None:
     path = tmp_path / "new" / "store.db"
-    open_store(f"sqlite://{path}")
+    store = open_store(f"sqlite://{path}")
+    store.create_token(environment="prod")  # the write-ahead log and its index now exist beside the file
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    journal = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    assert all(stat.S_IMODE(file.stat().st_mode) == 0o600 for file in journal)
 
 
 def test_unsupported_or_relative_database_urls_are_rejected() -> None:
