@@ -476,8 +476,9 @@ def test_confluent_defaults(vendor: VendorServer) -> None:
     route_confluent(vendor)
     rows = ok_rows(run_usage(vendor, "confluent", credentials=CONFLUENT_CREDENTIALS, now="2022-10-20T12:00:00Z"))
     assert_rows(rows, confluent_expected())
-    # Defaults: start of the current month to the end of it; the vendor's end_date is exclusive (1st of next month).
-    check_confluent_requests(vendor.requests, "2022-10-01", "2022-11-01")
+    # Defaults: start of the current month to now, never past it (the rest of the month has not happened), through
+    # the end of today: the vendor's end_date is exclusive, so the day after now's.
+    check_confluent_requests(vendor.requests, "2022-10-01", "2022-10-21")
 
 
 def test_confluent_explicit_range(vendor: VendorServer) -> None:
