@@ -322,11 +322,12 @@ def test_cursor_explicit_range(vendor: VendorServer, params: dict[str, str], sta
 DATADOG_ITEM = json.loads(DATADOG_ESTIMATED_COST)["data"][0]
 
 
-def datadog_expected(operation: str) -> list[dict[str, Any]]:
+def datadog_expected() -> list[dict[str, Any]]:
+    """The same rows whichever endpoint served the month: ids name what was measured, not the endpoint."""
     organization = {"id": "abcd1234efgh5678", "name": "Acme Prod"}
     return [
         {
-            "id": f"datadog:{operation}:abcd1234efgh5678:2026-10:infra_host",
+            "id": "datadog:abcd1234efgh5678:2026-10:infra_host",
             "product": {"id": "infra_host", "name": "infra_host"},
             "metric_name": "infra_host",
             "organization": organization,
@@ -340,7 +341,7 @@ def datadog_expected(operation: str) -> list[dict[str, Any]]:
             "remote_data": DATADOG_ITEM,
         },
         {
-            "id": f"datadog:{operation}:abcd1234efgh5678:2026-10:logs_indexed_15day",
+            "id": "datadog:abcd1234efgh5678:2026-10:logs_indexed_15day",
             "product": {"id": "logs_indexed_15day", "name": "logs_indexed_15day"},
             "metric_name": "logs_indexed_15day",
             "organization": organization,
@@ -367,14 +368,14 @@ def check_datadog_request(request: RecordedRequest, path: str, view: str, month:
 def test_datadog_defaults(vendor: VendorServer) -> None:
     vendor.route("GET", DATADOG_ESTIMATED_PATH, DATADOG_ESTIMATED_COST)
     rows = ok_rows(run_usage(vendor, "datadog", credentials=DATADOG_CREDENTIALS, now="2026-10-15T12:00:00Z"))
-    assert_rows(rows, datadog_expected("estimated_cost"))
+    assert_rows(rows, datadog_expected())
     # Defaults: the current month, 2026-10 (start of month .. end of month), from estimated_cost, sub-org view.
     assert len(vendor.requests) == 1
     check_datadog_request(vendor.requests[0], DATADOG_ESTIMATED_PATH, "sub-org", "2026-10")
 
 
 @pytest.mark.parametrize(
-    ("now", "params", "context", "path", "operation", "view"),
+    ("now", "params", "context", "path", "view"),
     [
         # October is the previous month on 2026-11-05: still estimated.
         (
@@ -382,7 +383,6 @@ def test_datadog_defaults(vendor: VendorServer) -> None:
             {"start_date": "2026-10-01T00:00:00Z", "end_date": "2026-10-31T23:59:59Z"},
             {},
             DATADOG_ESTIMATED_PATH,
-            "estimated_cost",
             "sub-org",
         ),
         # October is two months back on 2026-12-20: final, from historical_cost; the summary view is passed through.
@@ -391,7 +391,6 @@ def test_datadog_defaults(vendor: VendorServer) -> None:
             {"start_date": "2026-10-01", "end_date": "2026-10-31"},
             {"view": "summary"},
             DATADOG_HISTORICAL_PATH,
-            "historical_cost",
             "summary",
         ),
     ],
@@ -403,7 +402,6 @@ def test_datadog_explicit_range(
     params: dict[str, str],
     context: dict[str, str],
     path: str,
-    operation: str,
     view: str,
 ) -> None:
     # The two endpoints share the CostByOrgResponse shape; both serve the documented example.
@@ -412,7 +410,7 @@ def test_datadog_explicit_range(
     rows = ok_rows(
         run_usage(vendor, "datadog", credentials=DATADOG_CREDENTIALS, now=now, params=params, context=context)
     )
-    assert_rows(rows, datadog_expected(operation))
+    assert_rows(rows, datadog_expected())
     assert len(vendor.requests) == 1
     check_datadog_request(vendor.requests[0], path, view, "2026-10")
 

@@ -163,14 +163,37 @@ def test_engine_reads_every_month_through_both_endpoints(sandbox: Any) -> None:
         ROW_VALIDATOR.validate(row)
         charges = {charge["type"]: Decimal(str(charge["amount"])) for charge in row["charges"]}
         assert charges["total"] == charges["committed"] + charges["on_demand"]
-    by_operation: dict[str, set[str]] = {}
-    for row in rows:
-        by_operation.setdefault(row["id"].split(":")[1], set()).add(row["start_date"][:7])
-    assert by_operation == {
-        "historical_cost": {"2026-07", "2026-08", "2026-09"},
-        "estimated_cost": {"2026-10", "2026-11"},
-    }
+    assert {row["start_date"][:7] for row in rows} == {"2026-07", "2026-08", "2026-09", "2026-10", "2026-11"}
+    assert not [row["id"] for row in rows if "estimated" in row["id"] or "historical" in row["id"]]
     assert len({row["organization"]["id"] for row in rows}) == CONFIG.organizations
+
+
+def test_a_month_read_as_an_estimate_and_later_as_final_keeps_its_ids(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # October on November 10 comes from estimated_cost; on December 20 from historical_cost. Same measurement, same
+    # ids: upserting the second read replaces the estimate instead of adding a second October.
+    endpoint = sandbox.endpoint("datadog")
+    october = {"start_date": "2026-10-01", "end_date": "2026-10-31"}
+    reads = []
+    for moment in (datetime(2026, 11, 10, 12, tzinfo=UTC), datetime(2026, 12, 20, 12, tzinfo=UTC)):
+        monkeypatch.setattr(DatadogSimulator, "clock", moment)
+        before = sandbox.request_count("datadog")
+        response = asyncio.run(
+            alist_usage(
+                "datadog",
+                credentials=endpoint["credentials"],
+                context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                params=october,
+                now=moment,
+            )
+        )
+        assert sandbox.request_count("datadog") - before == 1
+        reads.append(response["result"])
+    estimated, final = reads
+    assert estimated and [row["id"] for row in estimated] == [row["id"] for row in final]
+    upserted = {row["id"]: row for row in estimated} | {row["id"]: row for row in final}
+    assert len(upserted) == len(final)
 
 
 def test_summary_view_through_the_engine_gives_one_organization(sandbox: Any) -> None:
