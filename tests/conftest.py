@@ -3,7 +3,8 @@
 - A test that takes an ``integration`` argument (and does not parametrize it itself) runs once per integration on
   the mapping search path (``available_integrations()``): the generic suites never list vendors, so a mapping added
   to ``mappings/`` or to a folder on ``UNIMETER_MAPPINGS_PATH`` is covered by being there.
-- ``postgres_url``: one throwaway PostgreSQL server for the session, started when a test first asks for it.
+- ``postgres_url``: one throwaway PostgreSQL server for the session, started when a test first asks for it;
+  ``store_url``: a test runs once on a fresh SQLite file and once on that server (which the session shares).
 - ``mappings_folder``: an empty mappings folder (with ``fixtures/`` beside it) put first on the search path for one
   test; the registry caches per folder list, so the folder is seen at once and forgotten afterwards.
 
@@ -55,3 +56,12 @@ def postgres_url() -> Iterator[str]:
     """One PostgreSQL server for the whole session, started only when a PostgreSQL test first asks for it."""
     with postgres_url_or_skip() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL for each backend; the PostgreSQL server is started only when a PostgreSQL case runs."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

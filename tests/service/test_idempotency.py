@@ -14,7 +14,6 @@ from uuid import uuid4
 import httpx
 import jsonschema
 import psycopg
-import pytest
 
 from tests.helpers.service_helpers import CURSOR_KEY
 from unimeter.service import UsageService, create_app
@@ -23,14 +22,6 @@ from unimeter.store import Store, open_store
 
 SECRET = "cursor-SECRET-idempotent-4242"
 BODY = {"integration": "cursor", "credentials": {"api_key": SECRET}}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path / 'store.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
 
 
 def _raw_rows(url: str) -> list[tuple[Any, ...]]:

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.helpers.paths import MappingsFolder
 from tests.helpers.service_helpers import CURSOR_KEY, USAGE, make_harness
@@ -83,14 +82,6 @@ def test_concurrent_and_back_to_back_queries_of_one_account_share_its_budget(
     assert statuses == [200] * 10
     assert vendor.refused == 0, f"the vendor refused {vendor.refused} requests over its rate"
     assert len(vendor.times) == 10
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path / 'shared.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
 
 
 def test_service_instances_on_one_store_share_each_accounts_budget(
