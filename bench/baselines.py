@@ -247,7 +247,7 @@ def _datadog_rows(record: dict[str, Any], operation: str, window_start: datetime
             if kind in _DATADOG_CHARGES:
                 charges.append({"type": kind, "amount": _money(charge["cost"]), "currency": "USD"})
         yield {
-            "id": f"datadog:{operation}:{a.get('public_id')}:{month_text}:{product}",
+            "id": f"datadog:{a.get('public_id')}:{month_text}:{product}",
             "product": {"id": product, "name": product},
             "metric_name": product,
             "organization": {"id": a.get("public_id"), "name": a.get("org_name")},
