@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -23,6 +23,12 @@ class RateBudget(Protocol):
     """What the pipeline needs of a budget: wait (through ``sleep``) until the next request may go."""
 
     async def acquire(self, sleep: Sleep) -> float: ...
+
+
+def next_slot(recent: Sequence[float], now: float, requests: int, per_seconds: float) -> float:
+    """When the next request may go, given the slots still in the window (oldest first, possibly in the future):
+    now while fewer than ``requests`` are booked, else one window after the ``requests``-th most recent."""
+    return now if len(recent) < requests else max(now, recent[-requests] + per_seconds)
 
 
 class RateLimiter:
@@ -45,9 +51,9 @@ class RateLimiter:
             now = self.clock()
             while self._sent and now - self._sent[0] >= self.per_seconds:
                 self._sent.popleft()
-            start = now if len(self._sent) < self.requests else self._sent[-self.requests] + self.per_seconds
-            self._sent.append(max(start, now))
-            return max(start, now), now
+            start = next_slot(self._sent, now, self.requests, self.per_seconds)
+            self._sent.append(start)
+            return start, now
 
     async def acquire(self, sleep: Sleep) -> float:
         """Wait for a slot; returns how long it waited (0.0 when a slot was free)."""

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, get_args
 from uuid import UUID
 
 AccountStatus = Literal["active", "needs_reauth"]
 ACCOUNT_STATUSES: tuple[str, ...] = get_args(AccountStatus)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def show_time(moment: datetime | None) -> str | None:
+    """An instant as the store keeps and the API shows it (UTC, microseconds, ``Z``); None stays None."""
+    return None if moment is None else moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 @dataclass(frozen=True, repr=False)
@@ -91,17 +96,14 @@ class ApiToken:
         return "active"
 
     def to_public(self, now: datetime) -> dict[str, Any]:
-        def show(moment: datetime | None) -> str | None:
-            return None if moment is None else moment.strftime(TIME_FORMAT)
-
         return {
             "id": self.id,
             "environment": self.environment,
             "name": self.name,
             "status": self.status(now),
-            "created_at": show(self.created_at),
-            "expires_at": show(self.expires_at),
-            "revoked_at": show(self.revoked_at),
+            "created_at": show_time(self.created_at),
+            "expires_at": show_time(self.expires_at),
+            "revoked_at": show_time(self.revoked_at),
         }
 
 

@@ -45,10 +45,20 @@ from ..redaction import redact_url
 from ..resources import data_dir
 from ..run.accounts import resolve_context, resolve_credentials
 from ..run.destination import check_base_url, destination_fields
+from ..run.ratelimit import next_slot
 from ..run.request import resolve_base_url
 from ..spec import available_integrations, load_integration
 from ..spec.scope import Scope
-from .model import ACCOUNT_STATUSES, TIME_FORMAT, Account, AccountStatus, ApiToken, Store, UnreadableAccount
+from .model import (
+    ACCOUNT_STATUSES,
+    TIME_FORMAT,
+    Account,
+    AccountStatus,
+    ApiToken,
+    Store,
+    UnreadableAccount,
+    show_time,
+)
 from .secrets import SecretBox, hash_api_token, load_secret_box, new_api_token
 
 DATABASE_URL_ENV = "UNIMETER_DATABASE_URL"
@@ -93,6 +103,8 @@ _ADDED_TOKEN_COLUMNS = ("name", "expires_at", "revoked_at")
 """Columns that stores made before token expiry and revocation lack; :meth:`_SqlStore.create_schema` adds them."""
 TOKEN_ID_PREFIX = "tok_"
 _TOKEN_ID = re.compile(r"tok_[0-9a-f]{16}")
+_TOKEN_BY_ID = "environment = ? AND substr(token_hash, 1, 16) = ?"
+"""A token named by its id (the first 16 hex digits of its hash) within one environment."""
 _COLUMNS = "id, integration, environment, credentials, context, status, created_at, updated_at"
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS unimeter_accounts (
@@ -136,7 +148,9 @@ class _SqlStore(ABC):
         store's clock now, in epoch seconds."""
 
     def create_schema(self) -> None:
+        """Create the tables under the backend's lock: concurrent ``CREATE TABLE IF NOT EXISTS`` can collide."""
         with self._transaction() as run:
+            self._lock(run, "schema")
             for statement in _SCHEMA:
                 run(statement, ())
             self._add_token_columns(run)
@@ -166,8 +180,11 @@ class _SqlStore(ABC):
     ) -> Account:
         account = _new_account(integration, environment, credentials, context)
         with self._transaction() as run:
-            run(f"INSERT INTO unimeter_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._row(account))
+            self._insert(run, account)
         return account
+
+    def _insert(self, run: _Run, account: Account) -> None:
+        run(f"INSERT INTO unimeter_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._row(account))
 
     def create_account_once(
         self,
@@ -192,7 +209,7 @@ class _SqlStore(ABC):
         with self._transaction() as run:
             now = datetime.now(UTC)
             self._lock(run, f"idempotency:{environment}:{idempotency_key}")
-            forgotten = _show_time(now - timedelta(hours=IDEMPOTENCY_HOURS))
+            forgotten = show_time(now - timedelta(hours=IDEMPOTENCY_HOURS))
             run(
                 "DELETE FROM unimeter_idempotency_keys WHERE environment = ? AND created_at < ?",
                 (environment, forgotten),
@@ -213,7 +230,7 @@ class _SqlStore(ABC):
                 return _strict_json(str(rows[0][1])), True
             account = _new_account(integration, environment, credentials, context)
             public = account.to_public()
-            run(f"INSERT INTO unimeter_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._row(account))
+            self._insert(run, account)
             run(
                 "INSERT INTO unimeter_idempotency_keys "
                 "(environment, idempotency_key, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -222,7 +239,7 @@ class _SqlStore(ABC):
                     idempotency_key,
                     self._box.seal({"fingerprint": fingerprint}, bound_to=bound_to),
                     json.dumps(public, sort_keys=True),
-                    _show_time(now),
+                    show_time(now),
                 ),
             )
         return public, False
@@ -317,11 +334,12 @@ class _SqlStore(ABC):
         now = datetime.now(UTC)
         _check_expiry(expires_at, now)
         token = new_api_token()
-        record = ApiToken(_token_id(hash_api_token(token)), environment, name, now, expires_at, None)
+        token_hash = hash_api_token(token)
+        record = ApiToken(_token_id(token_hash), environment, name, now, expires_at, None)
         with self._transaction() as run:
             run(
                 f"INSERT INTO unimeter_api_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (hash_api_token(token), environment, name, _show_time(now), _show_time(expires_at), None),
+                (token_hash, environment, name, show_time(now), show_time(expires_at), None),
             )
         return token, record
 
@@ -338,10 +356,7 @@ class _SqlStore(ABC):
             if current.revoked_at is not None:
                 return current
             revoked_at = datetime.now(UTC)
-            run(
-                "UPDATE unimeter_api_tokens SET revoked_at = ? WHERE environment = ? AND substr(token_hash, 1, 16) = ?",
-                (_show_time(revoked_at), environment, token_id.removeprefix(TOKEN_ID_PREFIX)),
-            )
+            _set_token_time(run, token_id, environment, "revoked_at", revoked_at)
         return replace(current, revoked_at=revoked_at)
 
     def set_token_expiry(
@@ -355,14 +370,11 @@ class _SqlStore(ABC):
             current = self._fetch_token(run, token_id, environment)
             if only_earlier and current.expires_at is not None and expires_at > current.expires_at:
                 raise InvalidParameterError(
-                    f"token {token_id} expires at {_show_time(current.expires_at)}; through the API an expiry can only "
+                    f"token {token_id} expires at {show_time(current.expires_at)}; through the API an expiry can only "
                     "be brought forward (the operator's CLI can extend it)",
                     parameter="expires_at",
                 )
-            run(
-                "UPDATE unimeter_api_tokens SET expires_at = ? WHERE environment = ? AND substr(token_hash, 1, 16) = ?",
-                (_show_time(expires_at), environment, token_id.removeprefix(TOKEN_ID_PREFIX)),
-            )
+            _set_token_time(run, token_id, environment, "expires_at", expires_at)
         return replace(current, expires_at=expires_at)
 
     def _fetch_token(self, run: _Run, token_id: str, environment: str) -> ApiToken:
@@ -371,7 +383,7 @@ class _SqlStore(ABC):
                 f"no token {token_id!r} in environment {environment!r}: token ids look like tok_<16 hex digits>"
             )
         rows = run(
-            f"SELECT {_TOKEN_COLUMNS} FROM unimeter_api_tokens WHERE environment = ? AND substr(token_hash, 1, 16) = ?",
+            f"SELECT {_TOKEN_COLUMNS} FROM unimeter_api_tokens WHERE {_TOKEN_BY_ID}",
             (environment, token_id.removeprefix(TOKEN_ID_PREFIX)),
         )
         if not rows:
@@ -393,25 +405,25 @@ class _SqlStore(ABC):
             raise ApiTokenError(f"the API token {record.id} was revoked", token_id=record.id)
         if status == "expired":
             raise ApiTokenError(
-                f"the API token {record.id} expired at {_show_time(record.expires_at)}", token_id=record.id
+                f"the API token {record.id} expired at {show_time(record.expires_at)}", token_id=record.id
             )
         return record.environment
 
     def reserve_rate_slot(self, budget: str, *, requests: int, per_seconds: float) -> float:
         """Book the next request of ``budget`` (at most ``requests`` in any ``per_seconds``): seconds to wait.
 
-        The same sliding window as the in-process limiter, booked in one transaction so that every instance on this
-        store shares it: slots older than the window are dropped; when ``requests`` are still in it, the new slot
-        starts one window after the oldest of the last ``requests`` (slots may lie in the future).
+        The in-process limiter's sliding window (:func:`unimeter.run.ratelimit.next_slot`), booked in one transaction
+        so that every instance on this store shares it: slots older than the window are dropped, and only the last
+        ``requests`` of the others matter.
         """
         with self._transaction() as run:
             now = self._lock(run, budget)
             run("DELETE FROM unimeter_rate_slots WHERE budget = ? AND sent_at <= ?", (budget, now - per_seconds))
-            recent = run(
+            latest = run(
                 "SELECT sent_at FROM unimeter_rate_slots WHERE budget = ? ORDER BY sent_at DESC LIMIT ?",
                 (budget, requests),
             )
-            start = now if len(recent) < requests else max(now, float(recent[-1][0]) + per_seconds)
+            start = next_slot([float(row[0]) for row in reversed(latest)], now, requests, per_seconds)
             run("INSERT INTO unimeter_rate_slots (budget, sent_at) VALUES (?, ?)", (budget, start))
         return start - now
 
@@ -475,13 +487,12 @@ class SqliteStore(_SqlStore):
         # Write-ahead logging: readers never wait for a writer nor a writer for readers, which a service answering
         # many requests at once needs (with the default journal, 40 threads reading saw a p99 of 430 ms, all of it
         # SQLite's busy-wait backoff). The mode is kept in the file; the -wal and -shm files take its permissions.
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        connection = self._connection()
         try:
             connection.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as error:
+            self._drop(connection)
             raise StoreError(f"cannot open the SQLite store {self.path}: {error}") from None
-        finally:
-            connection.close()
         super().create_schema()
 
     def _columns(self, run: _Run, table: str) -> set[str]:
@@ -491,8 +502,8 @@ class SqliteStore(_SqlStore):
         """``BEGIN IMMEDIATE`` already holds the file's write lock; one machine, so its clock is everyone's."""
         return time.time()
 
-    @contextmanager
-    def _transaction(self, *, write: bool = True) -> Iterator[_Run]:
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
         connection: sqlite3.Connection | None = getattr(self._connections, "connection", None)
         if connection is None:
             try:
@@ -500,6 +511,11 @@ class SqliteStore(_SqlStore):
             except sqlite3.Error as error:
                 raise StoreError(f"cannot open the SQLite store {self.path}: {error}") from None
             self._connections.connection = connection
+        return connection
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[_Run]:
+        connection = self._connection()
         try:
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield lambda sql, params: connection.execute(sql, params).fetchall()
@@ -531,14 +547,6 @@ class PostgresStore(_SqlStore):
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact_url(self._url)!r})"
-
-    def create_schema(self) -> None:
-        """Create the tables under an advisory lock: concurrent ``CREATE TABLE IF NOT EXISTS`` can collide."""
-        with self._transaction() as run:
-            run("SELECT pg_advisory_xact_lock(7202611260)", ())
-            for statement in _SCHEMA:
-                run(statement, ())
-            self._add_token_columns(run)
 
     def _columns(self, run: _Run, table: str) -> set[str]:
         rows = run("SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))
@@ -624,6 +632,14 @@ def _check_idempotency_key(key: str) -> None:
         )
 
 
+def _set_token_time(run: _Run, token_id: str, environment: str, column: str, moment: datetime) -> None:
+    """Set ``column`` (``revoked_at`` or ``expires_at``) of the token found by :meth:`_SqlStore._fetch_token`."""
+    run(
+        f"UPDATE unimeter_api_tokens SET {column} = ? WHERE {_TOKEN_BY_ID}",
+        (show_time(moment), environment, token_id.removeprefix(TOKEN_ID_PREFIX)),
+    )
+
+
 def _token_id(token_hash: str) -> str:
     return TOKEN_ID_PREFIX + token_hash[:16]
 
@@ -640,10 +656,6 @@ def _token(row: tuple[Any, ...]) -> ApiToken:
     )
 
 
-def _show_time(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).strftime(TIME_FORMAT)
-
-
 def _check_token_name(name: str | None) -> None:
     if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 200):
         raise InvalidParameterError("a token name is a string of 1-200 characters", parameter="name")
@@ -656,7 +668,7 @@ def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
         raise InvalidParameterError("expires_at needs a time zone (e.g. 2027-01-01T00:00:00Z)", parameter="expires_at")
     if expires_at <= now:
         raise InvalidParameterError(
-            f"expires_at {_show_time(expires_at)} is not in the future; to end a token now, revoke it",
+            f"expires_at {show_time(expires_at)} is not in the future; to end a token now, revoke it",
             parameter="expires_at",
         )
 
