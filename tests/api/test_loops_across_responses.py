@@ -4,36 +4,23 @@ never returns a row twice; the continuation that meets the loop fails with the t
 from __future__ import annotations
 
 import asyncio
-import textwrap
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.helpers.paths import MappingsFolder
+from tests.helpers.specs import CURSOR_NEXT, CURSOR_QUERY, day_rows, demo_spec, operation
 from unimeter.service import UsageService, create_app
 
 ACCOUNT_ID = "33333333-3333-3333-3333-333333333333"
 PAGES = 5  # the vendor's real pages; after the last one its cursor restarts at page 2
-SPEC = textwrap.dedent("""\
-    name: restarter
-    label: Restarter
-    docs_url: https://example.com/docs
-    fills: [id, start_date, end_date]
-    base_url: https://api.restarter.example
-    auth: {kind: none}
-    operations:
-      - name: usage
-        request:
-          method: GET
-          path: /usage
-          query: {cursor: {jsonata: "$page"}}
-        records: {jsonata: "data"}
-        pagination: {kind: cursor, next: {jsonata: "next"}}
-        transform:
-          jsonata: |
-            {'id': 'r:' & id, 'start_date': '2026-10-01T00:00:00Z', 'end_date': '2026-10-02T00:00:00Z'}
-    """)
+SPEC = demo_spec(
+    operation(CURSOR_QUERY, name="usage", pagination=CURSOR_NEXT, transform=day_rows("r")),
+    name="restarter",
+    fills="[id, start_date, end_date]",
+    base_url="https://api.restarter.example",
+)
 
 
 class _Account:

@@ -17,6 +17,11 @@ DATA_RECORDS = '{jsonata: "data"}'
 ID_TRANSFORM = "{jsonata: \"{'id': id}\"}"
 GET_USAGE = "\n      method: GET\n      path: /usage"
 """``request:`` as a block: ``GET /usage``."""
+CURSOR_QUERY = '\n      method: GET\n      path: /usage\n      query: {cursor: {jsonata: "$page"}}'
+"""``request:`` as a block: ``GET /usage?cursor=$page``."""
+CURSOR_NEXT = '{kind: cursor, next: {jsonata: "next"}}'
+"""``pagination:`` by the body's ``next`` token."""
+BEARER_AUTH = "{kind: headers, headers: {Authorization: {jsonata: \"'Bearer ' & $credentials.api_key\"}}}"
 
 
 def operation(
@@ -36,6 +41,7 @@ def operation(
 
 def demo_spec(
     *operations: str,
+    name: str = "demo",
     fills: str = "[id]",
     credentials: str = "",
     base_url: str = DEMO_BASE_URL,
@@ -45,9 +51,31 @@ def demo_spec(
 ) -> str:
     """The demo integration's YAML. ``credentials`` and ``sections`` are whole top-level blocks, each line ended."""
     return (
-        "name: demo\nlabel: Demo\ndocs_url: https://example.com/docs\n"
+        f"name: {name}\nlabel: {name.capitalize()}\ndocs_url: https://example.com/docs\n"
         f"fills: {fills}\n{credentials}base_url: {base_url}\nauth: {auth}\n{sections}"
         f"operations:\n{''.join(operations) or operation()}{after_operations}"
+    )
+
+
+def day_rows(prefix: str) -> str:
+    """A transform giving each record one row of 2026-10-01, with the id ``<prefix>:<record id>``."""
+    return (
+        f"{{jsonata: \"{{'id': '{prefix}:' & id, 'start_date': '2026-10-01T00:00:00Z', "
+        "'end_date': '2026-10-02T00:00:00Z'}\"}"
+    )
+
+
+def bearer_vendor_spec(name: str, *operations: str, base_url: str | None = None, sections: str = "") -> str:
+    """An integration of the service suites: an ``api_key`` credential sent as a bearer token to
+    ``https://api.<name>.example`` (or ``base_url``), rows with a period (see :func:`day_rows`)."""
+    return demo_spec(
+        *operations,
+        name=name,
+        fills="[id, start_date, end_date]",
+        credentials="credentials:\n  api_key: {description: the key}\n",
+        base_url=base_url or f"https://api.{name}.example",
+        auth=BEARER_AUTH,
+        sections=sections,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,39 +10,18 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.specs import CURSOR_NEXT, CURSOR_QUERY, bearer_vendor_spec, day_rows, operation
 from unimeter.service import UsageService, create_app
 from unimeter.spec import MAPPINGS_PATH_ENV
 
 ACCOUNT_ID = "22222222-2222-2222-2222-222222222222"
 USAGE = "/unified/usage-metering/usage"
 
-LOOPY = textwrap.dedent("""\
-    name: loopy
-    label: Loopy
-    docs_url: https://example.com/docs
-    fills: [id, start_date, end_date]
-    base_url: https://api.loopy.test
-    credentials:
-      api_key: {description: the key}
-    auth:
-      kind: headers
-      headers:
-        Authorization: {jsonata: "'Bearer ' & $credentials.api_key"}
-    operations:
-      - name: usage
-        request:
-          method: GET
-          path: /usage
-          query:
-            cursor: {jsonata: "$page"}
-        records: {jsonata: "data"}
-        pagination:
-          kind: cursor
-          next: {jsonata: "next"}
-        transform:
-          jsonata: |
-            {'id': 'loopy:' & id, 'start_date': '2026-10-01T00:00:00Z', 'end_date': '2026-10-02T00:00:00Z'}
-    """)
+LOOPY = bearer_vendor_spec(
+    "loopy",
+    operation(CURSOR_QUERY, name="usage", pagination=CURSOR_NEXT, transform=day_rows("loopy")),
+    base_url="https://api.loopy.test",
+)
 
 
 @dataclass

@@ -3,7 +3,6 @@ needs the credentials again, and a vendor's next-page URL to another host is ref
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -12,30 +11,19 @@ import pytest
 
 from tests.helpers.paths import MappingsFolder
 from tests.helpers.service_helpers import USAGE, make_harness
+from tests.helpers.specs import bearer_vendor_spec, day_rows, operation
 from tests.run.test_destination import INTERNAL
 from unimeter.run.destination import ALLOWED_BASE_URLS_ENV
 
-HOPPER = textwrap.dedent("""\
-    name: hopper
-    label: Hopper
-    docs_url: https://example.com/docs
-    fills: [id, start_date, end_date]
-    base_url: https://api.hopper.example
-    credentials:
-      api_key: {description: the key}
-    auth:
-      kind: headers
-      headers:
-        Authorization: {jsonata: "'Bearer ' & $credentials.api_key"}
-    operations:
-      - name: usage
-        request: {method: GET, path: /usage}
-        records: {jsonata: "data"}
-        pagination: {kind: next_url, next: {jsonata: "next"}}
-        transform:
-          jsonata: |
-            {'id': 'hopper:' & id, 'start_date': '2026-10-01T00:00:00Z', 'end_date': '2026-10-02T00:00:00Z'}
-    """)
+HOPPER = bearer_vendor_spec(
+    "hopper",
+    operation(
+        " {method: GET, path: /usage}",
+        name="usage",
+        pagination='{kind: next_url, next: {jsonata: "next"}}',
+        transform=day_rows("hopper"),
+    ),
+)
 KEY = "hopper-SECRET-0123456789"
 
 

@@ -5,7 +5,6 @@ Retry-After waits out the vendor's declared window."""
 from __future__ import annotations
 
 import asyncio
-import textwrap
 import time
 from pathlib import Path
 
@@ -13,33 +12,18 @@ import httpx
 
 from tests.helpers.paths import MappingsFolder
 from tests.helpers.service_helpers import CURSOR_KEY, USAGE, make_harness
+from tests.helpers.specs import bearer_vendor_spec, day_rows, operation
 from unimeter.run.pipeline import alist_usage
 from unimeter.service import UsageService, create_app
 from unimeter.spec import load_spec
 from unimeter.store import open_store
 
 REQUESTS, PER_SECONDS = 4, 0.6
-SPEC = textwrap.dedent(f"""\
-    name: metered
-    label: Metered
-    docs_url: https://example.com/docs
-    fills: [id, start_date, end_date]
-    base_url: https://api.metered.example
-    credentials:
-      api_key: {{description: the key}}
-    auth:
-      kind: headers
-      headers:
-        Authorization: {{jsonata: "'Bearer ' & $credentials.api_key"}}
-    rate_limit: {{requests: {REQUESTS}, per_seconds: {PER_SECONDS}}}
-    operations:
-      - name: usage
-        request: {{method: GET, path: /usage}}
-        records: {{jsonata: "data"}}
-        transform:
-          jsonata: |
-            {{'id': 'm:' & id, 'start_date': '2026-10-01T00:00:00Z', 'end_date': '2026-10-02T00:00:00Z'}}
-    """)
+SPEC = bearer_vendor_spec(
+    "metered",
+    operation(" {method: GET, path: /usage}", name="usage", transform=day_rows("m")),
+    sections=f"rate_limit: {{requests: {REQUESTS}, per_seconds: {PER_SECONDS}}}\n",
+)
 
 
 class _Counting(httpx.AsyncBaseTransport):
