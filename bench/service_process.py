@@ -81,6 +81,7 @@ def _free_port() -> int:
 def _main(argument: str) -> None:
     import uvicorn
 
+    from unimeter.sandbox import account_fields
     from unimeter.service import UsageService, create_app
     from unimeter.spec.functions import parse_instant
     from unimeter.store import open_store
@@ -93,8 +94,7 @@ def _main(argument: str) -> None:
         account = store.create_account(
             spec["integration"],
             environment="bench",
-            credentials=endpoint["credentials"],
-            context={**endpoint["context"], "base_url": endpoint["base_url"]},
+            **account_fields(endpoint),
         )
         service = UsageService(store, b"bench-cursor-key-0123456789abcdef", now=parse_instant(spec["now"]))
         port = _free_port()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from unimeter.sandbox import SandboxConfig
+from unimeter.sandbox import SandboxConfig, account_fields
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 INTEGRATIONS = ("cursor", "datadog", "confluent", "claude", "openai-codex")
@@ -39,11 +39,7 @@ class Workload:
 
     def engine_options(self, endpoint: dict[str, Any]) -> dict[str, Any]:
         """Keyword arguments of ``unimeter.alist_usage`` for this workload's sandbox endpoint (without params)."""
-        return {
-            "credentials": endpoint["credentials"],
-            "context": {**endpoint["context"], "base_url": endpoint["base_url"]},
-            "now": NOW,
-        }
+        return {**account_fields(endpoint), "now": NOW}
 
 
 def _day(offset: int) -> str:

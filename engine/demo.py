@@ -60,7 +60,7 @@ async def _collect(
 
 def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, progress: TextIO = sys.stderr) -> int:
     """Print unified usage from every simulator; 0 on success, 1 when any vendor query failed."""
-    from .sandbox import SandboxConfig, start_sandbox
+    from .sandbox import SandboxConfig, account_fields, start_sandbox
 
     with (
         tempfile.TemporaryDirectory(prefix="unimeter-demo-") as folder,
@@ -75,8 +75,7 @@ def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, 
                 store.create_account(
                     name,
                     environment="demo",
-                    credentials=endpoint["credentials"],
-                    context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                    **account_fields(endpoint),
                 )
             )
         print(f"sandbox: {len(accounts)} simulators on 127.0.0.1; one integrated account each", file=progress)

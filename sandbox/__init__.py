@@ -11,7 +11,16 @@ one (``base_url``, ``credentials``, ``context``); ``unimeter sandbox`` runs them
 
 from .config import SandboxConfig
 from .faults import FAULT_KINDS, FaultPlan, parse_fault
-from .server import Sandbox, start_sandbox
+from .server import Sandbox, account_fields, start_sandbox
 from .vendors import SIMULATORS
 
-__all__ = ["FAULT_KINDS", "SIMULATORS", "FaultPlan", "Sandbox", "SandboxConfig", "parse_fault", "start_sandbox"]
+__all__ = [
+    "FAULT_KINDS",
+    "SIMULATORS",
+    "FaultPlan",
+    "Sandbox",
+    "SandboxConfig",
+    "account_fields",
+    "parse_fault",
+    "start_sandbox",
+]

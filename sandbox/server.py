@@ -183,6 +183,15 @@ class _SimulatorServer(ThreadingHTTPServer):
             return True
 
 
+def account_fields(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """``credentials`` and ``context`` of an account on ``endpoint`` (what :meth:`Sandbox.endpoint` returns, also
+    when it came as JSON from another process): the simulator's context with its ``base_url`` in it."""
+    return {
+        "credentials": endpoint["credentials"],
+        "context": {**endpoint["context"], "base_url": endpoint["base_url"]},
+    }
+
+
 @dataclass
 class Sandbox:
     """Running simulators; use as a context manager or call :meth:`stop`."""
@@ -199,6 +208,10 @@ class Sandbox:
             "credentials": server.simulator.credentials(),
             "context": server.simulator.context(),
         }
+
+    def account(self, name: str) -> dict[str, Any]:
+        """An integrated account of simulator ``name``: ``{"credentials", "context"}``, its base URL in the context."""
+        return account_fields(self.endpoint(name))
 
     def endpoints(self) -> dict[str, dict[str, Any]]:
         return {name: self.endpoint(name) for name in self.servers}

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tests.helpers.service_helpers import CURSOR_KEY, USAGE
-from unimeter.sandbox import SandboxConfig, start_sandbox
+from unimeter.sandbox import SandboxConfig, account_fields, start_sandbox
 from unimeter.service import UsageService, create_app
 from unimeter.store import open_store
 
@@ -33,8 +33,7 @@ def test_cursor_queries_over_two_instances_keep_its_20_a_minute_with_no_retry_af
         account = stores[0].create_account(
             "cursor",
             environment="prod",
-            credentials=endpoint["credentials"],
-            context={"base_url": endpoint["base_url"]},
+            **account_fields(endpoint),
         )
         instances = [UsageService(store, CURSOR_KEY) for store in stores]
 

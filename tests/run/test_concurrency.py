@@ -14,7 +14,7 @@ import pytest
 from unimeter.errors import VendorAuthError
 from unimeter.run.pipeline import alist_usage, iter_pages
 from unimeter.run.ratelimit import RateLimiter
-from unimeter.sandbox import SandboxConfig, start_sandbox
+from unimeter.sandbox import SandboxConfig, account_fields, start_sandbox
 from unimeter.sandbox.vendors.cursor import CursorSimulator
 from unimeter.spec import IntegrationSpec, load_integration
 
@@ -120,8 +120,7 @@ def test_a_year_of_cursor_windows_keeps_the_vendor_rate_limit_against_the_sandbo
         response = asyncio.run(
             alist_usage(
                 "cursor",
-                credentials=endpoint["credentials"],
-                context={"base_url": endpoint["base_url"]},
+                **account_fields(endpoint),
                 params=YEAR,
                 now=NOW,
             )

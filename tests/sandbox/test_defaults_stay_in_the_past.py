@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from unimeter.run.pipeline import alist_usage
-from unimeter.sandbox import SIMULATORS, SandboxConfig, start_sandbox
+from unimeter.sandbox import SIMULATORS, SandboxConfig, account_fields, start_sandbox
 from unimeter.spec.functions import parse_instant
 
 MOMENTS = [datetime(2026, 12, 1, 9, tzinfo=UTC), datetime(2026, 11, 16, 12, tzinfo=UTC)]
@@ -24,8 +24,7 @@ def test_default_parameters_return_no_row_that_starts_after_now(name: str, now: 
         result = asyncio.run(
             alist_usage(
                 name,
-                credentials=endpoint["credentials"],
-                context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                **account_fields(endpoint),
                 now=now,
             )
         )

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from tests.helpers.paths import PROJECT, VENDOR_SCHEMAS
 from unimeter.errors import PaginationLoopError, VendorAuthError
 from unimeter.run.pipeline import alist_usage
-from unimeter.sandbox import SandboxConfig, start_sandbox
+from unimeter.sandbox import SandboxConfig, account_fields, start_sandbox
 from unimeter.sandbox.vendors.claude import (
     ADMIN_API_KEY,
     CLAUDE_CODE_PATH,
@@ -103,7 +103,7 @@ def _usage(sandbox: Any, params: dict[str, str], key: str | None = None) -> list
         alist_usage(
             "claude",
             credentials=credentials,
-            context={**endpoint["context"], "base_url": endpoint["base_url"]},
+            context=account_fields(endpoint)["context"],
             params=params,
             now=NOW,
         )

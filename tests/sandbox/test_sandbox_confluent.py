@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 from tests.helpers.paths import PROJECT, VENDOR_SCHEMAS
 from unimeter.errors import VendorAuthError
 from unimeter.run.pipeline import alist_usage
-from unimeter.sandbox import SIMULATORS, SandboxConfig, start_sandbox
+from unimeter.sandbox import SIMULATORS, SandboxConfig, account_fields, start_sandbox
 
 ROOT = PROJECT
 VENDOR_SCHEMA = json.loads((VENDOR_SCHEMAS / "confluent-billing-costs.json").read_text())
@@ -287,8 +287,7 @@ def test_the_engine_reads_several_pages_per_month_and_returns_every_row() -> Non
         result = asyncio.run(
             alist_usage(
                 "confluent",
-                credentials=endpoint["credentials"],
-                context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                **account_fields(endpoint),
                 params=params,
                 now=NOW,
             )

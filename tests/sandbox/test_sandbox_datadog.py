@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from tests.helpers.paths import PROJECT, VENDOR_SCHEMAS
 from unimeter.errors import VendorAuthError
 from unimeter.run.pipeline import alist_usage
-from unimeter.sandbox import SandboxConfig, start_sandbox
+from unimeter.sandbox import SandboxConfig, account_fields, start_sandbox
 from unimeter.sandbox.vendors.datadog import DatadogSimulator
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -75,7 +75,7 @@ def _usage(
         alist_usage(
             "datadog",
             credentials=config_credentials or endpoint["credentials"],
-            context={**endpoint["context"], "base_url": endpoint["base_url"], "view": view},
+            context={**account_fields(endpoint)["context"], "view": view},
             params=params,
             now=NOW,
         )
@@ -182,8 +182,7 @@ def test_a_month_read_as_an_estimate_and_later_as_final_keeps_its_ids(
         response = asyncio.run(
             alist_usage(
                 "datadog",
-                credentials=endpoint["credentials"],
-                context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                **account_fields(endpoint),
                 params=october,
                 now=moment,
             )

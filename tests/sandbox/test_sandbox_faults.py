@@ -22,7 +22,15 @@ from unimeter.errors import (
     VendorResponseError,
 )
 from unimeter.run.pipeline import alist_usage
-from unimeter.sandbox import FAULT_KINDS, SIMULATORS, FaultPlan, SandboxConfig, parse_fault, start_sandbox
+from unimeter.sandbox import (
+    FAULT_KINDS,
+    SIMULATORS,
+    FaultPlan,
+    SandboxConfig,
+    account_fields,
+    parse_fault,
+    start_sandbox,
+)
 from unimeter.spec import load_integration
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -49,8 +57,7 @@ def _query(name: str, fault: str | None, count: int = 1) -> dict[str, Any]:
             response = asyncio.run(
                 alist_usage(
                     name,
-                    credentials=endpoint["credentials"],
-                    context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                    **account_fields(endpoint),
                     params=SIMULATORS[name].sample_params(NOW),
                     now=NOW,
                     sleep=sleep,

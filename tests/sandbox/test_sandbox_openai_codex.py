@@ -26,7 +26,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from tests.helpers.paths import SCHEMAS
 from unimeter.errors import VendorAuthError
 from unimeter.run.pipeline import alist_usage
-from unimeter.sandbox import SIMULATORS, Sandbox, SandboxConfig, start_sandbox
+from unimeter.sandbox import SIMULATORS, Sandbox, SandboxConfig, account_fields, start_sandbox
 
 NAME = "openai-codex"
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -291,8 +291,7 @@ def test_the_engine_reads_every_page_of_the_sample_query_into_schema_valid_rows(
         result = asyncio.run(
             alist_usage(
                 NAME,
-                credentials=endpoint["credentials"],
-                context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                **account_fields(endpoint),
                 params=params,
                 now=NOW,
             )
@@ -323,7 +322,7 @@ def test_a_wrong_or_missing_key_is_401_and_another_workspace_403() -> None:
                 alist_usage(
                     NAME,
                     credentials={"api_key": "sk-wrong"},
-                    context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                    context=account_fields(endpoint)["context"],
                     now=NOW,
                 )
             )

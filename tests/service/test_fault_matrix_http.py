@@ -26,7 +26,7 @@ from tests.helpers.credentials import secret_forms
 from tests.helpers.ndjson import stream_lines
 from tests.helpers.service_helpers import CURSOR_KEY, USAGE, SleepRecorder
 from unimeter.api.limits import ServiceLimits
-from unimeter.sandbox import FAULT_KINDS, SIMULATORS, Sandbox, SandboxConfig, start_sandbox
+from unimeter.sandbox import FAULT_KINDS, SIMULATORS, Sandbox, SandboxConfig, account_fields, start_sandbox
 from unimeter.service import UsageService, create_app
 from unimeter.store import open_store
 
@@ -74,8 +74,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             account = store.create_account(
                 name,
                 environment="prod",
-                credentials=endpoint["credentials"],
-                context={**endpoint["context"], "base_url": endpoint["base_url"]},
+                **account_fields(endpoint),
             )
             found.accounts[name] = str(account.id)
             found.credentials[name] = endpoint["credentials"]
