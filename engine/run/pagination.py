@@ -72,6 +72,8 @@ class Paginator:
         assert self.state is not None, "advance() after the last page"
         self.pages_read += 1
         following = self._next(response, scope.at(headers=response.headers))
+        if following is not None:
+            self._remember_records(response)
         if following is not None and following.next_url is not None:
             following = PageState(following.page, urljoin(response.url, following.next_url))
         if following is not None and self.pages_read >= self.spec.max_pages:
@@ -122,7 +124,6 @@ class CursorPaginator(Paginator):
         if token in (None, "", False) or self._stop(response, scope):
             return None
         self._remember(json.dumps(token, sort_keys=True), f"cursor {str(token)[:40]!r}")
-        self._remember_records(response)
         return PageState(page=token)
 
 
@@ -135,7 +136,6 @@ class NextUrlPaginator(Paginator):
         if not url or self._stop(response, scope):
             return None
         self._remember(str(url), "next URL")
-        self._remember_records(response)
         return PageState(next_url=str(url))
 
 
@@ -155,7 +155,6 @@ class PageNumberPaginator(_ContentLoopMixin):
     def _next(self, response: PageResponse, scope: Scope) -> PageState | None:
         if response.record_count == 0 or self._stop(response, scope):
             return None
-        self._remember_records(response)
         return PageState(page=self._current_page() + 1)
 
 
@@ -169,7 +168,6 @@ class OffsetPaginator(_ContentLoopMixin):
         assert self.spec.limit is not None
         if response.record_count < self.spec.limit or self._stop(response, scope):
             return None
-        self._remember_records(response)
         return PageState(page=self._current_page() + response.record_count)
 
 
@@ -184,7 +182,6 @@ class LinkHeaderPaginator(Paginator):
         if not match or self._stop(response, scope):
             return None
         self._remember(match.group(1), "Link next URL")
-        self._remember_records(response)
         return PageState(next_url=match.group(1))
 
 
