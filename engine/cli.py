@@ -23,6 +23,7 @@ from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations
 from .spec.functions import parse_instant
 from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
 from .store.expiry import parse_expiry
+from .store.model import show_time
 from .testing.fixtures import discover_cases, run_cases
 from .version import __version__
 
@@ -334,8 +335,7 @@ def _cmd_tokens_create(args: argparse.Namespace) -> int:
         expires_at = None if args.expires is None else parse_expiry(args.expires, field="expires")
         token, record = store.issue_token(environment=args.environment, name=args.name, expires_at=expires_at)
         print(token)
-        shown = record.to_public(record.created_at)
-        ends = "never expires" if expires_at is None else f"expires at {shown['expires_at']}"
+        ends = "never expires" if expires_at is None else f"expires at {show_time(expires_at)}"
         print(
             f"unimeter tokens: API token {record.id} for environment {args.environment!r}, {ends}; store it now, it "
             "is not shown again",

@@ -67,6 +67,10 @@ class FaultPlan:
         with self._lock:
             self.remaining.extend([None] * after + [kind] * count)
 
+    def pending(self) -> int:
+        with self._lock:
+            return len(self.remaining)
+
     def clear(self) -> None:
         with self._lock:
             self.remaining.clear()

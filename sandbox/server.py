@@ -227,8 +227,7 @@ class Sandbox:
 
     def pending_faults(self, name: str) -> int:
         """Planned requests (faulty or good ones before them) not yet served."""
-        with self.servers[name].faults._lock:
-            return len(self.servers[name].faults.remaining)
+        return self.servers[name].faults.pending()
 
     def clear_faults(self, name: str) -> None:
         self.servers[name].faults.clear()
