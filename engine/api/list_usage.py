@@ -238,6 +238,7 @@ class UsageService:
         options = QueryOptions(
             rate_limiter=self._budget(call),
             timeout=self.limits.vendor_timeout_seconds,
+            secrets=call.secrets,
             credentials=call.account.credentials,
             context=call.account.context,
             params=query.params,

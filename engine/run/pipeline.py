@@ -84,6 +84,9 @@ class QueryOptions:
     rate_limiter: RateBudget | None = None
     """The vendor account's budget shared with other queries (the service keeps one per account); None: this
     query's own limiter from the mapping's rate_limit."""
+    secrets: tuple[str, ...] | None = None
+    """Every form of the account's secrets (``redaction.account_secrets``) when the caller has them already, as the
+    service does for its own outputs; None: worked out here."""
 
 
 @dataclass
@@ -160,7 +163,9 @@ async def iter_pages(
     """
     spec = integration if isinstance(integration, IntegrationSpec) else load_integration(integration)
     query_options = _options(options, fields)
-    secrets = account_secrets(spec, query_options.credentials, query_options.context)
+    secrets = query_options.secrets
+    if secrets is None:
+        secrets = account_secrets(spec, query_options.credentials, query_options.context)
     try:
         async for page in _iter_pages(spec, query_options, secrets):
             yield page
