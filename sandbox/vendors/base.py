@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import ClassVar
 
 from ..config import SandboxConfig
@@ -37,6 +38,22 @@ class VendorSimulator:
     def sample_params(cls, now: datetime) -> dict[str, str]:
         """Unified query parameters that make this vendor return several pages of rows (tests and the demo)."""
         return {}
+
+    demo_queries: ClassVar[tuple[dict[str, str], ...]] = ({},)
+    """The unified queries ``unimeter demo`` runs for this vendor (besides the defaults, e.g. a money report)."""
+
+    def invoice(self, start: date, end: date) -> Decimal | None:
+        """What the vendor bills (or, for a period still open, estimates) for the UTC days ``[start, end)``, in USD.
+
+        Worked out from the simulator's own data, never through a mapping, so a test can hold the sum of a mapping's
+        ``net`` charges to it. None: this vendor's API reports no money.
+        """
+        return None
+
+    @classmethod
+    def billing_queries(cls, start: date, end: date) -> list[dict[str, str]]:
+        """Unified query parameters whose rows together cover the UTC days ``[start, end)`` exactly once."""
+        return []
 
     def error(self, status: int, message: str) -> SimResponse:
         return json_response({"error": message}, status)
