@@ -229,7 +229,7 @@ def cursor(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> l
 
 # ------------------------------------------------------------------------------------------------ datadog
 
-_DATADOG_CHARGES = ("committed", "on_demand", "total")
+_DATADOG_PARTS = ("committed", "on_demand")
 
 
 def _datadog_rows(record: dict[str, Any], operation: str, window_start: datetime) -> Iterable[Row]:
@@ -239,13 +239,20 @@ def _datadog_rows(record: dict[str, Any], operation: str, window_start: datetime
     charges_in = a.get("charges") or []
     products = list(dict.fromkeys(c["product_name"] for c in charges_in if c.get("product_name") is not None))
     for product in products:
-        charges = []
+        charges: list[Row] = []
+        total = None
         for charge in charges_in:
-            if charge.get("product_name") != product or "cost" not in charge:
+            if charge.get("product_name") != product or charge.get("cost") is None:
                 continue
             kind = re.sub(r"^projected_", "", charge["charge_type"])
-            if kind in _DATADOG_CHARGES:
+            if kind == "total" and total is None:
+                total = Decimal(repr(charge["cost"]))
+            elif kind in _DATADOG_PARTS:
                 charges.append({"type": kind, "amount": _money(charge["cost"]), "currency": "USD"})
+        if total is None and charges:
+            total = sum((Decimal(repr(c["amount"])) for c in charges), Decimal(0))
+        if total is not None:
+            charges.append({"type": "net", "amount": _money(total), "currency": "USD"})
         yield {
             "id": f"datadog:{a.get('public_id')}:{month_text}:{product}",
             "product": {"id": product, "name": product},
@@ -345,14 +352,18 @@ def _confluent_row(r: dict[str, Any]) -> Row:
     def usd(kind: str, value: Any) -> Row | None:
         return {"amount": _money(value), "currency": "USD", "type": kind} if value is not None else None
 
+    def negative(value: Any) -> Any:
+        return -abs(Decimal(repr(value))) if value is not None else None
+
     if r.get("line_type") == "PROMO_CREDIT":
-        charges = [usd("credit", r["amount"] if _has(r, "amount") else r.get("original_amount"))]
+        credit = negative(r["amount"] if _has(r, "amount") else r.get("original_amount"))
+        charges = [usd("credit", credit), usd("net", credit)]
     else:
-        charges = [
-            usd("total", r.get("original_amount")),
-            usd("discount", r.get("discount_amount")),
-            usd("net", r.get("amount")),
-        ]
+        original, discount = r.get("original_amount"), r.get("discount_amount")
+        net = r.get("amount")
+        if net is None and original is not None:
+            net = Decimal(repr(original)) - Decimal(repr(discount or 0))
+        charges = [usd("total", original), usd("discount", negative(discount)), usd("net", net)]
     product = r.get("product")
     day = start[:10] if start else ""
     return {
@@ -427,8 +438,8 @@ def _codex_row(r: dict[str, Any], workspace: str) -> Row:
             {"amount": _money(t["cost_usd"]), "currency": "USD", "type": "usage_based"}
             if t.get("cost_usd") is not None
             else None,
-            {"amount": _money(t["estimated_cost_usd"]), "currency": "USD", "type": "total"}
-            if t.get("estimated_cost_usd") is not None
+            {"amount": _money(t["cost_usd"]), "currency": "USD", "type": "net"}
+            if t.get("cost_usd") is not None
             else None,
         )
         if c is not None

@@ -334,7 +334,7 @@ def datadog_expected() -> list[dict[str, Any]]:
             "charges": [
                 {"type": "committed", "amount": 900.0, "currency": "USD"},
                 {"type": "on_demand", "amount": 150.5, "currency": "USD"},
-                {"type": "total", "amount": 1050.5, "currency": "USD"},
+                {"type": "net", "amount": 1050.5, "currency": "USD"},  # the product's total line: what Datadog bills
             ],
             "start_date": "2026-10-01T00:00:00Z",
             "end_date": "2026-11-01T00:00:00Z",
@@ -347,7 +347,7 @@ def datadog_expected() -> list[dict[str, Any]]:
             "organization": organization,
             "charges": [
                 {"type": "on_demand", "amount": 200.0, "currency": "USD"},
-                {"type": "total", "amount": 200.0, "currency": "USD"},
+                {"type": "net", "amount": 200.0, "currency": "USD"},
             ],
             "start_date": "2026-10-01T00:00:00Z",
             "end_date": "2026-11-01T00:00:00Z",
@@ -438,7 +438,7 @@ def confluent_expected() -> list[dict[str, Any]]:
             "resources": [{"id": "lkc-12345", "name": "prod-kafka-cluster", "workspace": {"id": "env-123"}}],
             "charges": [
                 {"type": "total", "amount": 149.85, "currency": "USD"},  # original_amount
-                {"type": "discount", "amount": 20.85, "currency": "USD"},  # discount_amount
+                {"type": "discount", "amount": -20.85, "currency": "USD"},  # discount_amount, taken off the bill
                 {"type": "net", "amount": 129.0, "currency": "USD"},  # amount
             ],
             "usage": {"quantity": 99.9, "unit": "GB"},
@@ -512,8 +512,8 @@ def codex_expected() -> list[dict[str, Any]]:
             "resources": [{"id": WORKSPACE_ID, "workspace": {"id": WORKSPACE_ID}}],
             "user": {"id": "user-AbC123xyz", "email": "dev@example.com"},
             "model": {"id": "gpt-5.5", "provider": "openai"},
-            # cost_usd is null: no usage_based charge; estimated_cost_usd 49.38 is the (estimated) total.
-            "charges": [{"type": "total", "amount": 49.38, "currency": "USD"}],
+            # cost_usd is null: nothing billed in USD, so no charge; estimated_cost_usd 49.38 is an illustration
+            # (credits x list rate) and stays in remote_data.
             "usage": {
                 "quantity": 1234.5,
                 "unit": "credits",

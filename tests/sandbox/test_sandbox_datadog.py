@@ -162,7 +162,7 @@ def test_engine_reads_every_month_through_both_endpoints(sandbox: Any) -> None:
     for row in rows:
         ROW_VALIDATOR.validate(row)
         charges = {charge["type"]: Decimal(str(charge["amount"])) for charge in row["charges"]}
-        assert charges["total"] == charges["committed"] + charges["on_demand"]
+        assert charges["net"] == charges["committed"] + charges["on_demand"]
     assert {row["start_date"][:7] for row in rows} == {"2026-07", "2026-08", "2026-09", "2026-10", "2026-11"}
     assert not [row["id"] for row in rows if "estimated" in row["id"] or "historical" in row["id"]]
     assert len({row["organization"]["id"] for row in rows}) == CONFIG.organizations
