@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from .api.envelope import error_envelope
-from .errors import UnimeterError
+from .errors import SpecError, UnimeterError
 from .run.destination import ALLOWED_BASE_URLS_ENV
 from .run.pipeline import list_usage
 from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations, integration_sources, lint_spec
 from .spec.functions import parse_instant
+from .spec.model import LateDataSpec
+from .spec.registry import load_integration
 from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
 from .store.expiry import parse_expiry
 from .store.model import show_time
@@ -106,6 +108,31 @@ def _cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _late_data(late: LateDataSpec | None) -> dict[str, Any] | None:
+    if late is None:
+        return None
+    return {
+        "revised_for_seconds": int(late.revised_for.total_seconds()),
+        "final_after": "declared" if late.final_after is not None else "end + revised_for",
+        "source": late.source,
+        "note": late.note or None,
+    }
+
+
+def _money_and_late_data(name: str) -> dict[str, Any]:
+    """What each operation's money is and how late its vendor revises data (docs/money.md, spec-language.md)."""
+    try:
+        spec = load_integration(name)
+    except SpecError as error:
+        return {"error": str(error)}
+    return {
+        "late_data": _late_data(spec.late_data),
+        "operations": [
+            {"name": op.name, "money": op.money, "late_data": _late_data(op.late_data)} for op in spec.operations
+        ],
+    }
+
+
 def _cmd_integrations(args: argparse.Namespace) -> int:
     """Every integration on the search path: name, where its file is, and whether it overrides a built-in one."""
     sources = integration_sources()
@@ -119,6 +146,7 @@ def _cmd_integrations(args: argparse.Namespace) -> int:
                         "builtin": s.builtin,
                         "overrides": str(s.overrides) if s.overrides else None,
                         "fixtures": str(s.fixtures_dir / s.name),
+                        **_money_and_late_data(s.name),
                     }
                     for s in sources.values()
                 ],

@@ -14,6 +14,7 @@ import jsonschema
 from ..errors import ExpressionSyntaxError, SpecError
 from ..resources import load_schema
 from .jsonata import Expression, JsonataSyntaxError
+from .late_data import parse_duration
 from .model import (
     AuthSpec,
     CheckSpec,
@@ -22,6 +23,7 @@ from .model import (
     ErrorRule,
     ErrorSpec,
     IntegrationSpec,
+    LateDataSpec,
     OperationSpec,
     PaginationSpec,
     ParamSpec,
@@ -116,6 +118,17 @@ class _Builder:
             errors=self.errors(data.get("errors") or {}),
             rate_limit=RateLimitSpec(**data["rate_limit"]) if "rate_limit" in data else None,
             allowed_base_urls=self.allowed_base_urls(data),
+            late_data=self.late_data(data.get("late_data"), ("late_data",)),
+        )
+
+    def late_data(self, raw: dict[str, Any] | None, path: KeyPath) -> LateDataSpec | None:
+        if raw is None:
+            return None
+        return LateDataSpec(
+            revised_for=parse_duration(raw["revised_for"]),
+            source=raw["source"],
+            final_after=self.optional(raw, "final_after", path),
+            note=raw.get("note", ""),
         )
 
     def allowed_base_urls(self, data: dict[str, Any]) -> tuple[str, ...]:
@@ -215,6 +228,8 @@ class _Builder:
             filter=self.optional(raw, "filter", path),
             envelope=self.optional(raw, "envelope", path),
             expect=self.optional(raw, "expect", path),
+            money=raw.get("money", "none"),
+            late_data=self.late_data(raw.get("late_data"), (*path, "late_data")),
         )
 
 

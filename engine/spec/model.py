@@ -7,6 +7,7 @@ kinds (auth, partition, pagination) are plain strings checked by ``schemas/integ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from ..errors import ExpressionEvaluationError
@@ -158,6 +159,23 @@ class OperationSpec:
     envelope: Template | None = None
     expect: Template | None = None
     index: int = 0
+    money: str = "none"
+    """What the rows' money is: billed, estimated, list_price or none (docs/money.md)."""
+    late_data: LateDataSpec | None = None
+    """This operation's revision window when it differs from the integration's."""
+
+
+@dataclass(frozen=True)
+class LateDataSpec:
+    """How late a vendor revises what it reported: a sync re-fetches a period until it is final."""
+
+    revised_for: timedelta
+    """How long after a period's end the vendor may still revise it."""
+    source: str
+    """Where the vendor documents that."""
+    final_after: Template | None = None
+    """When a period is final (input: ``{start, end}``); None: its end plus ``revised_for``."""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,6 +199,7 @@ class IntegrationSpec:
     rate_limit: RateLimitSpec | None = None
     allowed_base_urls: tuple[str, ...] = ()
     """Where this integration's credentials may go: the declared ``allowed_base_urls``, else the literal base_url."""
+    late_data: LateDataSpec | None = None
 
     @property
     def file_name(self) -> str:

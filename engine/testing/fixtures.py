@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from ..errors import UnimeterError
-from ..run.pipeline import alist_usage
+from ..run.pipeline import iter_pages
 from ..spec.functions import parse_instant
-from ..spec.registry import integration_sources
+from ..spec.registry import integration_sources, load_integration
+from .money import money_problems
 from .replay import ReplayMismatch, ReplayTransport
 
 
@@ -96,9 +97,11 @@ async def run_case(case: FixtureCase) -> CaseOutcome:
     now: datetime | None = parse_instant(str(now_raw)) if now_raw else None
     actual: dict[str, Any] | None = None
     error: UnimeterError | None = None
+    rows_by_operation: list[tuple[str, dict[str, Any]]] = []
     try:
-        actual = await alist_usage(
-            case.integration,
+        spec = load_integration(case.integration)
+        async for page in iter_pages(
+            spec,
             credentials=call.get("credentials") or {},
             context=call.get("context") or {},
             params=call.get("params") or {},
@@ -106,7 +109,9 @@ async def run_case(case: FixtureCase) -> CaseOutcome:
             now=now,
             transport=transport,
             sleep=record_sleep,
-        )
+        ):
+            rows_by_operation.extend((page.operation, row) for row in page.rows)
+        actual = {"result": [row for _, row in rows_by_operation], "next_cursor": None}
     except ReplayMismatch as mismatch:
         outcome.problems.append(str(mismatch))
         return outcome
@@ -121,6 +126,9 @@ async def run_case(case: FixtureCase) -> CaseOutcome:
     elif error is not None:
         outcome.problems.append(f"expected a result, got {type(error).__name__}: {error}")
     else:
+        money = {operation.name: operation.money for operation in spec.operations}
+        for operation, row in rows_by_operation:
+            outcome.problems.extend(money_problems(row, money[operation], operation))
         want = {k: v for k, v in expected.items() if k != "waits"}
         if actual != want:
             outcome.problems.append(_diff(want, actual))

@@ -99,6 +99,7 @@ errors:
 
 operations:
   - name: daily_tokens
+    money: billed
     request:
       method: GET
       path: /v2/usage
@@ -119,7 +120,7 @@ operations:
           'user': {'id': user, 'email': email},
           'model': {'id': model},
           'usage': {'tokens': {'input': input_tokens, 'output': output_tokens}},
-          'charges': [{'amount': $money(cost_usd), 'currency': 'USD', 'type': 'usage_based'}],
+          'charges': [{'amount': $money(cost_usd), 'currency': 'USD', 'type': 'net'}],
           'start_date': $toInstant(day),
           'end_date': $addDays(day, 1)
         }
@@ -215,7 +216,7 @@ ROW_ADA_1 = {
     "user": {"id": "u_ada", "email": "ada@example.com"},
     "model": {"id": "m-large"},
     "usage": {"tokens": {"input": 1200, "output": 300}},
-    "charges": [{"amount": 0.45, "currency": "USD", "type": "usage_based"}],
+    "charges": [{"amount": 0.45, "currency": "USD", "type": "net"}],
     "start_date": "2026-11-01T00:00:00Z",
     "end_date": "2026-11-02T00:00:00Z",
     "remote_data": ADA_1,
@@ -226,7 +227,7 @@ ROW_BOB_1 = {
     "user": {"id": "u_bob", "email": "bob@example.com"},
     "model": {"id": "m-small"},
     "usage": {"tokens": {"input": 0, "output": 0}},
-    "charges": [{"amount": 0, "currency": "USD", "type": "usage_based"}],
+    "charges": [{"amount": 0, "currency": "USD", "type": "net"}],
     "start_date": "2026-11-01T00:00:00Z",
     "end_date": "2026-11-02T00:00:00Z",
     "remote_data": BOB_1,
@@ -237,7 +238,7 @@ ROW_ADA_2 = {
     "user": {"id": "u_ada"},
     "model": {"id": "m-large"},
     "usage": {"tokens": {"input": 800, "output": 150}},
-    "charges": [{"amount": 0.3, "currency": "USD", "type": "usage_based"}],
+    "charges": [{"amount": 0.3, "currency": "USD", "type": "net"}],
     "start_date": "2026-11-02T00:00:00Z",
     "end_date": "2026-11-03T00:00:00Z",
     "remote_data": ADA_2,
@@ -248,7 +249,7 @@ ROW_CAL_25 = {
     "user": {"id": "u_cal", "email": "cal@example.com"},
     "model": {"id": "m-small"},
     "usage": {"tokens": {"input": 40, "output": 8}},
-    "charges": [{"amount": 0.01, "currency": "USD", "type": "usage_based"}],
+    "charges": [{"amount": 0.01, "currency": "USD", "type": "net"}],
     "start_date": "2026-11-25T00:00:00Z",
     "end_date": "2026-11-26T00:00:00Z",
     "remote_data": CAL_25,
@@ -259,7 +260,7 @@ ROW_DEE_3 = {
     "user": {"id": "u_dee", "email": "dee@example.com"},
     "model": {"id": "m-large"},
     "usage": {"tokens": {"input": 5, "output": 1}},
-    "charges": [{"amount": 12.5, "currency": "USD", "type": "usage_based"}],
+    "charges": [{"amount": 12.5, "currency": "USD", "type": "net"}],
     "start_date": "2026-11-03T00:00:00Z",
     "end_date": "2026-11-04T00:00:00Z",
     "remote_data": DEE_3,

@@ -77,6 +77,7 @@ errors:
 
 operations:
   - name: daily_usage
+    money: billed
     request:
       method: GET
       path: /v1/usage
@@ -95,7 +96,7 @@ operations:
           "metric_name": "daily_tokens",
           "user": {{"id": user_id, "email": email}},
           "model": {{"id": model, "provider": "acme"}},
-          "charges": [{{"amount": $money(cost), "currency": "USD", "type": "total"}}],
+          "charges": [{{"amount": $money(cost), "currency": "USD", "type": "net"}}],
           "usage": {{"tokens": {{"input": input_tokens, "output": output_tokens}}}},
           "start_date": $toInstant(date),
           "end_date": $addDays(date, 1)
@@ -147,7 +148,7 @@ def expected_rows(name: str = "acme") -> list[dict[str, Any]]:
             "metric_name": "daily_tokens",
             "user": {"id": "u-1", "email": "ada@acme.example"},
             "model": {"id": "acme-large", "provider": "acme"},
-            "charges": [{"amount": 0.42, "currency": "USD", "type": "total"}],
+            "charges": [{"amount": 0.42, "currency": "USD", "type": "net"}],
             "usage": {"tokens": {"input": 1200, "output": 340}},
             "start_date": "2026-11-01T00:00:00Z",
             "end_date": "2026-11-02T00:00:00Z",
@@ -159,7 +160,7 @@ def expected_rows(name: str = "acme") -> list[dict[str, Any]]:
             "metric_name": "daily_tokens",
             "user": {"id": "u-2", "email": "bob@acme.example"},
             "model": {"id": "acme-small", "provider": "acme"},
-            "charges": [{"amount": 0.08, "currency": "USD", "type": "total"}],
+            "charges": [{"amount": 0.08, "currency": "USD", "type": "net"}],
             "usage": {"tokens": {"input": 800, "output": 0}},
             "start_date": "2026-11-01T00:00:00Z",
             "end_date": "2026-11-02T00:00:00Z",
@@ -171,7 +172,7 @@ def expected_rows(name: str = "acme") -> list[dict[str, Any]]:
             "metric_name": "daily_tokens",
             "user": {"id": "u-1", "email": "ada@acme.example"},
             "model": {"id": "acme-large", "provider": "acme"},
-            "charges": [{"amount": 0.05, "currency": "USD", "type": "total"}],
+            "charges": [{"amount": 0.05, "currency": "USD", "type": "net"}],
             "usage": {"tokens": {"input": 50}},
             "start_date": "2026-11-02T00:00:00Z",
             "end_date": "2026-11-03T00:00:00Z",
@@ -400,6 +401,8 @@ def test_integrations_lists_the_user_mapping_with_its_file_and_the_builtins(user
         "builtin": False,
         "overrides": None,
         "fixtures": str(user.fixtures / "acme"),
+        "late_data": None,  # the user's mapping declares none: nothing is guessed
+        "operations": [{"name": "daily_usage", "money": "billed", "late_data": None}],
     }
     # Without the search path, the user's integration is not there.
     bare = unimeter(user, "integrations", env=cli_env(None)).stdout
