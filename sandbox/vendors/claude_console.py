@@ -98,7 +98,7 @@ PRICES = {
 BATCH_FACTOR = Decimal("0.5")
 LONG_CONTEXT_FACTORS = (Decimal(2), Decimal(2), Decimal(2), Decimal(2), Decimal("1.5"))
 WEB_SEARCH_CENTS = Decimal(1)
-CODE_EXECUTION_CENTS_PER_HOUR = Decimal(5)
+CODE_EXECUTION_CENTS_PER_MINUTE = Decimal("0.1")  # 6 cents a container hour: exact per minute
 
 COST_GROUPS = ("workspace_id", "description")
 USAGE_GROUPS = (
@@ -177,8 +177,11 @@ class ClaudeConsoleSimulator(VendorSimulator):
 
     @classmethod
     def sample_params(cls, now: datetime) -> dict[str, str]:
-        """Costs of the 14 days that ended three days ago: two pages of day buckets, many cost lines each."""
+        """Tokens of the 14 days that ended three days ago: two pages of day buckets, many results each. The usage
+        report, not the cost report, because its pages carry JSON numbers (cost amounts are strings), so every
+        sandbox fault kind (``nan`` included) has something to hit; both reports share the paging."""
         return {
+            "report_type": "usage",
             "start_date": (now - timedelta(days=16)).date().isoformat(),
             "end_date": (now - timedelta(days=3)).date().isoformat(),
         }
@@ -346,7 +349,7 @@ class ClaudeConsoleSimulator(VendorSimulator):
                 rng = self.rng("code-execution", workspace, day)
                 if rng.random() < 0.3:
                     minutes = rng.randint(1, 600) * elapsed // 1440
-                    cents = Decimal(minutes) * CODE_EXECUTION_CENTS_PER_HOUR / 60
+                    cents = Decimal(minutes) * CODE_EXECUTION_CENTS_PER_MINUTE
                     add(workspace, "Code Execution Usage", {"cost_type": "code_execution"}, cents)
         return sorted(lines.values(), key=lambda line: (line["workspace_id"] or "", line["description"]))
 
