@@ -14,7 +14,10 @@ def _vendor_words() -> set[str]:
     words = set()
     for name in available_integrations():
         spec = load_integration(name)
-        words.update(part for part in re.split(r"[^A-Za-z0-9]+", f"{spec.name} {spec.label}") if len(part) > 2)
+        # A parenthesised part of a label describes the integration ("OpenAI API (organization usage and costs)"):
+        # its words are not the vendor's name.
+        label = re.sub(r"\([^)]*\)", " ", spec.label)
+        words.update(part for part in re.split(r"[^A-Za-z0-9]+", f"{spec.name} {label}") if len(part) > 2)
     return words - {"Cloud", "cloud", "API", "api"}  # generic words inside labels such as "Confluent Cloud"
 
 
