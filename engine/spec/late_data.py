@@ -1,6 +1,6 @@
 """When vendor data stops changing: a mapping's ``late_data`` worked out for one period.
 
-Vendors revise what they reported for a while (Confluent for up to 72 hours, Datadog until the 16th of the next
+Vendors revise what they reported for a while (for up to some hours after a day, or until a date in the next
 month): a row fetched before then may still change, keeping its id. A sync uses :func:`final_at` to know which
 periods to fetch again; a caller uses :func:`is_final` to tell a settled figure from a provisional one.
 """

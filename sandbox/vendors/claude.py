@@ -590,6 +590,7 @@ class ClaudeSimulator(VendorSimulator):
         """Usage of one (user, product, model) over [start, end): per-day totals spread evenly over the minutes."""
         totals = [0] * 7
         day = start.date()
+        end = min(end, self.clock())  # nothing is reported for time that has not happened
         while datetime(day.year, day.month, day.day, tzinfo=UTC) < end:
             if self.active(user, day, PRODUCT_SURFACE[product]):
                 rng = self.rng("tokens", user, product, model, day)
@@ -655,6 +656,27 @@ class ClaudeSimulator(VendorSimulator):
             for cost_type, token_type, amount in fanned
             if amount > 0
         ]
+
+    def invoice(self, start: date, end: date) -> Decimal:
+        """What the cost report bills for the UTC days ``[start, end)``: every user's priced (product, model) rows
+        at the discounted amount, rounded to the report's six decimals of a cent as the rows are served."""
+        cents = Decimal(0)
+        for offset in range((end - start).days):
+            day = start + timedelta(days=offset)
+            midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            for user in range(self.config.users):
+                for product, model in self._combos(user):
+                    usage = self._tokens(user, product, model, midnight, midnight + timedelta(days=1))
+                    if usage["total_tokens"]:
+                        listed = sum(_list_cents(model, usage).values(), Decimal(0))
+                        cents += Decimal(f"{listed * DISCOUNT:.6f}")
+        return cents / 100
+
+    @classmethod
+    def billing_queries(cls, start: date, end: date) -> list[dict[str, str]]:
+        """One user_cost query per day: the integration reads one UTC day per call."""
+        days = (start + timedelta(days=n) for n in range((end - start).days))
+        return [{"date": day.isoformat(), "report_type": "user_cost"} for day in days]
 
     # ---- Admin API /usage_report/claude_code ------------------------------------------------------------------
 

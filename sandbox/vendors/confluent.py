@@ -212,7 +212,7 @@ class ConfluentSimulator(VendorSimulator):
             query = self._from_token(token, request) if token else self._first_query(request)
         except _BadRequest as bad:
             return self._failure(400, str(bad), parameter=bad.parameter)
-        total = (query.end - query.start).days * self.rows_per_day
+        total = self._days_served(query.start, query.end) * self.rows_per_day
         following = query.offset + query.page_size
         if fault == "loop_cursor":
             next_token: str | None = token or self._token(_Query(query.start, query.end, query.page_size, 0))
@@ -229,6 +229,23 @@ class ConfluentSimulator(VendorSimulator):
         )
         rows = self._rows(query.start, query.offset, min(following, total))
         return streamed_json(prefix, rows, "]}", headers=self._ok_headers())
+
+    def _days_served(self, start: date, end: date) -> int:
+        """The days of ``[start, end)`` that have costs: none after today (costs are reported as they accrue)."""
+        return max(0, (min(end, self.today() + timedelta(days=1)) - start).days)
+
+    def invoice(self, start: date, end: date) -> Decimal:
+        """Σ amount of every cost line of ``[start, end)``, promotional credits included, in whole cents."""
+        cents = 0
+        for offset in range(self._days_served(start, end)):
+            day = start + timedelta(days=offset)
+            for slot in range(self.rows_per_day):
+                cents += int(Decimal(repr(self.row(day, slot)["amount"])) * 100)
+        return Decimal(cents) / 100
+
+    @classmethod
+    def billing_queries(cls, start: date, end: date) -> list[dict[str, str]]:
+        return [{"start_date": start.isoformat(), "end_date": (end - timedelta(days=1)).isoformat()}]
 
     def _first_query(self, request: SimRequest) -> _Query:
         start = _parse_date(request, "start_date")

@@ -18,8 +18,10 @@ The doc gives no default for ``end_month``/``end_date``: without one, the simula
 (or day) the endpoint has. A range reaching past what the endpoint has is cut, not refused.
 
 Every month, organization and product has the charge types ``committed``, ``on_demand`` and ``total`` with
-``total = committed + on_demand`` exactly in cents; costs are USD dollars. An estimated month and the same month once
-historical carry the same (final) amounts.
+``total = committed + on_demand`` exactly in cents; costs are USD dollars. A month's final figure (historical_cost)
+is its estimate plus a late on-demand true-up (usage that reached Datadog after the estimate, up to 3% of it), so a
+month read first as an estimate and later as final changes its amounts, not its rows. :meth:`invoice` is the bill
+worked out from these numbers: final for a month historical_cost serves, the estimate otherwise.
 
 The clock. Which months each endpoint serves depends on "now". The simulator uses :attr:`DatadogSimulator.clock`
 when set (tests pin it to the engine's pinned ``now``) and the real UTC clock otherwise: no request says what time
@@ -33,6 +35,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from ..messages import SimRequest, SimResponse, json_response, streamed_json
@@ -125,7 +128,8 @@ class DatadogSimulator(VendorSimulator):
         except _BadRequest as problem:
             return self.error(400, str(problem))
         orgs = range(self.config.organizations) if view == "sub-org" else None
-        return streamed_json('{"data":[', self._items(periods, orgs), "]}")
+        final = request.path == HISTORICAL_PATH
+        return streamed_json('{"data":[', self._items(periods, orgs, final), "]}")
 
     def _estimated_periods(self, request: SimRequest) -> list[_Period]:
         today = self.now().date()
@@ -178,29 +182,31 @@ class DatadogSimulator(VendorSimulator):
         last = _parse_month(end_month, "end_month") if end_month else max(first, final)
         return [_Period(month, month, _days_in(month)) for month in _months(first, last, final)]
 
-    def _items(self, periods: list[_Period], orgs: range | None) -> Iterator[dict[str, Any]]:
+    def _items(self, periods: list[_Period], orgs: range | None, final: bool) -> Iterator[dict[str, Any]]:
         for period in periods:
             if orgs is None:
-                yield self._item(period, 0, self._summary_cents(period))
+                yield self._item(period, 0, self._summary_cents(period, final))
             else:
                 for org in orgs:
-                    yield self._item(period, org, self._org_cents(org, period))
+                    yield self._item(period, org, self._org_cents(org, period, final))
 
-    def _org_cents(self, org: int, period: _Period) -> dict[str, tuple[int, int]]:
-        """(committed, on_demand) cents per product of one organization, month-to-date through ``period.through``."""
+    def _org_cents(self, org: int, period: _Period, final: bool = False) -> dict[str, tuple[int, int]]:
+        """(committed, on_demand) cents per product of one organization, month-to-date through ``period.through``;
+        ``final`` adds the month's late on-demand true-up."""
         days = _days_in(period.month)
         cents: dict[str, tuple[int, int]] = {}
         for product, (committed_high, on_demand_high) in PRODUCTS.items():
             rng = self.rng(org, period.month.isoformat(), product)
             committed = rng.randint(0, committed_high) if rng.random() < 0.7 else 0
             on_demand = rng.randint(0, on_demand_high)
-            cents[product] = (committed * period.through // days, on_demand * period.through // days)
+            true_up = on_demand * rng.randint(0, 300) // 10_000 if final else 0
+            cents[product] = (committed * period.through // days, on_demand * period.through // days + true_up)
         return cents
 
-    def _summary_cents(self, period: _Period) -> dict[str, tuple[int, int]]:
+    def _summary_cents(self, period: _Period, final: bool = False) -> dict[str, tuple[int, int]]:
         totals = {product: (0, 0) for product in PRODUCTS}
         for org in range(self.config.organizations):
-            for product, (committed, on_demand) in self._org_cents(org, period).items():
+            for product, (committed, on_demand) in self._org_cents(org, period, final).items():
                 total_committed, total_on_demand = totals[product]
                 totals[product] = (total_committed + committed, total_on_demand + on_demand)
         return totals
@@ -227,6 +233,26 @@ class DatadogSimulator(VendorSimulator):
                 "charges": charges,
             },
         }
+
+    def invoice(self, start: date, end: date) -> Decimal:
+        """The bill of every month touching ``[start, end)`` (Datadog bills whole months), all organizations: the
+        final figure of a month historical_cost serves, else estimated_cost's month to date; none after today."""
+        today = self.now().date()
+        final_through = _add_months(_month_of(today), -1 if today.day >= FINAL_ON_DAY else -2)
+        cents = 0
+        for month in _months(_month_of(start), _month_of(end - timedelta(days=1)), _month_of(today)):
+            final = month <= final_through
+            through = today.day if month == _month_of(today) else _days_in(month)
+            period = _Period(month, month, through)
+            for org in range(self.config.organizations):
+                cents += sum(
+                    committed + on_demand for committed, on_demand in self._org_cents(org, period, final).values()
+                )
+        return Decimal(cents) / 100
+
+    @classmethod
+    def billing_queries(cls, start: date, end: date) -> list[dict[str, str]]:
+        return [{"start_date": start.isoformat(), "end_date": (end - timedelta(days=1)).isoformat()}]
 
     def _public_id(self, key: object) -> str:
         return hashlib.sha256(f"datadog|{self.config.seed}|{key}".encode()).hexdigest()[:16]

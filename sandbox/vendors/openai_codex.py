@@ -28,7 +28,8 @@ import base64
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from ..messages import SimRequest, SimResponse, json_response, streamed_json
@@ -269,6 +270,25 @@ class OpenAICodexSimulator(VendorSimulator):
             if usage.lines is None
             else {"lines_added": usage.lines[0], "lines_removed": usage.lines[1]},
         }
+
+    def invoice(self, start: date, end: date) -> Decimal:
+        """Σ cost_usd (native USD-billed usage) of every user and day of ``[start, end)`` the vendor has reported
+        (none after now); credits are not money and their list-price estimate is not billed."""
+        now = int(self.clock())
+        cents = 0
+        day = start
+        while day < end:
+            midnight = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+            if midnight < now:
+                for user in range(self.config.users):
+                    cents += self.day_usage(user, midnight).totals.cost_cents or 0
+            day += timedelta(days=1)
+        return Decimal(cents) / 100
+
+    @classmethod
+    def billing_queries(cls, start: date, end: date) -> list[dict[str, str]]:
+        """One query per day: the integration reads one UTC day per call."""
+        return [{"date": (start + timedelta(days=n)).isoformat()} for n in range((end - start).days)]
 
     def user_id(self, user: int) -> str:
         rng = self.rng("user", user)
