@@ -32,35 +32,53 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"rows": len(rows), "users": len(users), "tokens": tokens, "charges": dict(charges)}
 
 
+def query_label(integration: str, params: dict[str, str]) -> str:
+    """How the demo names one query: the integration, plus its parameters when it is not the default query."""
+    return " ".join([integration, *(f"{key}={value}" for key, value in sorted(params.items()))])
+
+
 def _table(summaries: dict[str, dict[str, Any]], out: TextIO) -> None:
-    header = f"{'integration':<14}{'rows':>7}{'pages':>7}{'users':>7}{'tokens':>12}  charges (USD, by type)"
+    """One line per query. `net` is the bill (docs/money.md); the other charge types are parts or gross figures,
+    listed beside it, never to be added to it."""
+    width = max([len("query"), *map(len, summaries)]) + 2
+    header = f"{'query':<{width}}{'rows':>7}{'pages':>7}{'users':>7}{'tokens':>14}{'net USD':>14}  other charges (USD)"
     print(header, file=out)
     print("-" * len(header), file=out)
-    for name, summary in summaries.items():
-        charges = ", ".join(f"{kind} {amount:,.2f}" for kind, amount in sorted(summary["charges"].items())) or "-"
+    for label, summary in summaries.items():
+        charges = dict(summary["charges"])
+        net = charges.pop("net", None)
+        others = ", ".join(f"{kind} {amount:,.2f}" for kind, amount in sorted(charges.items())) or "-"
         tokens = f"{summary['tokens']:,}" if summary["tokens"] else "-"
+        net_text = f"{net:,.2f}" if net is not None else "-"
         print(
-            f"{name:<14}{summary['rows']:>7}{summary['pages']:>7}{summary['users'] or '-':>7}{tokens:>12}  {charges}",
+            f"{label:<{width}}{summary['rows']:>7}{summary['pages']:>7}{summary['users'] or '-':>7}{tokens:>14}"
+            f"{net_text:>14}  {others}",
             file=out,
         )
 
 
 async def _collect(
-    name: str, credentials: dict[str, Any], context: dict[str, Any], progress: TextIO, position: str
+    name: str,
+    credentials: dict[str, Any],
+    context: dict[str, Any],
+    params: dict[str, str],
+    progress: TextIO,
+    position: str,
 ) -> tuple[list[dict[str, Any]], int]:
     rows: list[dict[str, Any]] = []
     pages = 0
-    async for page in iter_pages(name, credentials=credentials, context=context):
+    label = query_label(name, params)
+    async for page in iter_pages(name, credentials=credentials, context=context, params=params):
         rows.extend(page.rows)
         pages += 1
-        print(f"\r{position} {name}: {pages} page(s), {len(rows)} rows", end="", file=progress, flush=True)
+        print(f"\r{position} {label}: {pages} page(s), {len(rows)} rows", end="", file=progress, flush=True)
     print(file=progress)
     return rows, pages
 
 
 def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, progress: TextIO = sys.stderr) -> int:
     """Print unified usage from every simulator; 0 on success, 1 when any vendor query failed."""
-    from .sandbox import SandboxConfig, account_fields, start_sandbox
+    from .sandbox import SIMULATORS, SandboxConfig, account_fields, start_sandbox
 
     with (
         tempfile.TemporaryDirectory(prefix="unimeter-demo-") as folder,
@@ -82,21 +100,27 @@ def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, 
         responses: dict[str, dict[str, Any]] = {}
         summaries: dict[str, dict[str, Any]] = {}
         failed = False
-        for index, account in enumerate(accounts, start=1):
-            position = f"[{index}/{len(accounts)}]"
+        queries = [(account, params) for account in accounts for params in SIMULATORS[account.integration].demo_queries]
+        for index, (account, params) in enumerate(queries, start=1):
+            position = f"[{index}/{len(queries)}]"
+            label = query_label(account.integration, params)
             try:
                 rows, pages = asyncio.run(
-                    _collect(account.integration, account.credentials, account.context, progress, position)
+                    _collect(account.integration, account.credentials, account.context, params, progress, position)
                 )
             except UnimeterError as error:
-                print(f"\n{position} {account.integration}: {error.code}: {error.message}", file=progress)
+                print(f"\n{position} {label}: {error.code}: {error.message}", file=progress)
                 failed = True
                 continue
-            responses[account.integration] = {"result": rows, "next_cursor": None}
-            summaries[account.integration] = {**_summary(rows), "pages": pages}
+            responses[label] = {"result": rows, "next_cursor": None}
+            summaries[label] = {**_summary(rows), "pages": pages}
     if as_json:
         print(json.dumps(responses, indent=2), file=out)
     else:
         _table(summaries, out)
-        print("(unified rows from the local vendor sandbox; `unimeter demo --json` prints them in full)", file=out)
+        print(
+            "(unified rows from the local vendor sandbox, default queries on today's clock plus each money report;"
+            " net is the bill, docs/money.md; `unimeter demo --json` prints the rows in full)",
+            file=out,
+        )
     return 1 if failed else 0

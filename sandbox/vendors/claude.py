@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from ..messages import SimRequest, SimResponse, json_response
 from .base import VendorSimulator
@@ -177,8 +177,9 @@ class Cursor:
 
 class ClaudeSimulator(VendorSimulator):
     name = "claude"
-    rate_limit = (60, 60.0)  # Enterprise Analytics: 60 requests per minute per organization (claude.md)
+    rate_limit = (60, 60.0)  # 60 requests per minute per organization (Enterprise Analytics reference guide)
     has_expiring_cursors = True
+    demo_queries: ClassVar[tuple[dict[str, str], ...]] = ({}, {"report_type": "user_cost"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -6,34 +6,55 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import httpx
 
-from unimeter.demo import run_demo
+from unimeter.demo import query_label, run_demo
 from unimeter.run.validation import usage_validator
 from unimeter.sandbox import SIMULATORS
+from unimeter.sandbox.vendors.base import VendorSimulator
 from unimeter.spec import available_integrations, load_spec
+from unimeter.spec.functions import parse_instant
 
 
-def test_demo_prints_schema_valid_rows_from_every_simulator() -> None:
+def test_demo_prints_schema_valid_rows_from_every_simulator_and_every_money_report() -> None:
     out, progress = io.StringIO(), io.StringIO()
+    started = datetime.now(UTC)
     assert run_demo(as_json=True, out=out, progress=progress) == 0
     responses = json.loads(out.getvalue())
-    assert sorted(responses) == sorted(SIMULATORS)
-    for name, response in responses.items():
+    expected = {query_label(name, params) for name, sim in SIMULATORS.items() for params in sim.demo_queries}
+    assert set(responses) == expected and set(SIMULATORS) <= expected
+    for label, response in responses.items():
         assert response["next_cursor"] is None
-        assert response["result"], f"{name} returned no rows on its default query"
+        assert response["result"], f"{label} returned no rows"
         for row in response["result"]:
             assert not list(usage_validator().iter_errors(row))
+            if row.get("charges"):  # no charges for periods that have not happened
+                assert parse_instant(row["start_date"]) <= datetime.now(UTC), (label, row["id"])
     assert "page(s)" in progress.getvalue()
+    # Every integration whose vendor bills through its API shows that money: a net on one of its demo queries.
+    for name, simulator in SIMULATORS.items():
+        if simulator.invoice is VendorSimulator.invoice:
+            continue
+        nets = [
+            charge["amount"]
+            for params in simulator.demo_queries
+            for row in responses[query_label(name, params)]["result"]
+            for charge in row.get("charges", [])
+            if charge["type"] == "net"
+        ]
+        assert nets and sum(nets) > 0, f"the demo shows no money for {name} (started {started})"
 
 
-def test_demo_table_names_every_simulator() -> None:
+def test_demo_table_names_every_query_with_its_bill() -> None:
     out = io.StringIO()
     assert run_demo(out=out, progress=io.StringIO()) == 0
     table = out.getvalue()
-    for name in SIMULATORS:
-        assert f"\n{name} " in table
+    assert "net USD" in table.splitlines()[0]
+    for name, simulator in SIMULATORS.items():
+        for params in simulator.demo_queries:
+            assert f"\n{query_label(name, params)} " in table
 
 
 def test_every_simulator_belongs_to_an_integration() -> None:

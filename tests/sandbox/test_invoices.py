@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from unimeter.run.pipeline import alist_usage
+from unimeter.run.pipeline import iter_pages
 from unimeter.sandbox import SIMULATORS, SandboxConfig, account_fields, start_sandbox
 from unimeter.sandbox.vendors.base import VendorSimulator
+from unimeter.spec.registry import load_integration
+from unimeter.testing.money import money_problems
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 SMALL = {"users": 6, "organizations": 2, "resources": 3}  # 6 users: the fifth Codex user is USD-billed
@@ -43,11 +45,16 @@ def _rows(name: str, sandbox: Any, now: datetime, start: date, end: date) -> lis
     queries = SIMULATORS[name].billing_queries(start, end)
     assert queries, f"{name} has an invoice but names no billing queries"
 
+    spec = load_integration(name)
+    money = {operation.name: operation.money for operation in spec.operations}
+
     async def read_all() -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for params in queries:
-            response = await alist_usage(name, **account_fields(sandbox.endpoint(name)), params=params, now=now)
-            rows.extend(response["result"])
+            async for page in iter_pages(spec, **account_fields(sandbox.endpoint(name)), params=params, now=now):
+                for row in page.rows:  # every row keeps the money contract, not only the sum
+                    assert money_problems(row, money[page.operation], page.operation) == []
+                rows.extend(page.rows)
         return rows
 
     return asyncio.run(read_all())
