@@ -26,6 +26,7 @@ from __future__ import annotations
 import calendar
 import functools
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -148,6 +149,14 @@ def _sha256(text: Any) -> str:
 
 
 @_nullable
+def _digest(value: Any) -> str:
+    """16 hex digits of the SHA-256 of ``value`` as canonical JSON (keys sorted, no spaces): the same data gives the
+    same digest whatever the order of its keys, so a row id can tell apart two records equal in every dimension."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@_nullable
 def _add_days(moment: Any, days: Any = 0) -> str:
     return format_instant(parse_instant(moment) + timedelta(days=float(days)))
 
@@ -198,6 +207,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "decimalSub": _decimal_sub,
     "decimalMul": _decimal_mul,
     "sha256": _sha256,
+    "digest": _digest,
     "addDays": _add_days,
     "addMonths": _add_months,
     "startOfDay": _start_of_day,

@@ -27,6 +27,7 @@ def test_every_function_in_the_table_is_covered_here() -> None:
         "decimalSub",
         "decimalMul",
         "sha256",
+        "digest",
         "addDays",
         "addMonths",
         "startOfDay",
@@ -36,6 +37,15 @@ def test_every_function_in_the_table_is_covered_here() -> None:
         "formatDate",
     }
     assert set(FUNCTIONS) == covered
+
+
+def test_digest_is_the_canonical_json_of_a_record_whatever_its_key_order() -> None:
+    record = {"b": 1, "a": [1, 2.5, "x"], "c": {"z": None, "y": "é"}}
+    canonical = '{"a":[1,2.5,"x"],"b":1,"c":{"y":"é","z":null}}'
+    assert _eval("$digest($)", record) == hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    assert _eval("$digest($)", dict(reversed(list(record.items())))) == _eval("$digest($)", record)
+    assert _eval("$digest($)", {**record, "b": 2}) != _eval("$digest($)", record)
+    assert _eval("$digest(missing)", record) is None
 
 
 @pytest.mark.parametrize(
