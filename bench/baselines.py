@@ -265,7 +265,8 @@ def _datadog_rows(record: dict[str, Any], operation: str, window_start: datetime
 
 
 def datadog(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
-    """One request per month: estimated_cost for the current and previous month, historical_cost before."""
+    """One request per month: estimated_cost until the month is final (the 17th of the next month), then
+    historical_cost."""
     credentials = endpoint["credentials"]
     view = endpoint["context"].get("view", "sub-org")
     headers = {
@@ -276,13 +277,13 @@ def datadog(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> 
     this_month = _month_start(now)
     start = _month_start(_parse(params["start_date"]))
     end = min(_add_months(_month_start(_parse(params["end_date"])), 1), _add_months(this_month, 1))
-    estimated_from = _add_months(this_month, -1)
     rows: list[Row] = []
     seen: set[str] = set()
     with _client(endpoint["base_url"]) as client:
         month = start
         while month < end:
-            operation = "estimated_cost" if month >= estimated_from else "historical_cost"
+            final_from = _add_months(month, 1) + timedelta(days=16)
+            operation = "estimated_cost" if now < final_from else "historical_cost"
             text = month.strftime("%Y-%m")
             response = client.get(
                 f"/api/v2/usage/{operation}",

@@ -748,7 +748,8 @@ def test_claude_code_report(vendor: VendorServer) -> None:
             params={"date": "2025-08-08", "report_type": "claude_code"},
         )
     )
-    key = "claude:claude_code:2025-08-08:user@emaildomain.com:iTerm.app"
+    # the docs example is one user actor: terminal, customer and subscription type are its dimensions
+    key = "claude:claude_code:2025-08-08:user@emaildomain.com:iTerm.app:api:enterprise"
     base = {
         "product": CLAUDE_PRODUCT,
         "organization": {"id": "12345678-1234-5678-1234-567812345678"},
