@@ -426,59 +426,106 @@ def confluent(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -
 # ------------------------------------------------------------------------------------------------ openai-codex
 
 
-def _codex_row(r: dict[str, Any], workspace: str) -> Row:
+_CODEX_FIGURES = (
+    "credits",
+    "cost_usd",
+    "uncached_text_input_tokens",
+    "cached_text_input_tokens",
+    "text_output_tokens",
+    "text_total_tokens",
+)
+
+
+def _codex_charges(figures: dict[str, Any]) -> list[Row] | None:
+    cost = figures.get("cost_usd")
+    if cost is None:
+        return None
+    return [
+        {"amount": _money(cost), "currency": "USD", "type": "usage_based"},
+        {"amount": _money(cost), "currency": "USD", "type": "net"},
+    ]
+
+
+def _codex_measures(figures: dict[str, Any]) -> Row:
+    credits = figures.get("credits")
+    return {
+        "quantity": credits,
+        "unit": "credits" if credits is not None else None,
+        "tokens": {
+            "input": figures.get("uncached_text_input_tokens"),
+            "cache_read": figures.get("cached_text_input_tokens"),
+            "output": figures.get("text_output_tokens"),
+            "total": figures.get("text_total_tokens"),
+        },
+    }
+
+
+def _codex_rows(r: dict[str, Any], workspace: str, organization: str) -> list[Row]:
+    """The user's row, and one row per model entry for every figure the entries report and add up to totals."""
     actor = r.get("actor") or {}
     uid = r.get("user_id") or actor.get("user_id")
     email = actor.get("email") or r.get("email")
-    names = list(dict.fromkeys(m["model"] for m in (r.get("models") or []) if m.get("model") is not None))
-    model = names[0] if len(names) == 1 and names[0] != "other" else None
     t = r.get("totals") or {}
-    charges = [
-        c
-        for c in (
-            {"amount": _money(t["cost_usd"]), "currency": "USD", "type": "usage_based"}
-            if t.get("cost_usd") is not None
-            else None,
-            {"amount": _money(t["cost_usd"]), "currency": "USD", "type": "net"}
-            if t.get("cost_usd") is not None
-            else None,
-        )
-        if c is not None
+    models = [m for m in (r.get("models") or []) if isinstance(m, dict)]
+    moved = [
+        f
+        for f in _CODEX_FIGURES
+        if models
+        and t.get(f) is not None
+        and all(m.get(f) is not None for m in models)
+        and Decimal(repr(t[f])) == sum((Decimal(repr(m[f])) for m in models), Decimal(0))
     ]
+    split = bool(models and moved)
+    names = list(dict.fromkeys(m["model"] for m in models if m.get("model") is not None))
+    model = names[0] if not split and len(names) == 1 and names[0] != "other" else None
+    user_figures = {f: t.get(f) for f in _CODEX_FIGURES if f not in moved} if split else t
     activity = [v for v in (t.get("threads"), t.get("turns")) if v is not None]
     started = datetime.fromtimestamp(r["start_time"], UTC)
     code = r.get("code_attribution") or {}
-    credits = t.get("credits")
-    return {
-        "id": f"openai-codex:{workspace}:{started.strftime('%Y-%m-%d')}:{uid or 'workspace'}",
+    row_id = f"openai-codex:{workspace}:{started.strftime('%Y-%m-%d')}:{uid or 'workspace'}"
+    base = {
         "product": {"id": "codex", "name": "Codex"},
-        "metric_name": "codex_usage",
         "resources": [{"id": workspace, "workspace": {"id": workspace}}],
+        "organization": {"id": organization},
         "user": {"id": uid, "email": email},
-        "model": {"id": model, "provider": "openai"} if model else None,
-        "charges": charges or None,
-        "usage": {
-            "quantity": credits,
-            "unit": "credits" if credits is not None else None,
-            "conversations": {"thread_count": t.get("threads"), "turn_count": t.get("turns")},
-            "tokens": {
-                "input": t.get("uncached_text_input_tokens"),
-                "cache_read": t.get("cached_text_input_tokens"),
-                "output": t.get("text_output_tokens"),
-                "total": t.get("text_total_tokens"),
-            },
-            "code": {"lines_added": code.get("lines_added"), "lines_removed": code.get("lines_removed")},
-            "activity": {"is_active": any(v > 0 for v in activity) if activity else None},
-        },
         "start_date": _instant(started),
         "end_date": _instant(datetime.fromtimestamp(r["end_time"], UTC)),
         "surface": "codex",
     }
+    rows = [
+        {
+            "id": row_id,
+            **base,
+            "metric_name": "codex_usage",
+            "model": {"id": model, "provider": "openai"} if model else None,
+            "charges": _codex_charges(user_figures),
+            "usage": {
+                "conversations": {"thread_count": t.get("threads"), "turn_count": t.get("turns")},
+                "code": {"lines_added": code.get("lines_added"), "lines_removed": code.get("lines_removed")},
+                "activity": {"is_active": any(v > 0 for v in activity) if activity else None},
+                **_codex_measures(user_figures),
+            },
+        }
+    ]
+    for entry in models if split else []:
+        figures = {f: entry.get(f) for f in moved}
+        rows.append(
+            {
+                "id": f"{row_id}:{entry['model']}:{entry.get('speed') or 'default'}",
+                **base,
+                "metric_name": "codex_model_usage",
+                "model": {"id": entry["model"], "provider": "openai"} if entry["model"] != "other" else None,
+                "charges": _codex_charges(figures),
+                "usage": _codex_measures(figures),
+            }
+        )
+    return rows
 
 
 def openai_codex(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
     """GET .../workspaces/{id}/usage for one day (``params["date"]``), following next_page while has_more."""
     workspace = endpoint["context"]["workspace_id"]
+    organization = endpoint["context"].get("organization_id") or workspace
     auth = {"Authorization": f"Bearer {endpoint['credentials']['api_key']}", "Accept": "application/json"}
     day = _parse(params["date"])
     start_s = int(day.timestamp())
@@ -493,7 +540,8 @@ def openai_codex(endpoint: dict[str, Any], params: dict[str, str], now: datetime
             response.raise_for_status()
             body = loads(response.content)
             for record in body.get("data") or []:
-                _emit(rows, _codex_row(record, workspace), record, "openai-codex", "codex_usage", index, seen)
+                for row in _codex_rows(record, workspace, organization):
+                    _emit(rows, row, record, "openai-codex", "codex_usage", index, seen)
                 index += 1
             if body.get("has_more") is not True or not body.get("next_page"):
                 break

@@ -504,29 +504,42 @@ CODEX_RECORD = json.loads(CODEX_USAGE)["data"][0]
 
 
 def codex_expected() -> list[dict[str, Any]]:
+    # The one models[] entry reports credits and every token field, equal to totals: those figures go on the model's
+    # row; the user's row keeps threads, turns and lines. cost_usd is null: nothing billed in USD, so no charge;
+    # estimated_cost_usd 49.38 is an illustration (credits x list rate) and stays in remote_data.
+    base = {
+        "product": {"id": "codex", "name": "Codex"},
+        "resources": [{"id": WORKSPACE_ID, "workspace": {"id": WORKSPACE_ID}}],
+        "organization": {"id": WORKSPACE_ID},  # no organization_id in the context: the workspace
+        "user": {"id": "user-AbC123xyz", "email": "dev@example.com"},
+        "start_date": "2026-03-05T00:00:00Z",
+        "end_date": "2026-03-06T00:00:00Z",
+        "surface": "codex",
+        "remote_data": CODEX_RECORD,
+    }
+    user_row = f"openai-codex:{WORKSPACE_ID}:2026-03-05:user-AbC123xyz"  # start_time 1772668800 = 2026-03-05
     return [
         {
-            "id": f"openai-codex:{WORKSPACE_ID}:2026-03-05:user-AbC123xyz",  # start_time 1772668800 = 2026-03-05
-            "product": {"id": "codex", "name": "Codex"},
+            "id": user_row,
+            **base,
             "metric_name": "codex_usage",
-            "resources": [{"id": WORKSPACE_ID, "workspace": {"id": WORKSPACE_ID}}],
-            "user": {"id": "user-AbC123xyz", "email": "dev@example.com"},
-            "model": {"id": "gpt-5.5", "provider": "openai"},
-            # cost_usd is null: nothing billed in USD, so no charge; estimated_cost_usd 49.38 is an illustration
-            # (credits x list rate) and stays in remote_data.
             "usage": {
-                "quantity": 1234.5,
-                "unit": "credits",
                 "conversations": {"thread_count": 12, "turn_count": 48},
-                "tokens": {"input": 100000, "cache_read": 2000000, "output": 50000, "total": 2150000},
                 "code": {"lines_added": 420, "lines_removed": 95},
                 "activity": {"is_active": True},
             },
-            "start_date": "2026-03-05T00:00:00Z",
-            "end_date": "2026-03-06T00:00:00Z",
-            "surface": "codex",
-            "remote_data": CODEX_RECORD,
-        }
+        },
+        {
+            "id": f"{user_row}:gpt-5.5:standard",
+            **base,
+            "metric_name": "codex_model_usage",
+            "model": {"id": "gpt-5.5", "provider": "openai"},
+            "usage": {
+                "quantity": 1234.5,
+                "unit": "credits",
+                "tokens": {"input": 100000, "cache_read": 2000000, "output": 50000, "total": 2150000},
+            },
+        },
     ]
 
 

@@ -298,13 +298,25 @@ def test_the_engine_reads_every_page_of_the_sample_query_into_schema_valid_rows(
         )["result"]
         requests = sandbox.request_count(NAME)
     assert params == {"date": "2026-11-25"}
-    assert len(result) == CONFIG.users  # one row per user for the one day
+    users = [row for row in result if row["metric_name"] == "codex_usage"]
+    assert len(users) == CONFIG.users  # one row per user for the one day
     assert requests == -(-CONFIG.users // PAGE_CAP) > 1
     validator = Draft202012Validator(USAGE_SCHEMA, format_checker=FormatChecker())
     for row in result:
         assert list(validator.iter_errors(row)) == []
         assert row["start_date"] == "2026-11-25T00:00:00Z" and row["end_date"] == "2026-11-26T00:00:00Z"
-    assert len({row["id"] for row in result}) == CONFIG.users
+    assert len({row["id"] for row in result}) == len(result)
+    # The simulator's model entries add up to totals: every active user's tokens and credits are on model rows, one
+    # per (model, speed) the vendor reports, and no figure is on two rows.
+    models = [row for row in result if row["metric_name"] == "codex_model_usage"]
+    assert models and all("model" in row or ":other:" in row["id"] for row in models)  # "other": no model
+    for user in users:
+        mine = [row for row in models if row["id"].startswith(user["id"] + ":")]
+        if mine:
+            assert "tokens" not in user["usage"] and "quantity" not in user["usage"]
+            record = user["remote_data"]
+            assert sum(row["usage"]["quantity"] for row in mine) == pytest.approx(record["totals"]["credits"])
+            assert len(mine) == len(record["models"])
 
 
 def test_a_wrong_or_missing_key_is_401_and_another_workspace_403() -> None:
