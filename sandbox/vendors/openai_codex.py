@@ -287,8 +287,8 @@ class OpenAICodexSimulator(VendorSimulator):
 
     @classmethod
     def billing_queries(cls, start: date, end: date) -> list[dict[str, str]]:
-        """One query per day: the integration reads one UTC day per call."""
-        return [{"date": (start + timedelta(days=n)).isoformat()} for n in range((end - start).days)]
+        """One range query (the integration reads up to 30 days per request)."""
+        return [{"date": start.isoformat(), "end_date": (end - timedelta(days=1)).isoformat()}]
 
     def user_id(self, user: int) -> str:
         rng = self.rng("user", user)
