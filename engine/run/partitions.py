@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..errors import QueryCheckError
+from ..errors import MappingError, QueryCheckError
 from ..spec.functions import add_months, format_instant, parse_instant
 from ..spec.model import PartitionSpec
 from ..spec.scope import Scope
@@ -66,11 +66,24 @@ def plan_windows(partition: PartitionSpec, scope: Scope) -> list[PartitionWindow
             f"the requested range is empty: start {format_instant(start)} is not before end {format_instant(end)}"
         )
     windows = []
-    for index, (window_start, window_end) in enumerate(SPLITTERS[partition.kind](start, end, partition.size)):
+    size = _size(partition, scope)
+    for index, (window_start, window_end) in enumerate(SPLITTERS[partition.kind](start, end, size)):
         if index >= MAX_WINDOWS:
             raise QueryCheckError(f"the requested range needs more than {MAX_WINDOWS} vendor windows")
         windows.append(PartitionWindow(format_instant(window_start), format_instant(window_end), index))
     return windows
+
+
+def _size(partition: PartitionSpec, scope: Scope) -> int:
+    """The window size: the declared integer, or what its expression gives for this query (a whole number >= 1)."""
+    if isinstance(partition.size, int):
+        return partition.size
+    value = partition.size.evaluate(None, scope)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1 or int(value) != value:
+        raise MappingError(
+            f"partition.size must evaluate to a whole number of at least 1, got {value!r}", key_path="partition.size"
+        )
+    return int(value)
 
 
 def _normalise(value: Any) -> str | None:

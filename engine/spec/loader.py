@@ -174,7 +174,9 @@ class _Builder:
             raise self.error(f"a {raw['kind']!r} partition needs start and end", ("partition",))
         return PartitionSpec(
             kind=raw["kind"],
-            size=raw.get("size", 1),
+            size=self.template(raw["size"], ("partition", "size"))
+            if isinstance(raw.get("size"), dict)
+            else raw.get("size", 1),
             concurrency=raw.get("concurrency", 1),
             start=self.optional(raw, "start", ("partition",)),
             end=self.optional(raw, "end", ("partition",)),

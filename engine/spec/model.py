@@ -97,7 +97,8 @@ class AuthSpec:
 @dataclass(frozen=True)
 class PartitionSpec:
     kind: str = "none"
-    size: int = 1
+    size: int | Template = 1
+    """Days or months per window; a Template when it depends on the query (evaluated with $params, $context)."""
     concurrency: int = 1
     start: Template | None = None
     end: Template | None = None

@@ -675,9 +675,9 @@ class ClaudeSimulator(VendorSimulator):
 
     @classmethod
     def billing_queries(cls, start: date, end: date) -> list[dict[str, str]]:
-        """One user_cost query per day: the integration reads one UTC day per call."""
-        days = (start + timedelta(days=n) for n in range((end - start).days))
-        return [{"date": day.isoformat(), "report_type": "user_cost"} for day in days]
+        """One user_cost range query (the integration reads up to 31 days per request, in day buckets)."""
+        last = end - timedelta(days=1)
+        return [{"start_date": start.isoformat(), "end_date": last.isoformat(), "report_type": "user_cost"}]
 
     # ---- Admin API /usage_report/claude_code ------------------------------------------------------------------
 

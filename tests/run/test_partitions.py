@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.helpers.specs import GET_USAGE, demo_spec, operation
-from unimeter.errors import QueryCheckError
+from unimeter.errors import MappingError, QueryCheckError
 from unimeter.run.partitions import PartitionWindow, plan_windows
 from unimeter.run.pipeline import alist_usage
 from unimeter.spec import Scope, Template, load_spec
@@ -162,3 +162,42 @@ def test_inverted_range_fails_before_any_request_is_sent() -> None:
             )
         )
     assert sent == []
+
+
+def _sized_by_report(report: str) -> list[tuple[str | None, str | None, int]]:
+    size = Template(expression=Expression("$params.report = 'long' ? 31 : 1"))
+    partition = PartitionSpec(kind="days", size=size, start=_literal("2026-10-01"), end=_literal("2026-10-04"))
+    return [(w.start, w.end, w.index) for w in plan_windows(partition, Scope(params={"report": report}))]
+
+
+def test_a_size_expression_sizes_the_windows_by_the_query() -> None:
+    # a vendor whose reports take a month per request and whose other endpoints take one day
+    assert _sized_by_report("long") == [("2026-10-01T00:00:00Z", "2026-10-04T00:00:00Z", 0)]
+    assert [w[0] for w in _sized_by_report("daily")] == [
+        "2026-10-01T00:00:00Z",
+        "2026-10-02T00:00:00Z",
+        "2026-10-03T00:00:00Z",
+    ]
+
+
+@pytest.mark.parametrize("bad", ["0", "1.5", "'7'", "true", "null"])
+def test_a_size_expression_that_is_not_a_whole_positive_number_is_a_mapping_error(bad: str) -> None:
+    partition = PartitionSpec(
+        kind="days", size=Template(expression=Expression(bad)), start=_literal("2026-10-01"), end=_literal("2026-10-04")
+    )
+    with pytest.raises(MappingError, match=r"partition\.size must evaluate to a whole number of at least 1"):
+        plan_windows(partition, Scope())
+
+
+def test_a_size_expression_loads_from_yaml() -> None:
+    spec = load_spec(
+        "demo.yaml",
+        text=demo_spec(
+            sections="partition: {kind: days, size: {jsonata: \"$params.n\"}, start: '2026-10-01', end: '2026-10-05'}\n"
+        ),
+    )
+    windows = plan_windows(spec.partition, Scope(params={"n": 2}))
+    assert [(w.start, w.end) for w in windows] == [
+        ("2026-10-01T00:00:00Z", "2026-10-03T00:00:00Z"),
+        ("2026-10-03T00:00:00Z", "2026-10-05T00:00:00Z"),
+    ]
