@@ -126,9 +126,24 @@ ERROR_TYPES = {
     410: "invalid_request_error",
     413: "request_too_large",
     429: "rate_limit_error",
+    500: "api_error",
     504: "timeout_error",
     529: "overloaded_error",
 }
+
+
+def anthropic_error(status: int, message: str) -> SimResponse:
+    """Anthropic's error body ``{"type": "error", "error": {type, message}, "request_id"}`` with its request-id
+    header, as every Anthropic API answers (the Enterprise analytics and the Console Admin simulators share it)."""
+    request_id = "req_sandbox" + hashlib.sha256(f"{status}{message}".encode()).hexdigest()[:20]
+    body = {
+        "type": "error",
+        "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
+        "request_id": request_id,
+    }
+    return json_response(body, status, {"request-id": request_id})
+
+
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _BUCKET_MINUTES = {"1d": 1440, "1h": 60, "1m": 1}
@@ -194,13 +209,7 @@ class ClaudeSimulator(VendorSimulator):
         return {"date": (now - timedelta(days=4)).date().isoformat(), "report_type": "user_usage"}
 
     def error(self, status: int, message: str) -> SimResponse:
-        request_id = "req_sandbox" + hashlib.sha256(f"{status}{message}".encode()).hexdigest()[:20]
-        body = {
-            "type": "error",
-            "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
-            "request_id": request_id,
-        }
-        return json_response(body, status, {"request-id": request_id})
+        return anthropic_error(status, message)
 
     def handle(self, request: SimRequest, fault: str | None) -> SimResponse:
         routes: dict[str, Callable[[SimRequest, str | None], SimResponse]] = {

@@ -57,6 +57,7 @@ from typing import Any, ClassVar
 from ..config import SandboxConfig
 from ..messages import SimRequest, SimResponse, json_response
 from .base import VendorSimulator
+from .claude import anthropic_error
 
 ADMIN_API_KEY = "sk-ant-admin01-sandbox-console"
 API_VERSION = "2023-06-01"
@@ -124,15 +125,6 @@ USAGE_FILTERS = {
     "speeds[]": "speed",
 }
 LINE_FIELDS = ("cost_type", "model", "service_tier", "token_type", "context_window")
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -204,13 +196,7 @@ class ClaudeConsoleSimulator(VendorSimulator):
         return cents / 100
 
     def error(self, status: int, message: str) -> SimResponse:
-        request_id = "req_sandbox" + hashlib.sha256(f"{status}{message}".encode()).hexdigest()[:20]
-        body = {
-            "type": "error",
-            "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
-            "request_id": request_id,
-        }
-        return json_response(body, status, {"request-id": request_id})
+        return anthropic_error(status, message)
 
     def handle(self, request: SimRequest, fault: str | None) -> SimResponse:
         routes: dict[str, Callable[[SimRequest, str | None], SimResponse]] = {
