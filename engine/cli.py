@@ -160,6 +160,34 @@ def _cmd_integrations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    """Write the integrations page (docs/integrations.md), or with --check tell whether the file is stale."""
+    from .docs_gen import generate
+
+    try:
+        page = generate()
+    except UnimeterError as error:
+        print(f"unimeter docs: {error}", file=sys.stderr)
+        return 1
+    output = Path(args.output)
+    if args.check:
+        current = output.read_text(encoding="utf-8") if output.is_file() else None
+        if current != page:
+            state = "does not exist" if current is None else "is stale"
+            print(
+                f"unimeter docs: {output} {state}: it does not match the mappings;"
+                f" run `unimeter docs --output {output}`",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{output}: up to date")
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(page, encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -256,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     integrations.add_argument("--json", action="store_true", help="print them as a JSON array")
     integrations.set_defaults(handler=_cmd_integrations)
+    docs = commands.add_parser(
+        "docs", parents=[mappings], help="generate docs/integrations.md from the mappings on the search path"
+    )
+    docs.add_argument("--output", default="docs/integrations.md", metavar="FILE", help="where the page goes")
+    docs.add_argument("--check", action="store_true", help="exit 1 when FILE differs from what would be generated")
+    docs.set_defaults(handler=_cmd_docs)
     usage = commands.add_parser(
         "usage", parents=[mappings], help="run one unified usage query and print the response JSON"
     )
