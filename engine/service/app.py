@@ -30,6 +30,7 @@ from ..errors import (
     UnimeterError,
 )
 from .accounts_api import AccountsApi
+from .integrations_api import IntegrationsApi
 from .limits import BodySizeLimit
 from .request_id import RequestId, request_id
 from .tokens_api import TokensApi
@@ -110,6 +111,7 @@ def create_app(service: UsageService) -> Starlette:
     """The ASGI application; the routes are the reference's endpoint plus accounts, tokens, health and OpenAPI."""
     accounts = AccountsApi(service.store)
     tokens = TokensApi(service.store)
+    integrations = IntegrationsApi(service.store)
     routes = [
         Route("/unified/usage-metering/usage", usage_endpoint(service), methods=["GET"]),
         Route("/integrated-accounts", accounts.create, methods=["POST"]),
@@ -120,6 +122,8 @@ def create_app(service: UsageService) -> Starlette:
         Route("/api-tokens", tokens.list, methods=["GET"]),
         Route("/api-tokens/{token_id}", tokens.update, methods=["PATCH"]),
         Route("/api-tokens/{token_id}", tokens.revoke, methods=["DELETE"]),
+        Route("/integrations", integrations.list, methods=["GET"]),
+        Route("/integrations/{name}", integrations.get, methods=["GET"]),
         Route("/health", _health_endpoint(service.store), methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]

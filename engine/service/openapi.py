@@ -173,6 +173,55 @@ def _tokens_paths() -> dict[str, Any]:
     }
 
 
+def _integrations_paths() -> dict[str, Any]:
+    """``/integrations``: what each integration offers (the data of docs/integrations.md)."""
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    unauthorized = {"401": {"description": "Missing, wrong, expired or revoked API token", **error}}
+    info = {
+        "type": "object",
+        "description": "One integration: credentials by name (never values), context, params, fills, partition, "
+        "rate_limit, late_data and operations (pagination and money, docs/money.md)",
+        "required": ["name", "label", "docs_url", "credentials", "params", "fills", "partition", "operations"],
+        "properties": {
+            "name": {"type": "string"},
+            "label": {"type": "string"},
+            "docs_url": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "credentials": {"type": "array", "items": {"type": "object"}},
+            "context": {"type": "array", "items": {"type": "object"}},
+            "params": {"type": "array", "items": {"type": "object"}},
+            "fills": {"type": "array", "items": {"type": "string"}},
+            "partition": {"type": "object"},
+            "rate_limit": {"type": ["object", "null"]},
+            "late_data": {"type": ["object", "null"]},
+            "operations": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    listing = {
+        "description": "Every integration on the mapping search path",
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"result": {"type": "array", "items": info}}}
+            }
+        },
+    }
+    name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "/integrations": {"get": {"operationId": "listIntegrations", "responses": {"200": listing, **unauthorized}}},
+        "/integrations/{name}": {
+            "parameters": name,
+            "get": {
+                "operationId": "getIntegration",
+                "responses": {
+                    "200": {"description": "The integration", "content": {"application/json": {"schema": info}}},
+                    **unauthorized,
+                    "404": {"description": "No such integration", **error},
+                },
+            },
+        },
+    }
+
+
 def _accounts_paths() -> dict[str, Any]:
     """``/integrated-accounts``: the accounts API, in the caller's environment."""
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -364,6 +413,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **_accounts_paths(),
+            **_integrations_paths(),
             **_tokens_paths(),
         },
     }
