@@ -25,7 +25,8 @@ MONEY_MEANING = {
 
 
 def valid_fills() -> list[dict[str, str]]:
-    """Every value a mapping's ``fills`` may name: the Usage schema's top-level fields and ``usage.<group>``."""
+    """Every value a mapping's ``fills`` may name: the Usage schema's top-level fields but ``usage``, and its groups
+    ``usage.<group>``."""
     schema = load_schema("usage.schema.json")
     definitions = schema.get("$defs", {})
 
@@ -38,8 +39,9 @@ def valid_fills() -> list[dict[str, str]]:
 
     fills: list[dict[str, str]] = []
     for name, prop in schema["properties"].items():
-        fills.append({"name": name, "description": describe(prop)})
-        if name == "usage":
+        if name != "usage":
+            fills.append({"name": name, "description": describe(prop)})
+        else:  # fills names the usage groups, never usage as a whole
             group = definitions.get(prop.get("$ref", "").removeprefix("#/$defs/"), prop)
             for sub, sub_prop in group.get("properties", {}).items():
                 fills.append({"name": f"usage.{sub}", "description": describe(sub_prop)})

@@ -37,6 +37,7 @@ def test_the_page_describes_every_integration_without_secret_values() -> None:
         assert f"(`{mapping.stem}`)" in page
     assert "## Valid `fills` values" in page
     assert "| `usage.tokens` |" in page
+    assert "| `usage` |" not in page  # fills names the usage groups, never usage as a whole
     assert "[billed](money.md)" in page
 
 
