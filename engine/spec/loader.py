@@ -32,6 +32,7 @@ from .model import (
     RequestSpec,
     Template,
 )
+from .semantic_lint import semantic_problems
 from .yaml_source import KeyPath, SourceDocument, format_key_path, load_yaml
 
 
@@ -292,6 +293,9 @@ def lint_spec(path: Path | str, text: str | None = None) -> list[SpecError]:
         spec = _Builder(document).build()
     except SpecError as error:
         return [error]
+    semantic = semantic_problems(document, text if text is not None else Path(path).read_text(encoding="utf-8"))
+    if semantic:
+        return semantic
     expected_name = Path(path).stem
     if spec.name != expected_name:
         line, column = document.position(("name",)) or (None, None)

@@ -1,0 +1,110 @@
+"""Lint checks that a schema cannot make and replay would miss: names an expression uses that the mapping never
+declares, and ``fills`` entries that are not fields of the Usage schema.
+
+The expression scan is tokenizer-level: string literals, comments and backquoted names are skipped, so
+``"$params.x"`` in a string is not a reference. A mistake is located at its YAML line and column, inside a
+``jsonata: |`` block scalar too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import SpecError
+from ..resources import load_schema
+from .yaml_source import KeyPath, SourceDocument, format_key_path
+
+_DECLARED = ("credentials", "params", "context")
+_REFERENCE = re.compile(r"\$(credentials|params|context)\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _code_spans(source: str) -> Iterator[tuple[int, str]]:
+    """(offset, text) of each stretch of ``source`` outside strings, comments and backquoted names."""
+    index, start, length = 0, 0, len(source)
+    while index < length:
+        char = source[index]
+        if char in "\"'`":
+            yield start, source[start:index]
+            end = index + 1
+            while end < length and source[end] != char:
+                end += 2 if source[end] == "\\" else 1
+            index = start = end + 1
+            continue
+        if source.startswith("/*", index):
+            yield start, source[start:index]
+            end = source.find("*/", index + 2)
+            index = start = length if end < 0 else end + 2
+            continue
+        index += 1
+    yield start, source[start:]
+
+
+def _expressions(data: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    if isinstance(data, dict):
+        if set(data) == {"jsonata"} and isinstance(data["jsonata"], str):
+            yield (*path, "jsonata"), data["jsonata"]
+            return
+        for key, value in data.items():
+            yield from _expressions(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _expressions(value, (*path, index))
+
+
+def source_position(document: SourceDocument, lines: list[str], path: KeyPath, offset: int) -> tuple[int, int]:
+    """YAML (line, column) of character ``offset`` of the expression at ``path`` (inside a block scalar too)."""
+    key_line, key_column = document.position(path) or (1, 1)
+    key_text = lines[key_line - 1] if key_line - 1 < len(lines) else ""
+    after_key = key_text[key_column - 1 :].split(":", 1)[-1].strip()
+    before = document_value(document, path)[:offset]
+    row, column = before.count("\n"), offset - (before.rfind("\n") + 1)
+    if after_key[:1] in ("|", ">"):
+        first = key_line + 1
+        while first - 1 < len(lines) and not lines[first - 1].strip():
+            first += 1
+        content = lines[first - 1] if first - 1 < len(lines) else ""
+        indent = len(content) - len(content.lstrip(" "))
+        return first + row, indent + column + 1
+    value_column = key_text.find(after_key, key_column - 1)
+    quote = 1 if after_key[:1] in ("'", '"') else 0
+    return key_line + row, (value_column + quote + column + 1 if value_column >= 0 and not row else column + 1)
+
+
+def document_value(document: SourceDocument, path: KeyPath) -> str:
+    value: Any = document.data
+    for part in path:
+        value = value[part]
+    return str(value)
+
+
+def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
+    """Undeclared ``$credentials.X`` / ``$params.X`` / ``$context.X`` and ``fills`` outside the Usage schema."""
+    data: dict[str, Any] = document.data
+    lines = text.splitlines()
+    problems: list[SpecError] = []
+
+    def report(message: str, path: KeyPath, where: tuple[int, int] | None = None) -> None:
+        line, column = where or document.position(path) or (None, None)
+        problems.append(
+            SpecError(message, file=document.file, line=line, column=column, key_path=format_key_path(path))
+        )
+
+    declared = {kind: set(data.get(kind) or {}) for kind in _DECLARED}
+    declared["context"].add("base_url")
+    for path, source in _expressions(data, ()):
+        for start, code in _code_spans(source):
+            for match in _REFERENCE.finditer(code):
+                kind, name = match.groups()
+                if name not in declared[kind]:
+                    singular = {"credentials": "credential", "params": "parameter", "context": "context field"}[kind]
+                    where = source_position(document, lines, path, start + match.start())
+                    report(f"undeclared {singular} ${kind}.{name} (declare it under {kind}:)", path, where)
+
+    schema = load_schema("usage.schema.json")
+    fields = set(schema["properties"]) | {f"usage.{g}" for g in schema["$defs"]["usage"].get("properties", {})}
+    for index, entry in enumerate(data.get("fills") or []):
+        if entry not in fields:
+            report(f"fills entry {entry!r} is not a field of the Usage schema", ("fills", index))
+    return problems
