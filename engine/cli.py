@@ -26,7 +26,7 @@ from .spec.registry import load_integration
 from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
 from .store.expiry import parse_expiry
 from .store.model import show_time
-from .testing.fixtures import discover_cases, run_cases
+from .testing.fixtures import discover_cases, run_cases, update_case
 from .version import __version__
 
 
@@ -41,7 +41,10 @@ def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    unknown = sorted(set(args.integrations) - set(available_integrations()))
+    # Each name is an integration or one case of it (INTEGRATION/CASE).
+    wanted_cases = {name for name in args.integrations if "/" in name}
+    integrations = sorted({name.split("/", 1)[0] for name in args.integrations})
+    unknown = sorted(set(integrations) - set(available_integrations()))
     if unknown:
         print(
             f"unimeter check: unknown integration {unknown[0]!r}; available: {', '.join(available_integrations())}",
@@ -49,15 +52,27 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
         return 2
     roots = [Path(folder) for folder in args.fixtures] if args.fixtures else None
-    cases = discover_cases(args.integrations or None, roots)
+    cases = discover_cases(integrations or None, roots)
+    whole = {name for name in args.integrations if "/" not in name}
+    cases = [case for case in cases if not args.integrations or case.integration in whole or case.id in wanted_cases]
+    missing = sorted(wanted_cases - {case.id for case in cases})
+    if missing:
+        print(f"unimeter check: no fixture case {missing[0]!r}", file=sys.stderr)
+        return 2
     if not cases:
         where = ", ".join(args.fixtures) if args.fixtures else "fixtures/ beside each mappings folder"
         print(f"unimeter check: no fixture cases found in {where}", file=sys.stderr)
         return 1
     failed = 0
     for outcome in run_cases(cases):
+        draft = " (draft: expected.json not reviewed yet)" if outcome.case.call().get("draft") else ""
         if outcome.ok:
-            print(f"ok    {outcome.case.id}")
+            print(f"ok    {outcome.case.id}{draft}")
+            continue
+        diff = update_case(outcome) if args.update else None
+        if diff is not None:
+            print(f"UPDATED {outcome.case.id}: expected.json rewritten from the replay")
+            print("      " + diff.replace("\n", "\n      "))
             continue
         failed += 1
         print(f"FAIL  {outcome.case.id}")
@@ -65,6 +80,68 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print("      " + problem.replace("\n", "\n      "))
     print(f"{len(cases) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from .authoring.init import InitError, init_integration
+    from .spec.registry import mapping_folders
+
+    folders = mapping_folders()
+    mappings_dir = folders[0] if folders else Path.cwd() / "mappings"
+    fixtures_dir = Path(args.fixtures) if args.fixtures else mappings_dir.parent / "fixtures"
+    try:
+        scaffold = init_integration(args.name, mappings_dir, fixtures_dir)
+    except InitError as error:
+        print(f"unimeter init: {error}", file=sys.stderr)
+        return 1
+    on_path = "" if folders else f" --mappings {mappings_dir}"
+    print(f"wrote {scaffold.mapping}\nwrote {scaffold.case}")
+    print("next steps:")
+    print(f"  1. edit {scaffold.mapping}: the vendor's base_url, auth, request, pagination, records and transform")
+    print(f"  2. unimeter lint {scaffold.mapping}")
+    print(
+        f"  3. unimeter record {args.name} defaults{on_path} --credential api_key=... [--context base_url=...]"
+        " [--param K=V]"
+    )
+    print(f"  4. check {scaffold.case.parent / 'expected.json'} against the payloads, then drop draft from case.yaml")
+    print(f"  5. unimeter check {args.name}{on_path}")
+    return 0
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from .authoring.record import RecordError, record_case
+    from .spec.registry import find_integration
+
+    try:
+        now = parse_instant(args.now) if args.now else None
+    except ValueError as error:
+        print(f"unimeter record: --now: {error}", file=sys.stderr)
+        return 2
+    if "/" in args.case or args.case in ("", ".", ".."):
+        print(f"unimeter record: case name {args.case!r} must be a plain folder name", file=sys.stderr)
+        return 2
+    try:
+        spec = load_integration(args.integration)
+        root = Path(args.fixtures) if args.fixtures else find_integration(args.integration).fixtures_dir
+        recording = record_case(
+            spec,
+            root / args.integration / args.case,
+            credentials=_pairs(args.credential, "--credential"),
+            context=_pairs(args.context, "--context"),
+            params=_pairs(args.param, "--param"),
+            now=now,
+            scrub_personal=args.scrub_personal,
+        )
+    except (RecordError, AssertionError) as error:
+        print(f"unimeter record: {error}", file=sys.stderr)
+        return 1
+    except UnimeterError as error:
+        print(json.dumps(error_envelope(error), indent=2), file=sys.stderr)
+        return 1
+    outcome = f"the vendor error {recording.error}" if recording.error else "the result"
+    print(f"recorded {recording.exchanges} exchange(s) and {outcome} in {recording.folder}")
+    print("expected.json is a draft (case.yaml says draft: true): check it against the payloads, then drop draft")
+    return 0
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
@@ -265,7 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check", parents=[mappings], help="replay the recorded fixtures and compare with the expected output"
     )
-    check.add_argument("integrations", nargs="*", metavar="INTEGRATION")
+    check.add_argument("integrations", nargs="*", metavar="INTEGRATION[/CASE]")
+    check.add_argument(
+        "--update",
+        action="store_true",
+        help="rewrite the expected.json of each failing case from its replay, printing the diff first",
+    )
     check.add_argument(
         "--fixtures",
         action="append",
@@ -274,6 +356,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="read cases from DIR/<integration>/<case>/ instead of fixtures/ beside each mappings folder (repeatable)",
     )
     check.set_defaults(handler=_cmd_check)
+    init = commands.add_parser(
+        "init", parents=[mappings], help="scaffold mappings/NAME.yaml and fixtures/NAME/defaults/ for a new vendor"
+    )
+    init.add_argument("name", metavar="NAME")
+    init.add_argument(
+        "--fixtures", metavar="DIR", help="where the fixture cases go (default: fixtures/ beside the mappings folder)"
+    )
+    init.set_defaults(handler=_cmd_init)
+    record = commands.add_parser(
+        "record", parents=[mappings], help="run a query against the vendor and write it as a fixture case"
+    )
+    record.add_argument("integration", metavar="INTEGRATION")
+    record.add_argument("case", metavar="CASE")
+    record.add_argument("--credential", action="append", metavar="KEY=VALUE")
+    record.add_argument("--context", action="append", metavar="KEY=VALUE")
+    record.add_argument("--param", action="append", metavar="KEY=VALUE")
+    record.add_argument("--now", metavar="ISO8601", help="pin the clock used for defaults (default: now)")
+    record.add_argument(
+        "--scrub-personal", action="store_true", help="replace emails and people's names with consistent pseudonyms"
+    )
+    record.add_argument(
+        "--fixtures", metavar="DIR", help="write DIR/INTEGRATION/CASE/ (default: fixtures/ beside the mapping)"
+    )
+    record.set_defaults(handler=_cmd_record)
     lint = commands.add_parser(
         "lint", parents=[mappings], help="check integration spec files (default: every mapping on the search path)"
     )

@@ -51,6 +51,7 @@ class FixtureCase:
 class CaseOutcome:
     case: FixtureCase
     problems: list[str] = field(default_factory=list)
+    replayed: Replayed | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,26 +83,33 @@ def _diff(expected: Any, actual: Any) -> str:
     return "\n".join(difflib.unified_diff(want, got, "expected.json", "actual", lineterm="", n=3))
 
 
-async def run_case(case: FixtureCase) -> CaseOutcome:
-    """Replay one case; the outcome lists every mismatch in readable form."""
-    outcome = CaseOutcome(case)
+@dataclass
+class Replayed:
+    """What replaying a case gave: the output or the error, the retry waits and any mismatch with the recording."""
+
+    spec: Any = None
+    actual: dict[str, Any] | None = None
+    error: UnimeterError | None = None
+    waits: list[float] = field(default_factory=list)
+    rows_by_operation: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+
+
+async def replay_case(case: FixtureCase) -> Replayed:
+    """Run one case's call against its recorded exchanges."""
+    replayed = Replayed()
     call = case.call()
-    expected = case.expected()
     transport = ReplayTransport(case.exchanges())
-    waits: list[float] = []
 
     async def record_sleep(seconds: float) -> None:
-        waits.append(seconds)
+        replayed.waits.append(seconds)
 
     now_raw = call.get("now")
     now: datetime | None = parse_instant(str(now_raw)) if now_raw else None
-    actual: dict[str, Any] | None = None
-    error: UnimeterError | None = None
-    rows_by_operation: list[tuple[str, dict[str, Any]]] = []
     try:
-        spec = load_integration(case.integration)
+        replayed.spec = load_integration(case.integration)
         async for page in iter_pages(
-            spec,
+            replayed.spec,
             credentials=call.get("credentials") or {},
             context=call.get("context") or {},
             params=call.get("params") or {},
@@ -110,31 +118,92 @@ async def run_case(case: FixtureCase) -> CaseOutcome:
             transport=transport,
             sleep=record_sleep,
         ):
-            rows_by_operation.extend((page.operation, row) for row in page.rows)
-        actual = {"result": [row for _, row in rows_by_operation], "next_cursor": None}
+            replayed.rows_by_operation.extend((page.operation, row) for row in page.rows)
+        replayed.actual = {"result": [row for _, row in replayed.rows_by_operation], "next_cursor": None}
     except ReplayMismatch as mismatch:
-        outcome.problems.append(str(mismatch))
-        return outcome
+        replayed.mismatches.append(str(mismatch))
+        return replayed
     except UnimeterError as raised:
-        error = raised
+        replayed.error = raised
     try:
         transport.assert_consumed()
     except ReplayMismatch as mismatch:
-        outcome.problems.append(str(mismatch))
+        replayed.mismatches.append(str(mismatch))
+    return replayed
+
+
+def expected_of(replayed: Replayed) -> dict[str, Any]:
+    """The ``expected.json`` a replay's outcome satisfies (what ``record`` drafts and ``check --update`` writes)."""
+    expected: dict[str, Any]
+    if replayed.error is not None:
+        want: dict[str, Any] = {"type": type(replayed.error).__name__}
+        status = getattr(replayed.error, "status", None)
+        if status is not None:
+            want["status"] = status
+        want["message_contains"] = str(replayed.error)
+        expected = {"error": want}
+    else:
+        expected = dict(replayed.actual or {"result": [], "next_cursor": None})
+    if replayed.waits:
+        expected["waits"] = list(replayed.waits)
+    return expected
+
+
+def derived_expected(case: FixtureCase) -> dict[str, Any]:
+    """Replay ``case`` and return the expected output it gives; a mismatch with its recording is an error."""
+    replayed = asyncio.run(replay_case(case))
+    if replayed.mismatches:
+        raise ReplayMismatch(f"{case.id}: " + "; ".join(replayed.mismatches))
+    return expected_of(replayed)
+
+
+async def run_case(case: FixtureCase) -> CaseOutcome:
+    """Replay one case; the outcome lists every mismatch in readable form."""
+    outcome = CaseOutcome(case)
+    if not (case.path / "expected.json").exists():
+        outcome.problems.append(
+            f"{case.path} has no expected.json: record the case (unimeter record {case.integration} {case.name})"
+        )
+        return outcome
+    expected = case.expected()
+    replayed = await replay_case(case)
+    outcome.replayed = replayed
+    outcome.problems.extend(replayed.mismatches)
+    if replayed.actual is None and replayed.error is None:  # the replay stopped at a request not recorded
+        return outcome
+    error, actual, spec = replayed.error, replayed.actual, replayed.spec
     if "error" in expected:
         _compare_error(outcome, expected["error"], error, actual)
     elif error is not None:
         outcome.problems.append(f"expected a result, got {type(error).__name__}: {error}")
     else:
         money = {operation.name: operation.money for operation in spec.operations}
-        for operation, row in rows_by_operation:
+        for operation, row in replayed.rows_by_operation:
             outcome.problems.extend(money_problems(row, money[operation], operation))
         want = {k: v for k, v in expected.items() if k != "waits"}
         if actual != want:
             outcome.problems.append(_diff(want, actual))
-    if "waits" in expected and [float(w) for w in expected["waits"]] != waits:
-        outcome.problems.append(f"retry waits {waits} != expected {expected['waits']}")
+    if "waits" in expected and [float(w) for w in expected["waits"]] != replayed.waits:
+        outcome.problems.append(f"retry waits {replayed.waits} != expected {expected['waits']}")
     return outcome
+
+
+def update_case(outcome: CaseOutcome) -> str | None:
+    """Rewrite a failed case's ``expected.json`` from its replay; the diff written, or None when it cannot be.
+
+    A case whose requests do not match its recording is not updated: its exchanges, not its output, are wrong.
+    """
+    replayed = outcome.replayed
+    if replayed is None or replayed.mismatches:
+        return None
+    path = outcome.case.path / "expected.json"
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    new = expected_of(replayed)
+    kept = (old.get("error") or {}).get("message_contains")
+    if replayed.error is not None and kept and kept in str(replayed.error):
+        new["error"]["message_contains"] = kept  # keep a hand-picked substring that still holds
+    path.write_text(json.dumps(new, indent=2) + "\n", encoding="utf-8")
+    return _diff(old, new).replace("\n+++ actual", "\n+++ expected.json (updated)", 1)
 
 
 def _compare_error(
