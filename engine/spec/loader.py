@@ -32,7 +32,7 @@ from .model import (
     RequestSpec,
     Template,
 )
-from .semantic_lint import semantic_problems
+from .semantic_lint import semantic_problems, source_position
 from .yaml_source import KeyPath, SourceDocument, format_key_path, load_yaml
 
 
@@ -68,14 +68,24 @@ class _Builder:
             try:
                 return Template(expression=Expression(source), key_path=key_path)
             except JsonataSyntaxError as error:
-                where = f" at position {error.position}" if error.position is not None else ""
-                excerpt = _excerpt(source, error.position)
-                raise self.error(
-                    f"JSONata syntax error{where}: {error}",
-                    (*path, "jsonata"),
-                    ExpressionSyntaxError,
-                    error.position,
-                    excerpt,
+                lines = self.doc.text.splitlines()
+                if error.position is None or not lines:
+                    raise self.error(
+                        f"JSONata syntax error: {error}", (*path, "jsonata"), ExpressionSyntaxError
+                    ) from None
+                at = source_position(self.doc, lines, (*path, "jsonata"), min(error.position, len(source)))
+                offset = min(error.position, len(source))
+                line_start = source.rfind("\n", 0, offset) + 1
+                line_end = source.find("\n", offset)
+                shown = source[line_start : len(source) if line_end < 0 else line_end]
+                raise ExpressionSyntaxError(
+                    f"JSONata syntax error at position {error.position} of the expression: {error}",
+                    file=self.doc.file,
+                    line=at[0],
+                    column=at[1],
+                    key_path=format_key_path((*path, "jsonata")),
+                    position=error.position,
+                    excerpt=f"\n    {shown}\n    {' ' * (offset - line_start)}^",
                 ) from None
         if isinstance(raw, dict):
             return Template(children={k: self.template(v, (*path, k)) for k, v in raw.items()}, key_path=key_path)
@@ -234,15 +244,6 @@ class _Builder:
             money=raw.get("money", "none"),
             late_data=self.late_data(raw.get("late_data"), (*path, "late_data")),
         )
-
-
-def _excerpt(source: str, position: int | None) -> str:
-    if position is None:
-        return ""
-    start = max(0, position - 30)
-    snippet = source[start : position + 10].replace("\n", " ")
-    caret = " " * (position - start) + "^"
-    return f"\n    {snippet}\n    {caret}"
 
 
 def _schema_errors(document: SourceDocument) -> list[SpecError]:

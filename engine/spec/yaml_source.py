@@ -24,6 +24,7 @@ class SourceDocument:
     file: str
     data: Any
     positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    text: str = ""
 
     def position(self, path: KeyPath) -> tuple[int, int] | None:
         """Position of ``path`` or of its nearest ancestor that has one."""
@@ -88,4 +89,4 @@ def load_yaml(path: Path | str, text: str | None = None) -> SourceDocument:
         ) from None
     finally:
         loader.dispose()
-    return SourceDocument(file, data, builder.positions)
+    return SourceDocument(file, data, builder.positions, text)

@@ -83,3 +83,16 @@ def test_fills_entry_outside_the_usage_schema_is_reported_at_its_entry() -> None
 def test_every_shipped_mapping_is_clean(path: Path) -> None:
     problems = lint_spec(path)
     assert problems == [], "\n".join(p.message for p in problems)
+
+
+def test_jsonata_syntax_error_in_a_block_scalar_is_at_its_own_line_with_the_line_and_a_caret() -> None:
+    text = _replace("'id': id & $context.base_url,", "'id': (id & $context.base_url,")
+    (message,) = _messages(text)
+    first, shown, caret = message.splitlines()
+    assert first.startswith("demo.yaml:18:") and first.endswith("(operations[0].transform.jsonata)")
+    assert "JSONata syntax error" in first
+    assert shown.strip() == "'id': (id & $context.base_url,"
+    # The caret sits under the column the location names (the expression line is shown without its YAML indent).
+    column = int(first.split(":")[2])
+    yaml_indent = 8
+    assert caret.index("^") - shown.index("'id'") == column - 1 - yaml_indent - 2
