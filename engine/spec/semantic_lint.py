@@ -17,6 +17,15 @@ from ..resources import load_schema
 from .yaml_source import KeyPath, SourceDocument, format_key_path
 
 _DECLARED = ("credentials", "params", "context")
+# The pagination keys each kind reads (engine/run/pagination.py); any other key is ignored at run time.
+_PAGINATION_KEYS = {
+    "none": set(),
+    "cursor": {"next", "stop"},
+    "next_url": {"next", "stop"},
+    "page": {"start", "stop"},
+    "offset": {"start", "limit", "stop"},
+    "link_header": {"stop"},
+}
 _REFERENCE = re.compile(r"\$(credentials|params|context)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -101,6 +110,17 @@ def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
                     singular = {"credentials": "credential", "params": "parameter", "context": "context field"}[kind]
                     where = source_position(document, lines, path, start + match.start())
                     report(f"undeclared {singular} ${kind}.{name} (declare it under {kind}:)", path, where)
+
+    for index, operation in enumerate(data.get("operations") or []):
+        pagination = operation.get("pagination") or {}
+        kind = pagination.get("kind", "none")
+        meaningful = _PAGINATION_KEYS.get(kind)
+        for key in pagination:
+            if meaningful is not None and key not in (*meaningful, "kind", "max_pages"):
+                report(
+                    f"pagination key {key!r} means nothing for kind {kind!r}",
+                    ("operations", index, "pagination", key),
+                )
 
     schema = load_schema("usage.schema.json")
     fields = set(schema["properties"]) | {f"usage.{g}" for g in schema["$defs"]["usage"].get("properties", {})}

@@ -79,6 +79,16 @@ def test_fills_entry_outside_the_usage_schema_is_reported_at_its_entry() -> None
     ]
 
 
+def test_pagination_key_that_means_nothing_for_its_kind_is_reported_at_the_key() -> None:
+    text = _replace(
+        '    records: {jsonata: "data"}',
+        '    pagination: {kind: cursor, next: {jsonata: "next"}, limit: 10}\n    records: {jsonata: "data"}',
+    )
+    assert _messages(text) == [
+        "demo.yaml:14:57: pagination key 'limit' means nothing for kind 'cursor' (operations[0].pagination.limit)"
+    ]
+
+
 @pytest.mark.parametrize("path", sorted(builtin_mappings_dir().glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_mapping_is_clean(path: Path) -> None:
     problems = lint_spec(path)
