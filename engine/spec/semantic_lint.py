@@ -8,12 +8,15 @@ The expression scan is tokenizer-level: string literals, comments and backquoted
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import SpecError
 from ..resources import load_schema
+from .functions import FUNCTIONS
+from .scope import Scope
 from .yaml_source import KeyPath, SourceDocument, format_key_path
 
 _DECLARED = ("credentials", "params", "context")
@@ -26,6 +29,80 @@ _PAGINATION_KEYS = {
     "offset": {"start", "limit", "stop"},
     "link_header": {"stop"},
 }
+# JSONata 2.x built-in functions, from the function library of the JSONata documentation
+# (https://docs.jsonata.org: string, numeric, aggregation, boolean, array, object, date/time, higher-order).
+_JSONATA_BUILTINS = frozenset(
+    [
+        "string",
+        "length",
+        "substring",
+        "substringBefore",
+        "substringAfter",
+        "uppercase",
+        "lowercase",
+        "trim",
+        "pad",
+        "contains",
+        "split",
+        "join",
+        "match",
+        "replace",
+        "eval",
+        "base64encode",
+        "base64decode",
+        "encodeUrlComponent",
+        "encodeUrl",
+        "decodeUrlComponent",
+        "decodeUrl",
+        "number",
+        "abs",
+        "floor",
+        "ceil",
+        "round",
+        "power",
+        "sqrt",
+        "random",
+        "formatNumber",
+        "formatBase",
+        "formatInteger",
+        "parseInteger",
+        "sum",
+        "max",
+        "min",
+        "average",
+        "boolean",
+        "not",
+        "exists",
+        "count",
+        "append",
+        "sort",
+        "reverse",
+        "shuffle",
+        "distinct",
+        "zip",
+        "keys",
+        "lookup",
+        "spread",
+        "merge",
+        "sift",
+        "each",
+        "error",
+        "assert",
+        "type",
+        "now",
+        "millis",
+        "fromMillis",
+        "toMillis",
+        "map",
+        "filter",
+        "single",
+        "reduce",
+    ]
+)
+_ENGINE_VARIABLES = frozenset(field.name for field in dataclasses.fields(Scope))
+_DOLLAR_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)(\s*\()?")
+_BOUND = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*:=")
+_FUNCTION_PARAMS = re.compile(r"(?:function|λ)\s*\(([^)]*)\)")
 _REFERENCE = re.compile(r"\$(credentials|params|context)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -103,7 +180,21 @@ def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
     declared = {kind: set(data.get(kind) or {}) for kind in _DECLARED}
     declared["context"].add("base_url")
     for path, source in _expressions(data, ()):
-        for start, code in _code_spans(source):
+        spans = list(_code_spans(source))
+        code_only = " ".join(code for _, code in spans)
+        bound = set(_BOUND.findall(code_only))
+        for params in _FUNCTION_PARAMS.findall(code_only):
+            bound.update(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", params))
+        for start, code in spans:
+            for match in _DOLLAR_NAME.finditer(code):
+                name, call = match.group(1), match.group(2)
+                if name in bound or name in _ENGINE_VARIABLES:
+                    continue
+                if name in _JSONATA_BUILTINS or name in FUNCTIONS:
+                    continue
+                where = source_position(document, lines, path, start + match.start())
+                what = "unknown function" if call else "undefined variable"
+                report(f"{what} ${name}", path, where)
             for match in _REFERENCE.finditer(code):
                 kind, name = match.groups()
                 if name not in declared[kind]:

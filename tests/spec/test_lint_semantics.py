@@ -89,6 +89,19 @@ def test_pagination_key_that_means_nothing_for_its_kind_is_reported_at_the_key()
     ]
 
 
+def test_undefined_variable_is_named_at_its_line_and_column() -> None:
+    text = _replace("'id': id & $context.base_url,", "'id': id & $parms.project,")
+    assert _messages(text) == ["demo.yaml:18:22: undefined variable $parms (operations[0].transform.jsonata)"]
+
+
+def test_unknown_function_is_named_and_bound_names_builtins_and_engine_functions_are_not() -> None:
+    text = _replace(
+        "'id': id & $context.base_url,",
+        "'id': ($f := function($v) { $string($v) }; $f(id) & $moneyy(1) & $money(1) & $params.project),",
+    )
+    assert _messages(text) == ["demo.yaml:18:63: unknown function $moneyy (operations[0].transform.jsonata)"]
+
+
 @pytest.mark.parametrize("path", sorted(builtin_mappings_dir().glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_mapping_is_clean(path: Path) -> None:
     problems = lint_spec(path)
