@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .api.envelope import error_envelope
+from .docs_gen import late_data_info
 from .errors import SpecError, UnimeterError
 from .run.destination import ALLOWED_BASE_URLS_ENV
 from .run.pipeline import list_usage
 from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations, integration_sources, lint_spec
 from .spec.functions import parse_instant
-from .spec.model import LateDataSpec
 from .spec.registry import load_integration
 from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
 from .store.expiry import parse_expiry
@@ -185,17 +185,6 @@ def _cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _late_data(late: LateDataSpec | None) -> dict[str, Any] | None:
-    if late is None:
-        return None
-    return {
-        "revised_for_seconds": int(late.revised_for.total_seconds()),
-        "final_after": "declared" if late.final_after is not None else "end + revised_for",
-        "source": late.source,
-        "note": late.note or None,
-    }
-
-
 def _money_and_late_data(name: str) -> dict[str, Any]:
     """What each operation's money is and how late its vendor revises data (docs/money.md, spec-language.md)."""
     try:
@@ -203,9 +192,9 @@ def _money_and_late_data(name: str) -> dict[str, Any]:
     except SpecError as error:
         return {"error": str(error)}
     return {
-        "late_data": _late_data(spec.late_data),
+        "late_data": late_data_info(spec.late_data),
         "operations": [
-            {"name": op.name, "money": op.money, "late_data": _late_data(op.late_data)} for op in spec.operations
+            {"name": op.name, "money": op.money, "late_data": late_data_info(op.late_data)} for op in spec.operations
         ],
     }
 

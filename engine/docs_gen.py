@@ -65,7 +65,8 @@ def _source(template: Template | None) -> str | None:
     return str(template.literal) if template.children is None else "computed"
 
 
-def _late_data(late: LateDataSpec | None) -> dict[str, Any] | None:
+def late_data_info(late: LateDataSpec | None) -> dict[str, Any] | None:
+    """A late_data declaration as public data (``unimeter docs``, ``unimeter integrations --json``, the service)."""
     if late is None:
         return None
     return {
@@ -132,7 +133,7 @@ def spec_info(spec: IntegrationSpec) -> dict[str, Any]:
             if spec.rate_limit is not None
             else None
         ),
-        "late_data": _late_data(spec.late_data),
+        "late_data": late_data_info(spec.late_data),
         "operations": [
             {
                 "name": op.name,
@@ -141,7 +142,7 @@ def spec_info(spec: IntegrationSpec) -> dict[str, Any]:
                 "path": _source(op.request.path),
                 "pagination": op.pagination.kind,
                 "money": op.money,
-                "late_data": _late_data(op.late_data),
+                "late_data": late_data_info(op.late_data),
             }
             for op in spec.operations
         ],
