@@ -278,7 +278,7 @@ class ClaudeSimulator(VendorSimulator):
             raise BadRequest(f"order_by: {order_by!r} is not supported by the sandbox simulator (email only)")
         if order not in ("asc", "desc"):
             raise BadRequest("order: must be asc or desc")
-        query = _query_key(request)
+        query = query_key(request)
         token = request.param("page")
         start = 0
         if token and not (fault == "loop_cursor" and token == LOOP_TOKEN):
@@ -442,7 +442,7 @@ class ClaudeSimulator(VendorSimulator):
             if cost
             else ("total_tokens", "output_tokens", "uncached_input_tokens", "requests"),
         )
-        query = _query_key(request)
+        query = query_key(request)
         token = request.param("page")
         position = (0, 0)
         if token and fault == "expired_cursor":
@@ -484,7 +484,7 @@ class ClaudeSimulator(VendorSimulator):
         )
 
     def _report_range(self, request: SimRequest) -> tuple[datetime, datetime]:
-        start = _instant(request.param("starting_at"), "starting_at")
+        start = instant_param(request.param("starting_at"), "starting_at")
         width = request.param("bucket_width")
         if width is not None and width not in _BUCKET_MINUTES:
             raise BadRequest("bucket_width: must be one of 1d, 1h, 1m")
@@ -492,7 +492,9 @@ class ClaudeSimulator(VendorSimulator):
         if width is not None and given_end is None:
             raise BadRequest("ending_at is required when bucket_width is set")
         end = (
-            _instant(given_end, "ending_at") if given_end is not None else min(self.clock(), start + timedelta(days=31))
+            instant_param(given_end, "ending_at")
+            if given_end is not None
+            else min(self.clock(), start + timedelta(days=31))
         )
         if start < datetime(2026, 1, 1, tzinfo=UTC):
             raise BadRequest("starting_at: no data before 2026-01-01T00:00:00Z")
@@ -695,7 +697,7 @@ class ClaudeSimulator(VendorSimulator):
         if not text:
             raise BadRequest("starting_at: field required")
         day = _day(text, "starting_at", floor=False)
-        query = _query_key(request)
+        query = query_key(request)
         token = request.param("page")
         start = 0
         if token and not (fault == "loop_cursor" and token == LOOP_TOKEN):
@@ -781,7 +783,7 @@ def _limit(request: SimRequest, default: int) -> int:
     return value
 
 
-def _query_key(request: SimRequest) -> str:
+def query_key(request: SimRequest) -> str:
     """What a cursor is bound to: every parameter except ``page``, in order."""
     pairs = sorted((k, v) for k, values in request.query.items() if k != "page" for v in values)
     return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
@@ -837,7 +839,8 @@ def _day(text: str, name: str, *, floor: bool = True) -> date:
     return day
 
 
-def _instant(text: str | None, name: str) -> datetime:
+def instant_param(text: str | None, name: str) -> datetime:
+    """An RFC 3339 query parameter with a time zone, as the Anthropic report endpoints take it; else a 400."""
     if text is None:
         raise BadRequest(f"{name}: field required")
     try:

@@ -46,18 +46,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from ..config import SandboxConfig
 from ..messages import SimRequest, SimResponse, json_response
 from .base import VendorSimulator
-from .claude import anthropic_error
+from .claude import BadRequest, anthropic_error, instant_param, query_key
 
 ADMIN_API_KEY = "sk-ant-admin01-sandbox-console"
 API_VERSION = "2023-06-01"
@@ -125,15 +124,10 @@ USAGE_FILTERS = {
     "speeds[]": "speed",
 }
 LINE_FIELDS = ("cost_type", "model", "service_tier", "token_type", "context_window")
-_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghijkmnopqrstuvwxyz"
 
 Usage = dict[str, Any]
 """One usage record of a day: its dimensions and counts (``uncached_input_tokens``, ..., ``web_search_requests``)."""
-
-
-class BadRequest(Exception):
-    """A request the vendor rejects with a 400 ``invalid_request_error``."""
 
 
 def _cursor(query: str, offset: int) -> str:
@@ -354,12 +348,12 @@ class ClaudeConsoleSimulator(VendorSimulator):
             if not re.fullmatch(r"\d+", text) or not 1 <= int(text) <= MAX_BUCKETS:
                 raise BadRequest(f"limit: must be an integer from 1 to {MAX_BUCKETS} with bucket_width 1d")
             limit = int(text)
-        start = _instant(request.param("starting_at"), "starting_at")
+        start = instant_param(request.param("starting_at"), "starting_at")
         first = start.date()
         today = self.today()
         given_end = request.param("ending_at")
         if given_end is not None:
-            end = _instant(given_end, "ending_at")
+            end = instant_param(given_end, "ending_at")
             if end <= start:
                 raise BadRequest("ending_at: must be after starting_at")
             last = (end - timedelta(days=1)).date()  # the last bucket that ends on or before ending_at
@@ -377,7 +371,7 @@ class ClaudeConsoleSimulator(VendorSimulator):
         size: int,
         results: Callable[[date], list[dict[str, Any]]],
     ) -> SimResponse:
-        query = _query_key(request)
+        query = query_key(request)
         token = request.param("page")
         offset = 0
         if token and not (fault == "loop_cursor" and token == LOOP_TOKEN):
@@ -480,23 +474,6 @@ def _groups(request: SimRequest, allowed: tuple[str, ...]) -> list[str]:
         if group not in allowed:
             raise BadRequest(f"group_by[]: {group!r} is not one of {', '.join(allowed)}")
     return groups
-
-
-def _query_key(request: SimRequest) -> str:
-    """What a page token is bound to: every parameter except ``page``."""
-    pairs = sorted((k, v) for k, values in request.query.items() if k != "page" for v in values)
-    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
-
-
-def _instant(text: str | None, name: str) -> datetime:
-    if text is None:
-        raise BadRequest(f"{name}: field required")
-    try:
-        if not _INSTANT.match(text):
-            raise ValueError(text)
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
-        raise BadRequest(f"{name}: {text!r} is not an RFC 3339 date-time with a time zone") from None
 
 
 def _rfc3339(day: date) -> str:
