@@ -278,10 +278,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    """Run the vendor simulators on loopback until interrupted, printing what accounts need to use them."""
+    """Run the vendor simulators (or, with --from-fixtures, a replay of recorded cases) on loopback until
+    interrupted, printing what accounts need to use them."""
     import time
 
     from .sandbox import SandboxConfig, parse_fault, start_sandbox
+    from .sandbox.replay import start_replay_sandbox
 
     try:
         faults = [parse_fault(text) for text in args.fault or []]
@@ -290,11 +292,17 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
             enforce_rate_limits=args.enforce_rate_limits,
             rate_limit_retry_after=not args.no_retry_after,
         )
-        sandbox = start_sandbox(args.vendors or None, config, faults)
+        if args.from_fixtures:
+            replay = start_replay_sandbox(args.vendors or None, config, faults, prefer=args.case or [])
+            sandbox, endpoints = replay.sandbox, replay.endpoints()
+        elif args.case:
+            raise ValueError("--case only applies with --from-fixtures")
+        else:
+            sandbox = start_sandbox(args.vendors or None, config, faults)
+            endpoints = sandbox.endpoints()
     except ValueError as error:
         print(f"unimeter sandbox: {error}", file=sys.stderr)
         return 2
-    endpoints = sandbox.endpoints()
     if args.json:
         print(json.dumps(endpoints, indent=2), flush=True)
     else:
@@ -302,6 +310,8 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
             pairs = [f"--credential {k}={v}" for k, v in endpoint["credentials"].items()]
             pairs += [f"--context {k}={v}" for k, v in endpoint["context"].items()]
             print(f"{name:<13} {endpoint['base_url']}  {' '.join(pairs)}", flush=True)
+            for case in endpoint.get("cases", []):
+                print(f"  {_replay_case_line(case, endpoint)}", flush=True)
         hosts = ",".join(sorted({endpoint["base_url"] for endpoint in endpoints.values()}))
         print(f"to query them: export {ALLOWED_BASE_URLS_ENV}={hosts}", flush=True)
         print("serving until interrupted (Ctrl+C)", flush=True)
@@ -313,6 +323,19 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     finally:
         sandbox.stop()
     return 0
+
+
+def _replay_case_line(case: dict[str, Any], endpoint: dict[str, Any]) -> str:
+    """One replayed case as the options of `unimeter usage` that ask for its requests (credentials and context only
+    where they differ from the endpoint's)."""
+    options = [f"--now {case['now']}"] if case["now"] else []
+    options += [f"--param {k}={v}" for k, v in case["params"].items()]
+    if case["credentials"] != endpoint["credentials"]:
+        options += [f"--credential {k}={v}" for k, v in case["credentials"].items()]
+    if case["context"] != endpoint["context"]:
+        options += [f"--context {k}={v}" for k, v in case["context"].items()]
+    expects = "  (expects an error)" if case["expects"] == "error" else ""
+    return f"{case['name']:<28} {' '.join(options)}{expects}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -407,8 +430,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: UNIMETER_DATABASE_URL, else a file under the user's data directory)",
     )
     serve.set_defaults(handler=_cmd_serve)
-    sandbox = commands.add_parser("sandbox", help="run the local vendor simulators (no credentials, no network)")
+    sandbox = commands.add_parser(
+        "sandbox", parents=[mappings], help="run the local vendor simulators (no credentials, no network)"
+    )
     sandbox.add_argument("vendors", nargs="*", metavar="VENDOR")
+    sandbox.add_argument(
+        "--from-fixtures",
+        action="store_true",
+        help="replay each integration's recorded fixture cases instead of the simulators (any integration, "
+        "YAML-only ones too); VENDOR names integrations",
+    )
+    sandbox.add_argument(
+        "--case",
+        action="append",
+        metavar="[INTEGRATION/]CASE",
+        help="with --from-fixtures: answer a request recorded by several cases from this case first (repeatable)",
+    )
     sandbox.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     sandbox.add_argument(
         "--fault",

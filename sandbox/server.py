@@ -216,6 +216,10 @@ class Sandbox:
     def endpoints(self) -> dict[str, dict[str, Any]]:
         return {name: self.endpoint(name) for name in self.servers}
 
+    def simulator(self, name: str) -> VendorSimulator:
+        """The running simulator ``name`` (e.g. a replay simulator, to list the cases it can answer)."""
+        return self.servers[name].simulator
+
     def request_count(self, name: str) -> int:
         return self.servers[name].requests
 
@@ -260,16 +264,26 @@ def start_sandbox(
     unknown = sorted(set(names) - set(SIMULATORS))
     if unknown:
         raise ValueError(f"no simulator named {unknown[0]!r}; available: {', '.join(SIMULATORS)}")
+    return serve_simulators({name: SIMULATORS[name](config) for name in names}, config, faults)
+
+
+def serve_simulators(
+    simulators: dict[str, VendorSimulator],
+    config: SandboxConfig,
+    faults: list[tuple[str, str, int]] | list[tuple[str, str, int, int]] | None = None,
+) -> Sandbox:
+    """Serve simulators that are already built (the hand-written ones, or a replay of recorded fixtures) on free
+    loopback ports, each with the faults planned for its name."""
     for vendor, *_ in faults or []:
-        if vendor not in names:
-            raise ValueError(f"--fault names {vendor!r}, which is not started (started: {', '.join(names)})")
+        if vendor not in simulators:
+            raise ValueError(f"--fault names {vendor!r}, which is not started (started: {', '.join(simulators)})")
     sandbox = Sandbox()
-    for name in names:
+    for name, simulator in simulators.items():
         plan = FaultPlan()
         for vendor, kind, count, *after in faults or []:
             if vendor == name:
                 plan.add(kind, count, *after)
-        server = _SimulatorServer(SIMULATORS[name](config), config, plan)
+        server = _SimulatorServer(simulator, config, plan)
         thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True)
         thread.start()
         sandbox.servers[name] = server
