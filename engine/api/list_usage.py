@@ -30,7 +30,7 @@ from ..errors import (
 )
 from ..redaction import account_secrets, redact
 from ..run.destination import GuardedTransport
-from ..run.pipeline import QueryOptions, ResumePoint, VendorPage, iter_pages
+from ..run.pipeline import QueryOptions, ResumePoint, VendorPage, check_query, iter_pages
 from ..run.ratelimit import RateBudget, RateLimiter, StoreRateLimiter
 from ..run.send import Sleep
 from ..spec.model import IntegrationSpec
@@ -188,6 +188,8 @@ class UsageService:
 
     async def _list_usage(self, query: UsageQuery, environment: str) -> UsageResponse:
         call = await self._resolve(query, environment)
+        if query.skip_api_call:
+            return self._skipped(call)
         if query.response_format == "stream":
             # "Everything, memory-bounded": stream ignores limit, but starts at next_cursor when one is given.
             # One window at a time: a stream's memory stays bounded by one vendor page, however long the range.
@@ -221,6 +223,29 @@ class UsageService:
             None if result.resume is None else encode_cursor(result.resume, key=self.cursor_key, binding=call.binding)
         )
         return UsageResponse(body=self._body(call, result, next_cursor))
+
+    def _skipped(self, call: _Call) -> UsageResponse:
+        """``truto_skip_api_call=true``: the query is checked as usual (account, parameters, cursor) but no vendor
+        is called; the answer is an empty result, and for debug a null ``debug`` (the reference's rule)."""
+        check_query(
+            call.spec,
+            QueryOptions(
+                credentials=call.account.credentials,
+                context=call.account.context,
+                params=call.query.params,
+                now=self.now,
+            ),
+        )
+        if call.query.response_format == "stream":
+
+            async def end_only() -> AsyncIterator[bytes]:
+                yield orjson.dumps({"end": {"rows": 0}}) + b"\n"
+
+            return UsageResponse(stream=end_only())
+        body: dict[str, Any] = {"result": {} if call.query.key_by else [], "next_cursor": None}
+        if call.query.response_format == "debug":
+            body["debug"] = None
+        return UsageResponse(body=body)
 
     async def _resolve(self, query: UsageQuery, environment: str) -> _Call:
         account = await asyncio.to_thread(partial(self.store.get_account, query.account_id, environment=environment))

@@ -17,6 +17,18 @@ from .formats import RESPONSE_FORMATS
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+TRUTO_PARAMETERS = frozenset(
+    {
+        "truto_response_format",
+        "truto_key_by",
+        "truto_ignore_limit",
+        "truto_ignore_remote_data",
+        "truto_exclude_fields",
+        "truto_skip_api_call",
+    }
+)
+RESERVED = TRUTO_PARAMETERS | {"integrated_account_id", "limit", "next_cursor"}
+"""The endpoint's own parameters: each given at most once, never passed to an integration."""
 _BRACKET = re.compile(r"^(?P<name>[a-z_]+)\[(?P<key>[^\]]*)\]$")
 
 
@@ -29,11 +41,15 @@ class UsageQuery:
     key_by: str | None = None
     ignore_limit: bool = False
     ignore_remote_data: bool = False
+    skip_api_call: bool = False
+    """``truto_skip_api_call``: check the query, call no vendor, answer an empty result (``debug`` null)."""
     exclude: list[str] = field(default_factory=list)
     remote_query: dict[str, str] = field(default_factory=dict)
     limit: int = DEFAULT_LIMIT
     next_cursor: str | None = None
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str | list[str]] = field(default_factory=dict)
+    """A parameter given once is a string; given several times, or as ``name[]``, a list (only a list parameter of
+    the integration accepts one: the pipeline checks that against the mapping)."""
 
 
 def _boolean(name: str, raw: str | None) -> bool:
@@ -64,16 +80,36 @@ def parse_usage_query(items: Iterable[tuple[str, str]]) -> UsageQuery:
     single: dict[str, str] = {}
     exclude: list[str] = []
     remote: dict[str, str] = {}
+    params: dict[str, str | list[str]] = {}
     for name, value in items:
         bracket = _BRACKET.match(name)
         if (bracket and bracket["name"] == "truto_exclude_fields") or name == "truto_exclude_fields":
             exclude.extend(v for v in value.split(",") if v)
         elif bracket and bracket["name"] == "remote_query" and bracket["key"]:
+            if bracket["key"] in remote:
+                raise InvalidParameterError(f"the parameter {name!r} is given more than once", parameter=name)
             remote[bracket["key"]] = value
-        elif name in single:
-            raise InvalidParameterError(f"the parameter {name!r} is given more than once", parameter=name)
-        else:
+        elif name in RESERVED or name.startswith("truto_"):
+            if name in single:
+                raise InvalidParameterError(f"the parameter {name!r} is given more than once", parameter=name)
             single[name] = value
+        elif bracket and not bracket["key"]:
+            # ``name[]=a&name[]=b``: a list however many values it has.
+            listed = params.setdefault(bracket["name"], [])
+            if not isinstance(listed, list):
+                listed = params[bracket["name"]] = [listed]
+            listed.append(value)
+        elif name in params:
+            earlier = params[name]
+            params[name] = [*earlier, value] if isinstance(earlier, list) else [earlier, value]
+        else:
+            params[name] = value
+    unknown = sorted(name for name in single if name.startswith("truto_") and name not in RESERVED)
+    if unknown:
+        raise InvalidParameterError(
+            f"unknown parameter {unknown[0]!r}: the truto_ parameters are {', '.join(sorted(TRUTO_PARAMETERS))}",
+            parameter=unknown[0],
+        )
     account_id = single.pop("integrated_account_id", "")
     if not account_id:
         raise InvalidParameterError(
@@ -98,9 +134,10 @@ def parse_usage_query(items: Iterable[tuple[str, str]]) -> UsageQuery:
         key_by=single.pop("truto_key_by", None) or None,
         ignore_limit=_boolean("truto_ignore_limit", single.pop("truto_ignore_limit", None)),
         ignore_remote_data=_boolean("truto_ignore_remote_data", single.pop("truto_ignore_remote_data", None)),
+        skip_api_call=_boolean("truto_skip_api_call", single.pop("truto_skip_api_call", None)),
         exclude=exclude,
         remote_query=remote,
         limit=limit,
         next_cursor=single.pop("next_cursor", None) or None,
-        params=single,
+        params=params,
     )

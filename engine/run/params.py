@@ -82,6 +82,47 @@ def _parse_value(spec: ParamSpec, raw: Any) -> Any:
     return text
 
 
+def _invalid(param: ParamSpec, raw: Any) -> InvalidParameterError:
+    expected = f"a list of {_describe(param)}" if param.is_list else _describe(param)
+    return InvalidParameterError(
+        f"invalid value {raw!r} for parameter {param.name!r}: expected {expected}"
+        + (f" ({param.note})" if param.note else ""),
+        parameter=param.name,
+    )
+
+
+def _parse_given(param: ParamSpec, raw: Any) -> Any:
+    """A caller's value: a list parameter takes one value or several (each checked), any other exactly one, since
+    silently keeping the first or the last of two values would answer a different question than the one asked."""
+    if isinstance(raw, list | tuple):
+        if not param.is_list:
+            raise InvalidParameterError(
+                f"the parameter {param.name!r} is given more than once ({len(raw)} values); it takes one value: "
+                f"{_describe(param)}",
+                parameter=param.name,
+            )
+        values = [item for item in raw if item is not None and item != ""]
+    else:
+        values = [raw]
+    parsed: list[Any] = []
+    for item in values:
+        try:
+            value = _parse_value(param, item)
+        except ValueError:
+            raise _invalid(param, item) from None
+        if value not in parsed:
+            parsed.append(value)
+    return parsed if param.is_list else parsed[0]
+
+
+def _parse_default(param: ParamSpec, value: Any) -> Any:
+    """A default's value, a list for a list parameter (a single value becomes a list of one); ValueError if bad."""
+    if not param.is_list:
+        return _parse_value(param, value)
+    items = value if isinstance(value, list) else [value]
+    return [_parse_value(param, item) for item in items]
+
+
 def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters an operation sees as ``$params``: given ones parsed, missing ones defaulted, checks applied."""
     unknown = sorted(set(given) - set(spec.params))
@@ -94,16 +135,11 @@ def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Map
         )
     params: dict[str, Any] = {}
     for name, param in spec.params.items():
-        if name not in given or given[name] is None or given[name] == "":
+        if name not in given or given[name] is None or given[name] == "" or given[name] == []:
             continue
-        try:
-            params[name] = _parse_value(param, given[name])
-        except ValueError:
-            raise InvalidParameterError(
-                f"invalid value {given[name]!r} for parameter {name!r}: expected {_describe(param)}"
-                + (f" ({param.note})" if param.note else ""),
-                parameter=name,
-            ) from None
+        value = _parse_given(param, given[name])
+        if value != []:
+            params[name] = value
     for name, param in spec.params.items():
         if name in params:
             continue
@@ -111,7 +147,7 @@ def resolve_params(spec: IntegrationSpec, given: Mapping[str, Any], context: Map
             value = param.default.evaluate(None, Scope(params=dict(params), context=dict(context)))
             if value is not None:
                 try:
-                    params[name] = _parse_value(param, value)
+                    params[name] = _parse_default(param, value)
                 except ValueError:
                     raise MappingError(
                         f"{spec.name} ({spec.file_name}): the default of parameter {name!r} evaluated to "

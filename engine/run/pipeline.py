@@ -30,7 +30,7 @@ from .pagination import PageResponse, PageState, make_paginator
 from .params import resolve_params
 from .partitions import PartitionWindow, plan_windows
 from .ratelimit import RateBudget, RateLimiter
-from .records import check_answer, select_records, transform_records
+from .records import check_answer, expand_nested, select_records, transform_records
 from .request import build_request, resolve_base_url
 from .send import Exchange, Sleep, send
 
@@ -238,10 +238,11 @@ class _Query:
                     ),
                     page_scope,
                 )
+                items = expand_nested(spec, operation, records, page_scope)
                 made_all = transform_records(
                     spec,
                     operation,
-                    records[skip_records:],
+                    items[skip_records:],
                     page_scope,
                     first_index=record_index + skip_records,
                     keep_remote_data=self.options.keep_remote_data,
@@ -270,7 +271,7 @@ class _Query:
                     seen_before,
                 )
                 first = False
-            record_index += len(records)
+            record_index += len(items)
             skip_records = skip_rows = 0
 
 
@@ -312,9 +313,19 @@ class _RecordChunks:
         return chunk
 
 
-async def _iter_pages(
-    spec: IntegrationSpec, options: QueryOptions, secrets: tuple[str, ...]
-) -> AsyncIterator[VendorPage]:
+@dataclass(frozen=True)
+class CheckedQuery:
+    """A query that passed every check made before a vendor is called: what its pages are read with."""
+
+    credentials: dict[str, Any]
+    scope: Scope
+    base_url: str
+    windows: list[PartitionWindow]
+
+
+def check_query(spec: IntegrationSpec, options: QueryOptions) -> CheckedQuery:
+    """Credentials, context, parameters (defaults and checks), base URL and windows, checked without calling the
+    vendor: the first step of every query, and all of one asked for with ``truto_skip_api_call``."""
     creds = resolve_credentials(spec, options.credentials)
     ctx = resolve_context(spec, options.context)
     with pinned_now(options.now):
@@ -323,6 +334,14 @@ async def _iter_pages(
         base_url = resolve_base_url(spec, scope)
         check_base_url(base_url, spec)
         windows = plan_windows(spec.partition, scope)
+    return CheckedQuery(creds, scope, base_url, windows)
+
+
+async def _iter_pages(
+    spec: IntegrationSpec, options: QueryOptions, secrets: tuple[str, ...]
+) -> AsyncIterator[VendorPage]:
+    checked = check_query(spec, options)
+    creds, scope, base_url, windows = checked.credentials, checked.scope, checked.base_url, checked.windows
     start = options.start or ResumePoint()
     if start.window >= len(windows):
         raise QueryCheckError("next_cursor points past the end of this query")

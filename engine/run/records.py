@@ -111,6 +111,50 @@ def select_records(operation: OperationSpec, body: Any, scope: Scope) -> list[An
     return records if isinstance(records, list) else [records]
 
 
+class NestedRecord:
+    """One record of a group (``nested:``): the item the transform reads, the scope binding its group, and the
+    group as the vendor sent it (the row's remote_data holds the group with only this item in ``field``)."""
+
+    __slots__ = ("field", "group", "item", "scope")
+
+    def __init__(self, item: Any, group: dict[str, Any], field: str, scope: Scope) -> None:
+        self.item = item
+        self.group = group
+        self.field = field
+        self.scope = scope
+
+    def remote_data(self) -> dict[str, Any]:
+        return {key: ([self.item] if key == self.field else value) for key, value in self.group.items()}
+
+
+def expand_nested(spec: IntegrationSpec, operation: OperationSpec, groups: list[Any], scope: Scope) -> list[Any]:
+    """The records that make rows: the selected records themselves, or with ``nested:`` the items of each group,
+    in vendor order. A group that is not an object, or whose ``field`` is neither an array nor absent/null, is a
+    vendor response error: skipping it would silently lose its records."""
+    nested = operation.nested
+    if nested is None:
+        return groups
+    items: list[Any] = []
+    for index, group in enumerate(groups):
+        if not isinstance(group, dict):
+            raise VendorResponseError(
+                f"{spec.label} sent record {index} as {_describe(group)} where {spec.name} expects a group object "
+                f"holding {nested.field!r} ({operation.name}: nested)"
+            )
+        inner = group.get(nested.field)
+        if inner is None:
+            continue
+        if not isinstance(inner, list):
+            raise VendorResponseError(
+                f"{spec.label} sent {nested.field!r} of record {index} as {_describe(inner)}, not an array "
+                f"({spec.name} {operation.name}: nested)"
+            )
+        head = {key: value for key, value in group.items() if key != nested.field}
+        group_scope = scope.at(named={nested.bind_as: head})
+        items.extend(NestedRecord(item, group, nested.field, group_scope) for item in inner)
+    return items
+
+
 def transform_records(
     spec: IntegrationSpec,
     operation: OperationSpec,
@@ -123,8 +167,13 @@ def transform_records(
     """``(record index, unified row)`` for ``records``, validated, in vendor order."""
     for offset, record in enumerate(records):
         index = first_index + offset
+        record_scope = scope
+        if type(record) is NestedRecord:
+            record_scope = record.scope
         try:
-            produced = operation.transform.evaluate(record, scope)
+            produced = operation.transform.evaluate(
+                record.item if type(record) is NestedRecord else record, record_scope
+            )
         except ExpressionEvaluationError as error:
             raise ExpressionEvaluationError(
                 f"{spec.name} ({spec.file_name}): transform of operation {operation.name!r} failed on record {index}: "
@@ -147,12 +196,12 @@ def transform_records(
             # vendor record to JSONata a second time per row would double the cost of a filtered mapping.
             if operation.filter is not None:
                 own_remote = tidy.pop("remote_data", None)
-                if not operation.filter.evaluate(tidy, scope):
+                if not operation.filter.evaluate(tidy, record_scope):
                     continue
                 if own_remote is not None:
                     tidy["remote_data"] = own_remote
             if keep_remote_data and "remote_data" not in tidy:
-                tidy["remote_data"] = record
+                tidy["remote_data"] = record.remote_data() if type(record) is NestedRecord else record
             if not keep_remote_data:
                 tidy.pop("remote_data", None)
             validate_row(tidy, integration=spec.name, file=spec.file_name, operation=operation.name, record_index=index)

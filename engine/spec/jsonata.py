@@ -127,21 +127,54 @@ def _compiled_here(source: str) -> Any:
     return compiled
 
 
-class Expression:
-    """A JSONata expression. Compiles at construction so syntax errors surface at load time."""
+def referenced_names(source: str) -> frozenset[str]:
+    """The ``$names`` an expression mentions (a superset: names inside strings count too, which is harmless)."""
+    return frozenset(_VARIABLE.findall(source))
 
-    def __init__(self, source: str) -> None:
+
+def with_helpers(source: str, helpers: dict[str, str]) -> str:
+    """``source`` inside a block that first binds the named helper functions it uses (and the helpers they use).
+
+    A mapping's ``helpers:`` are defined once and visible in every expression; JSONata has no global functions, so
+    each expression that mentions one is compiled with the definitions in front. Unused helpers are left out, so an
+    expression without any compiles (and costs) exactly as written.
+    """
+    wanted: list[str] = []
+    pending = sorted(referenced_names(source) & helpers.keys())
+    while pending:
+        name = pending.pop()
+        if name in wanted:
+            continue
+        wanted.append(name)
+        pending.extend(sorted((referenced_names(helpers[name]) & helpers.keys()) - set(wanted)))
+    if not wanted:
+        return source
+    definitions = "".join(f"${name} := {helpers[name]};\n" for name in sorted(wanted))
+    return f"(\n{definitions}{source}\n)"
+
+
+class Expression:
+    """A JSONata expression. Compiles at construction so syntax errors surface at load time.
+
+    ``helpers`` are the mapping's named functions (``helpers:``): ``source`` stays what the author wrote (errors and
+    lint show it); what runs is ``source`` with the helpers it uses bound in front.
+    """
+
+    def __init__(self, source: str, helpers: dict[str, str] | None = None) -> None:
         self.source = source
+        self.runs = with_helpers(source, helpers) if helpers else source
         # Only the bindings an expression mentions are handed to it: converting unused ones costs per evaluation.
-        self.variables = frozenset(_VARIABLE.findall(source))
+        self.variables = referenced_names(self.runs)
         try:
             _compiled_here(source)
         except ValueError as error:
             message = str(error).removeprefix("Parse error: ")
             raise JsonataSyntaxError(message, _locate_syntax_error(source)) from None
+        if self.runs is not source:
+            _compiled_here(self.runs)
 
     def _compiled(self) -> Any:
-        return _compiled_here(self.source)
+        return _compiled_here(self.runs)
 
     def evaluate(self, data: Any, bindings: dict[str, Any] | None = None) -> Any:
         """Evaluate against ``data`` with ``$name`` bindings; undefined comes back as None."""
@@ -163,4 +196,6 @@ __all__ = [
     "current_time",
     "format_instant",
     "pinned_now",
+    "referenced_names",
+    "with_helpers",
 ]

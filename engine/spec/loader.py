@@ -13,7 +13,7 @@ import jsonschema
 
 from ..errors import ExpressionSyntaxError, SpecError
 from ..resources import load_schema
-from .jsonata import Expression, JsonataSyntaxError
+from .jsonata import Expression, JsonataEvaluationError, JsonataSyntaxError
 from .late_data import parse_duration
 from .model import (
     AuthSpec,
@@ -24,6 +24,7 @@ from .model import (
     ErrorSpec,
     IntegrationSpec,
     LateDataSpec,
+    NestedSpec,
     OperationSpec,
     PaginationSpec,
     ParamSpec,
@@ -41,6 +42,34 @@ class _Builder:
 
     def __init__(self, document: SourceDocument) -> None:
         self.doc = document
+        self.helpers: dict[str, str] = {}
+        self.helpers = self.helper_functions(document.data.get("helpers") or {})
+
+    def helper_functions(self, raw: dict[str, Any]) -> dict[str, str]:
+        """The mapping's ``helpers:``, each checked alone: it parses, evaluates to a function, and its name shadows
+        no engine binding or function (a shadowed ``$money`` would silently change every expression using it)."""
+        from .functions import FUNCTIONS
+        from .scope import Scope
+        from .semantic_lint import _JSONATA_BUILTINS as JSONATA_BUILTINS
+
+        engine_bindings = {f for f in Scope.__dataclass_fields__}
+        for name, body in raw.items():
+            path: KeyPath = ("helpers", name)
+            if name in engine_bindings or name in FUNCTIONS or name in JSONATA_BUILTINS:
+                what = "an engine binding" if name in engine_bindings else "a built-in function"
+                raise self.error(f"helper name {name!r} is {what}; choose another name", path)
+            template = self.template(body, path)
+            assert template.expression is not None  # the schema makes every helper an expression
+            try:
+                kind = Expression(f"$type(({template.expression.source}))").evaluate(None)
+            except JsonataEvaluationError as error:
+                raise self.error(f"helper {name!r} fails when defined: {error}", (*path, "jsonata")) from None
+            if kind != "function":
+                raise self.error(
+                    f"helper {name!r} must be a function, e.g. function($v) {{ ... }}; it is a {kind or 'undefined'}",
+                    (*path, "jsonata"),
+                )
+        return {name: body["jsonata"] for name, body in raw.items()}
 
     def error(
         self,
@@ -66,7 +95,7 @@ class _Builder:
         if isinstance(raw, dict) and set(raw) == {"jsonata"}:
             source = raw["jsonata"]
             try:
-                return Template(expression=Expression(source), key_path=key_path)
+                return Template(expression=Expression(source, self.helpers), key_path=key_path)
             except JsonataSyntaxError as error:
                 lines = self.doc.text.splitlines()
                 if error.position is None or not lines:
@@ -164,6 +193,7 @@ class _Builder:
             required=bool(raw.get("required", False)),
             default=self.optional(raw, "default", path),
             note=raw.get("note", ""),
+            is_list=bool(raw.get("list", False)),
         )
 
     def auth(self, raw: dict[str, Any]) -> AuthSpec:
@@ -243,7 +273,20 @@ class _Builder:
             expect=self.optional(raw, "expect", path),
             money=raw.get("money", "none"),
             late_data=self.late_data(raw.get("late_data"), (*path, "late_data")),
+            nested=self.nested(raw.get("nested"), (*path, "nested")),
         )
+
+    def nested(self, raw: dict[str, Any] | None, path: KeyPath) -> NestedSpec | None:
+        if raw is None:
+            return None
+        bind_as = raw.get("as", "bucket")
+        from .scope import Scope
+
+        if bind_as in Scope.__dataclass_fields__ or bind_as in self.helpers:
+            raise self.error(
+                f"nested.as {bind_as!r} is already an engine binding or a helper; choose another name", (*path, "as")
+            )
+        return NestedSpec(field=raw["field"], bind_as=bind_as)
 
 
 def _schema_errors(document: SourceDocument) -> list[SpecError]:

@@ -78,6 +78,8 @@ class ParamSpec:
     required: bool = False
     default: Template | None = None
     note: str = ""
+    is_list: bool = False
+    """Several values (``name=a&name=b`` or ``name[]=a``); ``$params.NAME`` is then an array of ``type`` values."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,14 @@ class RequestSpec:
 
 
 @dataclass(frozen=True)
+class NestedSpec:
+    """Records grouped inside the selected records: the items of each group's ``field``, the group bound as ``$as``."""
+
+    field: str
+    bind_as: str = "bucket"
+
+
+@dataclass(frozen=True)
 class OperationSpec:
     name: str
     request: RequestSpec
@@ -164,6 +174,8 @@ class OperationSpec:
     """What the rows' money is: billed, estimated, list_price or none (docs/money.md)."""
     late_data: LateDataSpec | None = None
     """This operation's revision window when it differs from the integration's."""
+    nested: NestedSpec | None = None
+    """When the selected records are groups (day buckets) of the records that make rows."""
 
 
 @dataclass(frozen=True)

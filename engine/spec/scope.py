@@ -35,6 +35,8 @@ class Scope:
     envelope: Any = UNSET
     headers: Mapping[str, str] = UNSET
     credentials: Mapping[str, Any] = UNSET
+    named: Mapping[str, Any] = UNSET
+    """Bindings a mapping names itself (``nested.as``: the group of nested records), each seen as ``$name``."""
 
     def at(self, **changes: Any) -> Scope:
         """This scope with some bindings added or replaced (the stages' way to narrow it)."""
@@ -43,4 +45,11 @@ class Scope:
     @cached_property
     def variables(self) -> dict[str, Any]:
         """The bindings as JSONata takes them (computed once per scope)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not UNSET}
+        bound = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "named" and getattr(self, f.name) is not UNSET
+        }
+        if self.named is not UNSET:
+            bound.update(self.named)
+        return bound

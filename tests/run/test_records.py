@@ -9,7 +9,13 @@ import httpx
 import pytest
 
 from tests.helpers.specs import demo_spec, operation
-from unimeter.errors import ExpressionEvaluationError, MappingError, RowValidationError, VendorResponseError
+from unimeter.errors import (
+    ExpressionEvaluationError,
+    MappingError,
+    RowValidationError,
+    SpecError,
+    VendorResponseError,
+)
 from unimeter.run.pipeline import alist_usage
 from unimeter.spec import IntegrationSpec, load_spec
 
@@ -264,3 +270,60 @@ def test_an_answer_without_the_records_path_is_a_vendor_error_not_an_empty_resul
     spec = _spec("""{jsonata: "{'id': id}"}""", records='{jsonata: "data.items"}')
     with pytest.raises(VendorResponseError, match="answered without 'data'"):
         _run(spec, {})
+
+
+# ------------------------------------------------------------------------------------------------ nested records
+
+NESTED = """
+      jsonata: |
+        {'id': $bucket.day & ':' & project, 'metric_name': $bucket.kind}"""
+
+
+def _nested_spec(bind: str = "") -> IntegrationSpec:
+    extra = "\n    nested: {field: results" + (f", as: {bind}" if bind else "") + "}"
+    text = _spec_text(NESTED.replace("$bucket", f"${bind}") if bind else NESTED, records='{jsonata: "data[]"}')
+    text = text.replace('    records: {jsonata: "data[]"}', '    records: {jsonata: "data[]"}' + extra)
+    return load_spec("mappings/demo.yaml", text=text.replace("fills: [id]", "fills: [id, metric_name, remote_data]"))
+
+
+BUCKETS = {
+    "data": [
+        {"day": "d1", "kind": "cost", "results": [{"project": "p1", "v": 1}, {"project": "p2", "v": 2}], "end": 9},
+        {"day": "d2", "kind": "cost", "results": []},
+        {"day": "d3", "kind": "cost"},
+        {"day": "d4", "kind": "usage", "results": [{"project": "p1", "v": 3}]},
+    ]
+}
+
+
+@pytest.mark.parametrize("bind", ["", "day_bucket"])
+def test_nested_records_see_their_bucket_and_keep_only_their_own_result_in_remote_data(bind: str) -> None:
+    rows = _run(_nested_spec(bind), BUCKETS)
+    assert [(row["id"], row["metric_name"]) for row in rows] == [
+        ("d1:p1", "cost"),
+        ("d1:p2", "cost"),
+        ("d4:p1", "usage"),
+    ]
+    # The bucket as the vendor sent it, key order kept, with only the row's own result in results.
+    assert rows[1]["remote_data"] == {"day": "d1", "kind": "cost", "results": [{"project": "p2", "v": 2}], "end": 9}
+    assert list(rows[1]["remote_data"]) == ["day", "kind", "results", "end"]
+    assert rows[2]["remote_data"] == {"day": "d4", "kind": "usage", "results": [{"project": "p1", "v": 3}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"data": [{"day": "d1", "results": {"project": "p1"}}]}, "'results' of record 0 as an object"),
+        ({"data": [{"day": "d1", "results": []}, "not a bucket"]}, "record 1 as a JSON str"),
+    ],
+)
+def test_a_bucket_of_the_wrong_shape_is_a_vendor_response_error(body: Any, words: str) -> None:
+    with pytest.raises(VendorResponseError) as caught:
+        _run(_nested_spec(), body)
+    assert words in caught.value.message
+
+
+def test_nested_as_may_not_shadow_an_engine_binding() -> None:
+    with pytest.raises(SpecError) as caught:
+        _nested_spec("params")
+    assert "nested.as 'params'" in caught.value.message

@@ -381,6 +381,41 @@ def test_repeated_single_parameter_is_400(h: Harness) -> None:
     assert_error(response, 400)
 
 
+def test_a_repeated_integration_parameter_that_is_not_a_list_is_400_naming_it(h: Harness) -> None:
+    params = load_integration(REF).params
+    single = next(name for name in REFERENCE.params if not params[name].is_list)
+    pairs = [*query(h, REFERENCE).items(), (single, REFERENCE.params[single])]
+    body = assert_error(call(h, pairs), 400, "invalid_parameter")
+    assert f"{single!r} is given more than once" in body["message"]
+    assert body["details"]["parameter"] == single
+
+
+@pytest.mark.parametrize("response_format", ["unified", "debug", "raw", "normalized"])
+def test_skip_api_call_checks_the_query_calls_no_vendor_and_answers_empty(h: Harness, response_format: str) -> None:
+    """The reference names ``truto_skip_api_call``: no vendor call, an empty result, and ``debug`` null."""
+    response = call(h, query(h, REFERENCE, truto_skip_api_call="true", truto_response_format=response_format))
+    assert response.status_code == 200, response.text
+    expected: dict[str, Any] = {"result": [], "next_cursor": None}
+    if response_format == "debug":
+        expected["debug"] = None
+    assert response.json() == expected
+    assert h.transport.requests == []
+
+
+def test_skip_api_call_still_rejects_a_bad_query(h: Harness) -> None:
+    bad = query(h, REFERENCE, truto_skip_api_call="true", not_a_parameter="1")
+    assert_error(call(h, bad), 400, "unsupported_parameter")
+    assert_error(call(h, query(h, REFERENCE, truto_skip_api_call="maybe")), 400, "invalid_parameter")
+    assert h.transport.requests == []
+
+
+def test_skip_api_call_with_stream_ends_at_once(h: Harness) -> None:
+    response = call(h, query(h, REFERENCE, truto_skip_api_call="true", truto_response_format="stream"))
+    assert response.status_code == 200
+    assert [json.loads(line) for line in response.text.splitlines()] == [{"end": {"rows": 0}}]
+    assert h.transport.requests == []
+
+
 # ------------------------------------------------------------------------------------------------ secrets
 
 
