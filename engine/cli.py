@@ -23,6 +23,7 @@ from .run.pipeline import list_usage
 from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations, integration_sources, lint_spec
 from .spec.functions import parse_instant
 from .spec.registry import load_integration
+from .spec.semantic_lint import LintWarning
 from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
 from .store.expiry import parse_expiry
 from .store.model import show_time
@@ -151,10 +152,12 @@ def _cmd_lint(args: argparse.Namespace) -> int:
         problems = lint_spec(file)
         for problem in problems:
             print(problem.message)
-        if problems:
+        errors = [p for p in problems if args.strict or not isinstance(p, LintWarning)]
+        if errors:
             bad += 1
         else:
-            print(f"{file}: ok")
+            warned = len(problems)
+            print(f"{file}: ok" + (f" ({warned} warning{'s' if warned > 1 else ''})" if warned else ""))
     return 1 if bad else 0
 
 
@@ -396,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
         "lint", parents=[mappings], help="check integration spec files (default: every mapping on the search path)"
     )
     lint.add_argument("files", nargs="*", metavar="FILE")
+    lint.add_argument(
+        "--strict", action="store_true", help="fail on warnings too (e.g. a path the response schema does not have)"
+    )
     lint.set_defaults(handler=_cmd_lint)
     integrations = commands.add_parser(
         "integrations", parents=[mappings], help="list the integrations found on the mapping search path and where"

@@ -1,5 +1,6 @@
 """Lint checks that a schema cannot make and replay would miss: names an expression uses that the mapping never
-declares, and ``fills`` entries that are not fields of the Usage schema.
+declares, ``fills`` entries that are not fields of the Usage schema, and (lint_paths) the paths an operation reads
+from a response that its ``response_schema`` does not have.
 
 The expression scan is tokenizer-level: string literals, comments and backquoted names are skipped, so
 ``"$params.x"`` in a string is not a reference. A mistake is located at its YAML line and column, inside a
@@ -16,8 +17,20 @@ from typing import Any
 from ..errors import SpecError
 from ..resources import load_schema
 from .functions import FUNCTIONS
+from .lint_paths import response_path_problems
 from .scope import Scope
 from .yaml_source import KeyPath, SourceDocument, format_key_path
+
+
+class LintWarning(SpecError):
+    """A lint finding that may be right as written (e.g. a path an open vendor schema does not list): shown as
+    ``file:line:col: warning: ...``; ``unimeter lint`` fails on it only with ``--strict``."""
+
+    code = "spec_warning"
+
+    def __init__(self, message: str, **where: Any) -> None:
+        super().__init__(f"warning: {message}", **where)
+
 
 _DECLARED = ("credentials", "params", "context")
 # The pagination keys each kind reads (engine/run/pagination.py); any other key is ignored at run time.
@@ -170,12 +183,20 @@ def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
     data: dict[str, Any] = document.data
     lines = text.splitlines()
     problems: list[SpecError] = []
+    seen: set[tuple[int | None, int | None, str]] = set()
 
-    def report(message: str, path: KeyPath, where: tuple[int, int] | None = None) -> None:
+    def report(message: str, path: KeyPath, where: tuple[int, int] | None = None, warning: bool = False) -> None:
         line, column = where or document.position(path) or (None, None)
-        problems.append(
-            SpecError(message, file=document.file, line=line, column=column, key_path=format_key_path(path))
+        found = (LintWarning if warning else SpecError)(
+            message, file=document.file, line=line, column=column, key_path=format_key_path(path)
         )
+        if (line, column, message) not in seen:  # a YAML anchor shared by several operations: reported once
+            seen.add((line, column, message))
+            problems.append(found)
+
+    def report_at(message: str, path: KeyPath, offset: int | None, warning: bool) -> None:
+        where = source_position(document, lines, path, offset) if offset is not None else None
+        report(message, path, where, warning)
 
     declared = {kind: set(data.get(kind) or {}) for kind in _DECLARED}
     declared["context"].add("base_url")
@@ -218,4 +239,5 @@ def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
     for index, entry in enumerate(data.get("fills") or []):
         if entry not in fields:
             report(f"fills entry {entry!r} is not a field of the Usage schema", ("fills", index))
+    response_path_problems(document.file, data, report_at)
     return problems
