@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import SpecError
 from ..resources import load_schema
 from .functions import FUNCTIONS
+from .lint_fills import fills_problems
 from .lint_paths import response_path_problems
 from .scope import Scope
 from .yaml_source import KeyPath, SourceDocument, format_key_path
@@ -200,6 +201,12 @@ def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
 
     declared = {kind: set(data.get(kind) or {}) for kind in _DECLARED}
     declared["context"].add("base_url")
+    # Names the mapping defines itself: its helpers (functions in every expression) and each nested.as binding.
+    own_names = set(data.get("helpers") or {}) | {
+        (operation.get("nested") or {}).get("as", "bucket")
+        for operation in data.get("operations") or []
+        if isinstance(operation, dict) and operation.get("nested")
+    }
     for path, source in _expressions(data, ()):
         spans = list(_code_spans(source))
         code_only = " ".join(code for _, code in spans)
@@ -209,7 +216,7 @@ def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
         for start, code in spans:
             for match in _DOLLAR_NAME.finditer(code):
                 name, call = match.group(1), match.group(2)
-                if name in bound or name in _ENGINE_VARIABLES:
+                if name in bound or name in _ENGINE_VARIABLES or name in own_names:
                     continue
                 if name in _JSONATA_BUILTINS or name in FUNCTIONS:
                     continue
@@ -239,5 +246,6 @@ def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
     for index, entry in enumerate(data.get("fills") or []):
         if entry not in fields:
             report(f"fills entry {entry!r} is not a field of the Usage schema", ("fills", index))
+    fills_problems(data, fields, report_at)
     response_path_problems(document.file, data, report_at)
     return problems

@@ -169,3 +169,11 @@ def test_an_unknown_truto_parameter_is_an_error_listing_the_known_ones() -> None
     with pytest.raises(InvalidParameterError) as caught:
         parse_usage_query([("integrated_account_id", account), ("truto_response_fromat", "raw")])
     assert "truto_response_fromat" in caught.value.message and "truto_response_format" in caught.value.message
+
+
+def test_lint_knows_the_helpers_and_still_reports_an_unknown_function() -> None:
+    assert lint_spec("mappings/demo.yaml", text=_helpers_spec()) == []
+    typo = TRANSFORM.replace("$text(metric)", "$txet(metric)")
+    problems = lint_spec("mappings/demo.yaml", text=_helpers_spec(transform=typo))
+    messages = [p.message.split(": ", 1)[1] for p in problems]
+    assert messages == ["unknown function $txet (operations[0].transform.jsonata)"]
