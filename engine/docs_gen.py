@@ -119,6 +119,7 @@ def spec_info(spec: IntegrationSpec) -> dict[str, Any]:
             {
                 "name": p.name,
                 "type": p.type,
+                "list": p.is_list,
                 "required": p.required,
                 "default": _template(p.default),
                 "enum": list(p.enum) if p.enum else None,
@@ -230,8 +231,9 @@ def render_markdown(infos: list[dict[str, Any]]) -> str:
             out += ["| name | type | required | default | enum | note |", "|---|---|---|---|---|---|"]
             for p in info["params"]:
                 default = p["default"] if p["default"] in (None, "computed") else f"`{p['default']}`"
+                kind = f"list of {p['type']}" if p["list"] else p["type"]
                 out.append(
-                    f"| `{p['name']}` | {p['type']} | {_cell(p['required'])} | {_cell(default)} | {_cell(p['enum'])} "
+                    f"| `{p['name']}` | {kind} | {_cell(p['required'])} | {_cell(default)} | {_cell(p['enum'])} "
                     f"| {_cell(p['note'])} |"
                 )
         else:

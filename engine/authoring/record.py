@@ -187,8 +187,13 @@ def record_case(
     now: datetime | None = None,
     scrub_personal: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
+    keep_base_url: bool = False,
 ) -> Recording:
-    """Run the query live, write ``folder`` (case.yaml, exchanges.json, expected.json) and replay it once."""
+    """Run the query live, write ``folder`` (case.yaml, exchanges.json, expected.json) and replay it once.
+
+    A ``base_url`` in ``context`` other than the mapping's own is taken for a stand-in of the vendor: the case is
+    written as if recorded from the mapping's base URL (so it replays without allowing the stand-in's host), unless
+    ``keep_base_url``."""
     if (folder / "exchanges.json").exists() or (folder / "expected.json").exists():
         raise RecordError(f"{folder} already holds a recorded case; remove it or choose another case name")
     when = now or datetime.now(UTC).replace(microsecond=0)
@@ -220,6 +225,14 @@ def record_case(
     exchanges = [_exchange(request, response, auth_names) for request, response in recorder.exchanges]
     # Placeholders first (the recording must still replay), then anything left of a secret goes outright.
     exchanges = redact(_substitute(exchanges, pairs), account_secrets(spec, credentials, context))
+    kept_context = dict(context)
+    home = _home_base_url(spec)
+    stand_in = str(context.get("base_url") or "").rstrip("/")
+    if home and stand_in and stand_in != home and not keep_base_url:
+        # Recorded against a stand-in (a local server, a proxy): the case is about the vendor, so it replays as if
+        # from the mapping's own base URL, in requests, next-page URLs and Link headers alike.
+        exchanges = _substitute(exchanges, [(stand_in, home)])
+        del kept_context["base_url"]
     if scrub_personal:
         exchanges = Pseudonyms().scrub(exchanges)
     call: dict[str, Any] = {
@@ -228,7 +241,7 @@ def record_case(
         "note": DRAFT_NOTE,
         "now": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "credentials": fake,
-        "context": redact(dict(context), account_secrets(spec, credentials, context)),
+        "context": redact(kept_context, account_secrets(spec, credentials, context)),
         "params": dict(params),
     }
     folder.mkdir(parents=True, exist_ok=True)
@@ -237,6 +250,13 @@ def record_case(
     expected = derived_expected(FixtureCase(spec.name, folder.name, folder))
     (folder / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
     return Recording(folder, len(exchanges), type(error).__name__ if error else None)
+
+
+def _home_base_url(spec: IntegrationSpec) -> str | None:
+    """The base URL a case replays from: the mapping's literal base_url, else the first it allows."""
+    if spec.base_url.literal and isinstance(spec.base_url.literal, str):
+        return spec.base_url.literal.rstrip("/")
+    return spec.allowed_base_urls[0].rstrip("/") if spec.allowed_base_urls else None
 
 
 def _description(folder: Path) -> str:

@@ -43,13 +43,16 @@ def _integration_params() -> list[dict[str, Any]]:
             entry = merged.setdefault(param.name, {"schema": dict(_PARAM_SCHEMAS[param.type]), "notes": []})
             if param.enum:
                 entry["schema"]["enum"] = sorted(set(entry["schema"].get("enum", [])) | set(param.enum))
+            if param.is_list:
+                entry["list"] = True
             entry["notes"].append(f"{spec.label}: {param.note}" if param.note else spec.label)
     return [
         {
             "name": name,
             "in": "query",
             "required": False,
-            "schema": entry["schema"],
+            # A list parameter is repeated (name=a&name=b: form style, exploded, OpenAPI's default for a query).
+            "schema": {"type": "array", "items": entry["schema"]} if entry.get("list") else entry["schema"],
             "description": "Integration specific. " + " | ".join(entry["notes"]),
         }
         for name, entry in sorted(merged.items())
