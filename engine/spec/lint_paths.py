@@ -3,7 +3,8 @@
 A wrong records path returns an empty result and a wrong cursor field stops after page 1, both without a word, and
 replay cannot see it when the fixture was recorded with the same mistake. With ``response_schema:`` the lint follows
 ``records``, ``expect``, the pagination ``next``/``stop`` and (when ``records`` is a plain path, so a record's schema
-is known) the transform through the schema, and warns about a field the schema does not have. A warning, not an
+is known; with ``nested:``, one item of the group's field, the group as ``$bucket``) the transform through the schema,
+and warns about a field the schema does not have. A warning, not an
 error: vendor schemas are open and may lag the API.
 
 Only plain field steps are followed (``a.b.c``, ``a[0].b``, ``$x.b`` for ``$x := a``; predicates are not looked
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .lint_ast import attr, kind, parse, start
-from .lint_schema import MISSING, UNKNOWN, ResponseSchema, SchemaFileError
+from .lint_schema import FOUND, MISSING, UNKNOWN, ResponseSchema, SchemaFileError
 from .yaml_source import KeyPath
 
 Warn = Callable[[int, str, str], None]
@@ -122,6 +123,16 @@ class _Walker:
             return None
         return current
 
+    def _name_lookup(self, name: str, here: _Context) -> list[Any] | None:
+        """The schemas of field ``name`` of ``here`` when every schema there is known to have it, else None."""
+        found: list[Any] = []
+        for schema in here.schemas:
+            result = self.schema.lookup(schema, name)
+            if result.status != FOUND:
+                return None
+            found.extend(result.schemas)
+        return found
+
     def _name(self, node: Any, here: _Context | None) -> _Context | None:
         if here is None:
             return None
@@ -214,10 +225,20 @@ def _check_operation(
                 record = _Context(items, "")
     if record is None:
         return  # records builds its own objects (or is dynamic): a record's shape is not the schema's
+    env: dict[str, _Context | None] = {}
+    nested = operation.get("nested")
+    if isinstance(nested, dict) and isinstance(nested.get("field"), str):
+        # nested: the transform reads one item of each record's `field`, with the record bound as $as.
+        bind_as = str(nested.get("as", "bucket"))
+        env[bind_as] = _Context(record.schemas, f"${bind_as}")
+        group = _Walker("", schema, record, "a record", lambda *_: None)._name_lookup(nested["field"], record)
+        if group is None:
+            return
+        record = _Context(tuple(item for found in group for item in schema.items(found)), "")
     for expression_path, source in _expressions(operation.get("transform"), (*path, "transform")):
         tree = parse(source)
         if tree is not None:
-            _walk(tree, source, schema, record, "the transform", reference, expression_path, report, "a record")
+            _walk(tree, source, schema, record, "the transform", reference, expression_path, report, "a record", env)
 
 
 def _walk(
@@ -230,9 +251,10 @@ def _walk(
     key_path: KeyPath,
     report: Report,
     root_level: str = "the response",
+    env: dict[str, _Context | None] | None = None,
 ) -> _Context | None:
     def warn(offset: int, path: str, detail: str) -> None:
         message = f"{role} reads {path!r}, which the response schema {reference} does not have: {detail}"
         report(message, key_path, offset, True)
 
-    return _Walker(source, schema, root, root_level, warn).walk(tree, root, {})
+    return _Walker(source, schema, root, root_level, warn).walk(tree, root, dict(env or {}))

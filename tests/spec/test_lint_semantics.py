@@ -29,7 +29,8 @@ operations:
         {
           'id': id & $context.base_url,
           /* $params.nothing in a comment */
-          'note': "$params.nothing in a string"
+          'note': "$params.nothing in a string",
+          'usage': {'tokens': {'total': 1}}
         }
 """
 
@@ -76,6 +77,9 @@ def test_fills_entry_outside_the_usage_schema_is_reported_at_its_entry() -> None
     assert messages == [
         "demo.yaml:4:13: fills entry 'usage.tokenz' is not a field of the Usage schema (fills[1])",
         "demo.yaml:4:27: fills entry 'cost' is not a field of the Usage schema (fills[2])",
+        # usage.tokens is produced but no longer listed
+        "demo.yaml:21:21: warning: the transform produces 'usage.tokens', which fills does not list"
+        " (operations[0].transform.jsonata)",
     ]
 
 
