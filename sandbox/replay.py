@@ -469,13 +469,28 @@ class ReplaySimulator(VendorSimulator):
     # ------------------------------------------------------------------------------------------- error shapes
 
     def error(self, status: int, message: str) -> SimResponse:
-        """The vendor's own recorded error of ``status`` when the recording has one (its shape is what the mapping
-        reads messages from), else a JSON error naming the replay."""
-        recorded = next((r for r in self.recorded if r.status == status), None)
-        if recorded is not None:
-            return self._bare(recorded.response)
+        """The vendor's own recorded error of ``status`` (its shape is what the mapping reads messages from), else a
+        JSON error naming the replay.
+
+        A recorded answer of a status the mapping retries counts only if its case retried it (the same request came
+        again): a 429 the mapping's rules make final (a quota exhausted) is not the vendor's rate limit.
+        """
+        recorded = [r for r in self.recorded if r.status == status]
+        retried = [r for r in recorded if self._was_retried(r)]
+        if retried:
+            return self._bare(retried[0].response)
+        if recorded and status not in self.spec.errors.retry_statuses:
+            return self._bare(recorded[0].response)
         text = f"replay sandbox: {message}"
         return json_response({"error": {"message": text, "type": "replay_sandbox"}, "message": text}, status)
+
+    @staticmethod
+    def _was_retried(recorded: _Recorded) -> bool:
+        following = recorded.position + 1
+        if following >= len(recorded.case.exchanges):
+            return False
+        request = recorded.case.exchanges[recorded.position]["request"]
+        return bool(recorded.case.exchanges[following]["request"] == request)
 
 
 @dataclass
@@ -491,6 +506,15 @@ class ReplaySandbox:
             name: {**self.sandbox.endpoint(name), "cases": simulator.case_summaries()}
             for name, simulator in self.simulators.items()
         }
+
+    def stop(self) -> None:
+        self.sandbox.stop()
+
+    def __enter__(self) -> ReplaySandbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
 
 def replay_integrations(names: Sequence[str] | None) -> list[str]:
