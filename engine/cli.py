@@ -1,8 +1,9 @@
 """The ``unimeter`` command: ``check`` replays fixtures, ``lint`` checks spec files, ``usage`` runs one query ...
 
-``usage`` prints the response body exactly as the HTTP API returns it; an error prints the error envelope to stderr
-and exits 1. No secret is ever printed. Every command that takes an integration name takes ``--mappings DIR``
-(repeatable), which puts DIR in front of ``UNIMETER_MAPPINGS_PATH`` for this run.
+``usage`` answers a query through the HTTP endpoint's parser and use case (:mod:`unimeter.cli_usage`) and prints the
+response body as the HTTP API returns it (compact JSON, indented on a terminal); an error prints the error envelope to
+stderr and exits 1, a wrong command line exits 2. No secret is ever printed. Every command that takes an integration
+name takes ``--mappings DIR`` (repeatable), which puts DIR in front of ``UNIMETER_MAPPINGS_PATH`` for this run.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from .api.envelope import error_envelope
+from .api.formats import RESPONSE_FORMATS
+from .cli_usage import CommandLineError, UsageCommand, integration_params, key_value_items, single_values
 from .docs_gen import late_data_info
 from .errors import SpecError, UnimeterError
 from .run.destination import ALLOWED_BASE_URLS_ENV
-from .run.pipeline import list_usage
 from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations, integration_sources, lint_spec
 from .spec.functions import parse_instant
 from .spec.registry import load_integration
@@ -32,13 +34,8 @@ from .version import __version__
 
 
 def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"unimeter: {option} expects KEY=VALUE, got {item.split('=')[0]!r}...")
-        result[key] = value
-    return result
+    """``KEY=VALUE`` options, each key once (a repeat is a :class:`CommandLineError`: exit 2, never "last wins")."""
+    return single_values(values, option)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -129,7 +126,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
             root / args.integration / args.case,
             credentials=_pairs(args.credential, "--credential"),
             context=_pairs(args.context, "--context"),
-            params=_pairs(args.param, "--param"),
+            params=integration_params(spec, key_value_items(args.param, "--param")),
             now=now,
             scrub_personal=args.scrub_personal,
         )
@@ -162,30 +159,21 @@ def _cmd_lint(args: argparse.Namespace) -> int:
 
 
 def _cmd_usage(args: argparse.Namespace) -> int:
-    if args.format != "unified":
-        print(
-            f"unimeter usage: format {args.format!r} is served by the HTTP API; the CLI prints 'unified'",
-            file=sys.stderr,
-        )
-        return 2
+    """One query through the HTTP endpoint's parser and use case (unimeter.cli_usage), printed on stdout."""
     try:
         now = parse_instant(args.now) if args.now else None
     except ValueError as error:
         print(f"unimeter usage: --now: {error}", file=sys.stderr)
         return 2
-    try:
-        response = list_usage(
-            args.integration,
-            credentials=_pairs(args.credential, "--credential"),
-            context=_pairs(args.context, "--context"),
-            params=_pairs(args.param, "--param"),
-            now=now,
-        )
-    except UnimeterError as error:
-        print(json.dumps(error_envelope(error), indent=2), file=sys.stderr)
-        return 1
-    print(json.dumps(response, indent=2))
-    return 0
+    return UsageCommand(
+        integration=args.integration,
+        credentials=args.credential,
+        context=args.context,
+        params=args.param,
+        response_format=args.format,
+        now=now,
+        pretty=args.pretty,
+    ).run()
 
 
 def _money_and_late_data(name: str) -> dict[str, Any]:
@@ -415,14 +403,41 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--check", action="store_true", help="exit 1 when FILE differs from what would be generated")
     docs.set_defaults(handler=_cmd_docs)
     usage = commands.add_parser(
-        "usage", parents=[mappings], help="run one unified usage query and print the response JSON"
+        "usage",
+        parents=[mappings],
+        help="run one usage query as GET /unified/usage-metering/usage would and print the response",
     )
     usage.add_argument("integration", metavar="INTEGRATION")
-    usage.add_argument("--credential", action="append", metavar="KEY=VALUE")
-    usage.add_argument("--context", action="append", metavar="KEY=VALUE")
-    usage.add_argument("--param", action="append", metavar="KEY=VALUE")
+    usage.add_argument("--credential", action="append", metavar="KEY=VALUE", help="each credential once")
+    usage.add_argument("--context", action="append", metavar="KEY=VALUE", help="each context key once")
+    usage.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a query parameter as the HTTP API takes it: the integration's own (a list parameter may repeat), "
+        "truto_*, remote_query[KEY], limit, next_cursor; without limit the whole result is printed",
+    )
     usage.add_argument("--now", metavar="ISO8601", help="pin the clock used for defaults")
-    usage.add_argument("--format", default="unified", choices=["unified", "raw", "normalized", "stream", "debug"])
+    usage.add_argument(
+        "--format",
+        choices=RESPONSE_FORMATS,
+        help="shorthand for --param truto_response_format=FORMAT (default unified)",
+    )
+    layout = usage.add_mutually_exclusive_group()
+    layout.add_argument(
+        "--pretty",
+        dest="pretty",
+        action="store_const",
+        const=True,
+        help="indent the JSON (the default when stdout is a terminal)",
+    )
+    layout.add_argument(
+        "--compact",
+        dest="pretty",
+        action="store_const",
+        const=False,
+        help="one line of JSON (the default when stdout is not a terminal)",
+    )
     usage.set_defaults(handler=_cmd_usage)
     serve = commands.add_parser(
         "serve", parents=[mappings], help="run the HTTP service (GET /unified/usage-metering/usage)"
@@ -635,7 +650,11 @@ def _add_store_commands(
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     add_mapping_folders(getattr(args, "mappings", []))
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except CommandLineError as error:
+        print(f"unimeter {args.command}: {error}", file=sys.stderr)
+        return 2
     return code
 
 

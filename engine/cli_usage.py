@@ -1,0 +1,287 @@
+"""``unimeter usage``: one query through the HTTP endpoint's own parser and use case, printed on stdout.
+
+The command builds the ``(name, value)`` pairs a query string would carry from ``--param`` (plus ``--format`` as
+``truto_response_format``), parses them with :func:`unimeter.api.query.parse_usage_query` and answers them with
+:class:`unimeter.api.list_usage.UsageService`, exactly as ``GET /unified/usage-metering/usage`` does: every format,
+``truto_*``, ``remote_query[...]``, ``limit`` and ``next_cursor`` mean the same. Only the account differs: the
+service reads it from its store, the command builds it in memory from ``--credential`` and ``--context`` (nothing is
+written, no store is opened).
+
+Two choices are the command's own. Without ``limit`` (or ``truto_ignore_limit``) it asks for the whole result
+(``truto_ignore_limit=true``, so at most ``UNIMETER_MAX_RESPONSE_ROWS`` rows, past which the error points to
+``stream``, which prints rows as they arrive in bounded memory); an explicit ``limit`` pages like the service. And a
+shell has no request deadline unless ``UNIMETER_REQUEST_DEADLINE_SECONDS`` sets one: the user can interrupt, and a
+long rate-limited range should not fail at two minutes.
+
+A ``next_cursor`` printed by one run must work in the next, so whenever the query can issue or read one, the key
+that signs it is :func:`unimeter.api.cursor.load_cursor_key`'s (``UNIMETER_CURSOR_KEY``, else the key file beside the
+default database, the one ``unimeter serve`` uses); a query that can do neither never touches that file. The
+account's id is an HMAC of the integration, credentials and context under that key: stable across runs, so a cursor
+resumes only the same account's query, and it reveals nothing of the credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import math
+import os
+import secrets
+import sys
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO
+
+from .api.cursor import load_cursor_key
+from .api.envelope import error_envelope
+from .api.limits import DEADLINE_ENV, limits_from_env
+from .api.list_usage import UsageService
+from .api.query import UsageQuery, parse_usage_query
+from .errors import AccountNotFoundError, InvalidParameterError, UnimeterError
+from .redaction import account_secrets, redact
+from .spec.model import IntegrationSpec
+from .spec.registry import load_integration
+
+ENVIRONMENT = "cli"
+"""The environment name the use case is called with; the in-memory store has one account, in no real environment."""
+_PLACEHOLDER_ID = str(uuid.UUID(int=0))
+_BRACKET_SUFFIX = "[]"
+
+
+class CommandLineError(Exception):
+    """The command line itself is wrong (exit 2, nothing sent); the message names the option and the key."""
+
+
+# ------------------------------------------------------------------------------------------------ KEY=VALUE options
+
+
+def key_value_items(values: Sequence[str] | None, option: str) -> list[tuple[str, str]]:
+    """``KEY=VALUE`` options as pairs, in order, repeats kept (the caller decides what a repeat means)."""
+    items = []
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            # Only the text before any "=": the value may be a secret.
+            raise CommandLineError(f"{option} expects KEY=VALUE, got {item.split('=')[0]!r}...")
+        items.append((key, value))
+    return items
+
+
+def single_values(values: Sequence[str] | None, option: str) -> dict[str, str]:
+    """``KEY=VALUE`` options where a key may appear once: keeping the last of two would silently drop the other."""
+    result: dict[str, str] = {}
+    for key, value in key_value_items(values, option):
+        if key in result:
+            raise CommandLineError(f"{option} {key} is given more than once; give each key once")
+        result[key] = value
+    return result
+
+
+def _refuse_repeated(spec: IntegrationSpec, name: str, count: int) -> None:
+    """A parameter given several times (or as ``name[]``) is a list only where the mapping declares ``list: true``;
+    anywhere else keeping one of the values would answer a different question than the one asked."""
+    param = spec.params.get(name)
+    if param is not None and param.is_list:
+        return
+    lists = sorted(p.name for p in spec.params.values() if p.is_list)
+    which = f"its list parameters are {', '.join(lists)}" if lists else "it has no list parameter"
+    what = "takes one value" if param is not None else "has no such parameter"
+    given = f"given {count} times" if count > 1 else f"given as a list ({name}[])"
+    raise CommandLineError(f"--param {name} is {given}; {spec.name} {what} for {name!r} ({which})")
+
+
+def integration_params(spec: IntegrationSpec, items: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
+    """An integration's parameters from ``--param`` pairs (``unimeter record``): a list parameter keeps every
+    value, in order (``name=a name=b`` or ``name[]=a``); any other parameter given twice is an error naming it."""
+    pairs = [(key.removesuffix(_BRACKET_SUFFIX), key.endswith(_BRACKET_SUFFIX), value) for key, value in items]
+    params: dict[str, str | list[str]] = {}
+    for name, bracketed, value in pairs:
+        if name in params or bracketed:
+            _refuse_repeated(spec, name, sum(1 for other, _, _ in pairs if other == name))
+            params[name] = [*_as_list(params.get(name)), value]
+        else:
+            params[name] = value
+    return params
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
+
+
+# ------------------------------------------------------------------------------------------------ the account
+
+
+@dataclass(frozen=True)
+class CommandLineAccount:
+    """The account of one run: what ``--credential`` and ``--context`` say, held in memory only."""
+
+    id: str
+    integration: str
+    credentials: dict[str, Any]
+    context: dict[str, Any]
+    status: str = "active"
+    """Always active: there is no stored status to mark (the use case skips the write when it is unchanged)."""
+
+    def to_public(self) -> dict[str, Any]:
+        return {"id": self.id, "integration": self.integration, "status": self.status, "context": {}}
+
+
+class CommandLineAccounts:
+    """The :class:`unimeter.api.list_usage.AccountStore` of one run: one account, no tokens, nothing written."""
+
+    def __init__(self, account: CommandLineAccount) -> None:
+        self.account = account
+
+    def resolve_token(self, token: str) -> str | None:
+        return None
+
+    def get_account(self, account_id: Any, *, environment: str) -> CommandLineAccount:
+        if str(account_id) != self.account.id or environment != ENVIRONMENT:
+            raise AccountNotFoundError(f"no account {account_id!r}", account_id=str(account_id))
+        return self.account
+
+    def mark_status(self, account_id: Any, *, environment: str, status: Any) -> None:
+        """Nothing to record: the account lives for this run only."""
+
+
+def account_id(key: bytes, integration: str, credentials: dict[str, str], context: dict[str, str]) -> str:
+    """A UUID naming this integration, credentials and context under the cursor key (HMAC: it reveals nothing)."""
+    canonical = json.dumps([integration, credentials, context], sort_keys=True).encode("utf-8")
+    digest = hmac.new(key, canonical, hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+# ------------------------------------------------------------------------------------------------ the query
+
+
+def query_items(params: list[tuple[str, str]], response_format: str | None) -> list[tuple[str, str]]:
+    """The pairs of the endpoint's query string: ``--param`` in order, ``--format`` as ``truto_response_format``,
+    and the command's default of the whole result when neither ``limit`` nor ``truto_ignore_limit`` is given."""
+    names = {name for name, _ in params}
+    if "integrated_account_id" in names:
+        raise CommandLineError(
+            "--param integrated_account_id is not an option of the CLI: the account is --credential and --context"
+        )
+    items = list(params)
+    if response_format is not None:
+        given = [value for name, value in params if name == "truto_response_format"]
+        if any(value != response_format for value in given):
+            raise CommandLineError(
+                f"--format {response_format} and --param truto_response_format={given[0]} disagree; give one"
+            )
+        if not given:
+            items.append(("truto_response_format", response_format))
+    if "limit" not in names and "truto_ignore_limit" not in names:
+        items.append(("truto_ignore_limit", "true"))
+    return items
+
+
+def parse_query(spec: IntegrationSpec, items: list[tuple[str, str]]) -> UsageQuery:
+    """The endpoint's parse of ``items``; its refusals, and a repeated parameter that is not a list, are errors of
+    the command line."""
+    try:
+        query = parse_usage_query([("integrated_account_id", _PLACEHOLDER_ID), *items])
+    except InvalidParameterError as error:
+        raise CommandLineError(f"--param: {error.message}") from None
+    for name, value in query.params.items():
+        if isinstance(value, list):
+            _refuse_repeated(spec, name, len(value))
+    return query
+
+
+def _needs_stable_key(query: UsageQuery) -> bool:
+    """Whether this query may print a ``next_cursor`` (a page, a stream's error line) or read one."""
+    return bool(query.next_cursor) or query.response_format == "stream" or not query.ignore_limit
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+def dump(data: Any, *, pretty: bool) -> str:
+    """JSON as the service writes it (compact, UTF-8) or indented for a person."""
+    if pretty:
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def choose_pretty(choice: bool | None, stream: TextIO) -> bool:
+    """``--pretty``/``--compact`` when given, else indented exactly when ``stream`` is a terminal."""
+    if choice is not None:
+        return choice
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+@dataclass
+class UsageCommand:
+    """One ``unimeter usage`` run, from its parsed options."""
+
+    integration: str
+    credentials: list[str] | None
+    context: list[str] | None
+    params: list[str] | None
+    response_format: str | None
+    now: datetime | None
+    pretty: bool | None
+
+    def run(self) -> int:
+        """Exit status: 0 printed, 1 the query failed (envelope on stderr, or a stream's error line), 2 bad input."""
+        credentials = single_values(self.credentials, "--credential")
+        context = single_values(self.context, "--context")
+        items = query_items(key_value_items(self.params, "--param"), self.response_format)
+        try:
+            spec = load_integration(self.integration)
+        except UnimeterError as error:
+            return self._failed(error, ())
+        query = parse_query(spec, items)
+        hidden = account_secrets(spec, credentials, context)
+        key = load_cursor_key() if _needs_stable_key(query) else secrets.token_bytes(32)
+        account = CommandLineAccount(account_id(key, spec.name, credentials, context), spec.name, credentials, context)
+        query = dataclasses.replace(query, account_id=account.id)
+        try:
+            limits = limits_from_env()
+        except UnimeterError as error:
+            return self._failed(error, hidden)
+        if not os.environ.get(DEADLINE_ENV, "").strip():
+            limits = dataclasses.replace(limits, deadline_seconds=math.inf)
+        service = UsageService(CommandLineAccounts(account), key, now=self.now, limits=limits)
+        _quiet_service_log()
+        try:
+            return asyncio.run(self._answer(service, query, hidden))
+        except UnimeterError as error:
+            return self._failed(error, hidden)
+
+    async def _answer(self, service: UsageService, query: UsageQuery, hidden: tuple[str, ...]) -> int:
+        try:
+            response = await service.list_usage(query, environment=ENVIRONMENT)
+            if response.stream is None:
+                print(dump(response.body, pretty=choose_pretty(self.pretty, sys.stdout)))
+                return 0
+            failed = False
+            async for chunk in response.stream:
+                # Rows as they come, one NDJSON line each; the last line is {"end": ...} or {"error": ...}.
+                failed = chunk.startswith(b'{"error"')
+                sys.stdout.write(chunk.decode("utf-8"))
+                sys.stdout.flush()
+            return 1 if failed else 0
+        finally:
+            await service.aclose()
+
+    def _failed(self, error: UnimeterError, hidden: Iterable[str]) -> int:
+        envelope = redact(error_envelope(error), hidden)
+        print(dump(envelope, pretty=choose_pretty(self.pretty, sys.stderr)), file=sys.stderr)
+        return 1
+
+
+def _quiet_service_log() -> None:
+    """The service logs a failed vendor query as a warning line; here the envelope on stderr already says it, and
+    a log line in front of it would stop stderr being one JSON document."""
+    logger = logging.getLogger("unimeter")
+    if not logger.handlers and not logging.getLogger().handlers:
+        logger.addHandler(logging.NullHandler())
