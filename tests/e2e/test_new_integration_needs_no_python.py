@@ -6,8 +6,9 @@ a region in the context, ``GET /v2/usage`` paged by page number, one row per day
 recorded fixture cases whose expected rows were worked out by hand from the payloads below. They are written to a
 temporary mappings folder put on ``UNIMETER_MAPPINGS_PATH`` (``mappings_folder`` in tests/conftest.py), and then:
 
-- pytest, collecting the generic suites with that folder on the path, finds the new integration in each of them
-  (fixture replay, fills, the service checks, the secret scans), with no file of tests/ changed;
+- pytest, collecting the generic suites with that folder on the path and its fixtures/, finds the new integration in
+  each of them (fixture replay through the unimeter pytest plugin, fills, the service checks, the secret scans), with
+  no file of tests/ changed;
 - the suites' own check functions run over it in process: every case replays (``unimeter check``'s code) and
   ``fills`` matches; the service over the recorded cases in every format, paged with every limit, with derived
   credentials that reach the vendor and never a response; a short fuzz of the service from its OpenAPI document;
@@ -416,6 +417,7 @@ def test_the_generic_suites_collect_the_new_mapping_with_no_test_file_changed(me
             "tests/testing",
             "tests/service/test_service.py",
             "tests/service/test_secrets_scan.py",
+            str(meterly.fixtures),  # its cases: one item each, collected by the unimeter pytest plugin
         ],
         cwd=PROJECT,
         env=env,
@@ -427,8 +429,8 @@ def test_the_generic_suites_collect_the_new_mapping_with_no_test_file_changed(me
     assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
     ids = collected.stdout
     for expected in [
-        f"test_fixture_case_replays_to_expected_output[{NAME}/several-pages]",
-        f"test_fixture_case_replays_to_expected_output[{NAME}/start-after-end]",
+        f"several-pages/case.yaml::{NAME}/several-pages",
+        f"start-after-end/case.yaml::{NAME}/start-after-end",
         f"test_fills_declaration_matches_fixture_outputs[{NAME}]",
         f"test_unified_is_the_hand_computed_result[{NAME}/several-pages]",
         f"test_every_limit_pages_to_exactly_the_unlimited_rows[{NAME}/several-pages]",
