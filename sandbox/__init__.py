@@ -7,6 +7,8 @@ nothing but vendor knowledge.
 
 ``start_sandbox()`` starts simulators in background threads and returns what an integrated account needs to use each
 one (``base_url``, ``credentials``, ``context``); ``unimeter sandbox`` runs them until interrupted.
+``sandbox.replay.start_replay_sandbox()`` (``unimeter sandbox --from-fixtures``) serves any integration's recorded
+fixture cases the same way, for integrations that have no simulator here.
 """
 
 from .config import SandboxConfig

@@ -19,6 +19,10 @@ It answers a request with the recorded response of the matching recorded request
 
 Absolute URLs of the recorded vendor (a next-page link in a body or a ``Link`` header) are rewritten to this server.
 
+The generic faults come from the server as for every simulator; their error bodies are the vendor's recorded ones of
+that status (a 429 or 5xx only when its case retried it, so a final 429 such as an exhausted quota is not taken for
+the rate limit), else a JSON error naming the replay. ``--enforce-rate-limits`` does not apply (no limit is known).
+
 Pagination faults are derived from the recording where the mapping says where the page goes: the query or body keys
 whose expressions read ``$page``. A recorded request whose previous exchange in its case (same method and path, a
 successful answer) differs only in those keys is page 2 or later of a recorded chain. ``loop_cursor`` answers it
@@ -37,7 +41,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from unimeter.errors import UnimeterError
-from unimeter.spec import load_integration
+from unimeter.spec import available_integrations, load_integration
 from unimeter.spec.model import IntegrationSpec, Template
 from unimeter.testing.fixtures import FixtureCase, discover_cases
 
@@ -521,8 +525,6 @@ def replay_integrations(names: Sequence[str] | None) -> list[str]:
     """The integrations to replay: those named, else every one on the search path with recorded cases."""
     if names:
         return list(dict.fromkeys(names))
-    from unimeter.spec import available_integrations
-
     return [name for name in available_integrations() if discover_cases([name])]
 
 
