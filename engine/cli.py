@@ -318,13 +318,19 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 def _replay_case_line(case: dict[str, Any], endpoint: dict[str, Any]) -> str:
     """One replayed case as the options of `unimeter usage` that ask for its requests (credentials and context only
-    where they differ from the endpoint's)."""
+    where they differ from the endpoint's; a list parameter repeats, a value is shell-quoted when it must be)."""
+    import shlex
+
+    def option(name: str, key: str, value: Any) -> list[str]:
+        values = value if isinstance(value, list) else [value]
+        return [f"--{name} {shlex.quote(f'{key}={item}')}" for item in values]
+
     options = [f"--now {case['now']}"] if case["now"] else []
-    options += [f"--param {k}={v}" for k, v in case["params"].items()]
+    options += [text for k, v in case["params"].items() for text in option("param", k, v)]
     if case["credentials"] != endpoint["credentials"]:
-        options += [f"--credential {k}={v}" for k, v in case["credentials"].items()]
+        options += [text for k, v in case["credentials"].items() for text in option("credential", k, v)]
     if case["context"] != endpoint["context"]:
-        options += [f"--context {k}={v}" for k, v in case["context"].items()]
+        options += [text for k, v in case["context"].items() for text in option("context", k, v)]
     expects = "  (expects an error)" if case["expects"] == "error" else ""
     return f"{case['name']:<28} {' '.join(options)}{expects}"
 
