@@ -33,7 +33,7 @@ from .model import (
     RequestSpec,
     Template,
 )
-from .semantic_lint import semantic_problems, source_position
+from .semantic_lint import LintWarning, semantic_problems, source_position
 from .yaml_source import KeyPath, SourceDocument, format_key_path, load_yaml
 
 
@@ -338,21 +338,22 @@ def lint_spec(path: Path | str, text: str | None = None) -> list[SpecError]:
     except SpecError as error:
         return [error]
     semantic = semantic_problems(document, text if text is not None else Path(path).read_text(encoding="utf-8"))
-    if semantic:
+    if any(not isinstance(problem, LintWarning) for problem in semantic):
         return semantic
     expected_name = Path(path).stem
     if spec.name != expected_name:
         line, column = document.position(("name",)) or (None, None)
         return [
+            *semantic,
             SpecError(
                 f"name {spec.name!r} must match the file name {expected_name!r}",
                 file=str(path),
                 line=line,
                 column=column,
                 key_path="name",
-            )
+            ),
         ]
-    return []
+    return semantic
 
 
 def load_spec(path: Path | str, text: str | None = None) -> IntegrationSpec:
