@@ -186,11 +186,7 @@ class ReplaySimulator(VendorSimulator):
         self.cases = list(cases) if cases is not None else load_cases(integration)
         if not self.cases:
             raise ValueError(f"{integration} has no recorded fixture cases to replay (fixtures/{integration}/*/)")
-        unknown = [name for name in prefer if name not in {case.name for case in self.cases}]
-        if unknown:
-            names = ", ".join(case.name for case in self.cases)
-            raise ValueError(f"{integration} has no case named {unknown[0]!r}; its cases: {names}")
-        self.prefer = list(prefer)
+        self.prefer: list[str] = []
         self.page_query_keys: set[str] = set()
         self.page_body_keys: set[str] = set()
         for operation in self.spec.operations:
@@ -203,7 +199,17 @@ class ReplaySimulator(VendorSimulator):
             for case in self.cases
             for position, exchange in enumerate(case.exchanges)
         ]
-        self.recorded.sort(key=self._rank)
+        self.account_case = self.cases[0]
+        self.prefer_cases(prefer)
+
+    def prefer_cases(self, names: Sequence[str]) -> None:
+        """Answer from these cases first, in this order (also while serving: the ranking is replaced at once)."""
+        unknown = [name for name in names if name not in {case.name for case in self.cases}]
+        if unknown:
+            listed = ", ".join(case.name for case in self.cases)
+            raise ValueError(f"{self.integration} has no case named {unknown[0]!r}; its cases: {listed}")
+        self.prefer = list(names)
+        self.recorded = sorted(self.recorded, key=self._rank)
         self.account_case = self._account_case()
 
     # ------------------------------------------------------------------------------------------- the recording

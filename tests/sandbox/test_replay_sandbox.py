@@ -2,7 +2,7 @@
 --from-fixtures``), so an integration written only in YAML gets the fault matrix and a local endpoint too.
 
 - Every integration's ``defaults`` case, replayed over real HTTP through the engine, gives exactly its expected rows,
-  every recorded request asked once.
+  every recorded request asked once; and every case, preferred with ``--case``, gives its own expected output.
 - The fault matrix of tests/sandbox/test_sandbox_faults.py, for YAML-only integrations: copies of shipped mappings
   under new names with their fixture cases, in a user mappings folder (no simulator, no Python for the vendor).
   Every fault kind ends in the complete result or the right typed error; the pagination kinds hit page 2 of a
@@ -97,6 +97,30 @@ def test_defaults_case_replays_over_loopback(integration: str) -> None:
         assert "error" not in outcome, outcome.get("error")
         assert outcome["result"] == case.expected()["result"]
         assert replay.sandbox.request_count(integration) == len(case.exchanges())
+
+
+def test_every_case_is_answered_when_preferred(integration: str) -> None:
+    """``--case CASE`` puts a case's recorded answers first: each case then gives its own expected output, errors
+    included (the unauthorized case's 401 instead of the defaults' rows for the same request)."""
+    problems: list[str] = []
+    with start_replay_sandbox([integration]) as replay:
+        endpoint = replay.endpoints()[integration]
+        outcomes = []
+        for case in discover_cases([integration]):
+            replay.simulators[integration].prefer_cases([case.name])
+            outcomes.append((case, _query(endpoint, integration, case, remote_query=case.call().get("remote_query"))))
+    for case, outcome in outcomes:
+        expected = case.expected()
+        error = outcome.get("error")
+        if "error" in expected:
+            want, status = expected["error"], getattr(error, "status", None)
+            if error is None or type(error).__name__ != want["type"] or want.get("status", status) != status:
+                problems.append(f"{case.name}: expected {want}, got {error!r}")
+        elif error is not None:
+            problems.append(f"{case.name}: expected rows, got {type(error).__name__}: {error}")
+        elif outcome["result"] != expected["result"]:
+            problems.append(f"{case.name}: rows differ from expected.json")
+    assert not problems, "\n".join(problems)
 
 
 # ------------------------------------------------------------------------------- YAML-only integrations
