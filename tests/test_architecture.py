@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 from tests.helpers.paths import ENGINE
@@ -93,3 +94,18 @@ def test_no_engine_signature_threads_a_bindings_dict() -> None:
                 if "bindings" in names:
                     offenders.append(f"{file.relative_to(ENGINE)}:{node.lineno} {node.name}")
     assert offenders == []
+
+
+def test_every_subpackage_is_built_into_the_wheel() -> None:
+    """setuptools lists packages explicitly (pyproject.toml): a new engine/ or sandbox/ folder missing from the list
+    works in the editable checkout and is absent from the installed wheel (unimeter.authoring once was)."""
+    root = ENGINE.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    listed = set(config["packages"])
+    for prefix, folder in config["package-dir"].items():
+        base = root / folder
+        for init in base.rglob("__init__.py"):
+            relative = init.parent.relative_to(base)
+            name = ".".join([prefix, *relative.parts])
+            if "__pycache__" not in relative.parts:
+                assert name in listed, f"{name} ({init.parent}) is not in pyproject.toml's packages"
