@@ -67,8 +67,9 @@ def key_value_items(values: Sequence[str] | None, option: str) -> list[tuple[str
     for item in values or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            # Only the text before any "=": the value may be a secret.
-            raise CommandLineError(f"{option} expects KEY=VALUE, got {item.split('=')[0]!r}...")
+            # A credential or context value may be a secret (one given without its KEY= most of all): not echoed.
+            shown = f"{item.split('=')[0]!r}..." if option == "--param" else "no KEY=" if not sep else "an empty KEY"
+            raise CommandLineError(f"{option} expects KEY=VALUE, got {shown}")
         items.append((key, value))
     return items
 

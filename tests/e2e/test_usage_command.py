@@ -7,23 +7,37 @@ For every integration the real CLI runs as a subprocess with `--context base_url
 checks: exit 0; the response envelope and every row against the JSON Schemas; every row FIELD BY FIELD against values
 written here by hand from the payload (never computed by the engine); the auth headers and the date parameters the
 server received.
+
+Then parity with the HTTP endpoint (the CLI goes through the same query parser and use case): every format prints what
+the real app answers for the same query, truto_* and remote_query[...] work, truto_skip_api_call calls no vendor,
+limit and next_cursor page across runs, a stream failing mid-way prints its error line; a wrong command line (a
+repeated non-list parameter, credential or context) exits 2 and sends nothing, while a list parameter of a user's
+YAML mapping keeps every value (in usage and record); JSON is compact when piped, indented on a terminal.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import io
+import itertools
 import json
 import os
+import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
+from tests.helpers.ndjson import stream_lines
 from tests.helpers.paths import PROJECT
 from tests.helpers.plain_vendor_server import (
     CLAUDE_401,
@@ -47,6 +61,11 @@ from tests.helpers.plain_vendor_server import (
     RecordedRequest,
     VendorServer,
 )
+from unimeter.api.cursor import CURSOR_KEY_ENV
+from unimeter.cli import main
+from unimeter.service import UsageService, create_app
+from unimeter.spec.functions import parse_instant
+from unimeter.store import open_store
 
 USAGE_SCHEMA: dict[str, Any] = json.loads((PROJECT / "schemas" / "usage.schema.json").read_text())
 LIST_SCHEMA: dict[str, Any] = json.loads((PROJECT / "schemas" / "list-response.schema.json").read_text())
@@ -908,3 +927,569 @@ def test_vendor_401_is_a_remote_error_envelope_without_secrets(
     for secret in secrets:
         assert secret not in completed.stdout
         assert secret not in completed.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Parity with GET /unified/usage-metering/usage: the CLI parses the same query string and calls the same use case, so
+# for the same query it prints what the HTTP endpoint answers. The HTTP side here is the real app (create_app over a
+# real SQLite store) reached over ASGI, its vendor the same loopback server as the CLI's.
+# ---------------------------------------------------------------------------------------------------------------------
+
+FORMATS = ["unified", "raw", "normalized", "stream", "debug"]
+CLAUDE_CODE_NOW = "2025-08-11T00:00:00Z"
+CLAUDE_CODE_PARAMS = ["--param", "date=2025-08-08", "--param", "report_type=claude_code"]
+CLAUDE_CODE_IDS = [
+    "claude:claude_code:2025-08-08:user@emaildomain.com:iTerm.app:api:enterprise",
+    "claude:claude_code:2025-08-08:user@emaildomain.com:iTerm.app:api:enterprise:claude-sonnet-4-20250514",
+    "claude:claude_code:2025-08-08:user@emaildomain.com:iTerm.app:api:enterprise:claude-3-5-haiku-20241022",
+]
+HTTP_CURSOR_KEY = b"http-side-cursor-key-of-the-parity-tests"
+
+
+def route_claude_code(vendor: VendorServer, last_page: str = CLAUDE_CODE_LAST_PAGE) -> None:
+    """The docs example (three rows, has_more) then ``last_page`` for its next_page token."""
+    vendor.route("GET", CLAUDE_CODE_PATH, CLAUDE_CODE_USAGE_REPORT, pages={CLAUDE_CODE_NEXT_PAGE_TOKEN: last_page})
+
+
+def cli(
+    server: VendorServer,
+    integration: str,
+    *options: str,
+    credentials: dict[str, str],
+    now: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``unimeter usage INTEGRATION`` with the server's base URL, ``credentials`` and ``options`` as given (so an
+    option may repeat, unlike :func:`run_usage`)."""
+    command = [sys.executable, "-m", "unimeter.cli", "usage", integration, "--context", f"base_url={server.url}"]
+    command += ["--now", now, *(f"--credential={k}={v}" for k, v in credentials.items()), *options]
+    return subprocess.run(
+        command, cwd=PROJECT, env=env or _env(), capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def key_env(tmp_path: Path) -> dict[str, str]:
+    """No UNIMETER_CURSOR_KEY: the key file under a data directory of the test's own (XDG_DATA_HOME)."""
+    env = {k: v for k, v in _env().items() if k != CURSOR_KEY_ENV}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    return env
+
+
+def params_of(options: list[str]) -> list[tuple[str, str]]:
+    """The ``--param`` pairs (and ``--format`` as truto_response_format) of a CLI option list, as the query string
+    the HTTP endpoint gets."""
+    items = []
+    for option, value in itertools.pairwise(options):
+        if option == "--param":
+            items.append((value.partition("=")[0], value.partition("=")[2]))
+        elif option == "--format":
+            items.append(("truto_response_format", value))
+    return items
+
+
+@pytest.fixture
+def http(tmp_path: Path) -> Callable[..., httpx.Response]:
+    """GET /unified/usage-metering/usage on the real app, for one stored account of ``integration``."""
+    store = open_store(f"sqlite://{tmp_path / 'accounts.db'}", key_file=tmp_path / "secret.key")
+    token = store.create_token(environment="prod")
+    accounts: dict[str, Any] = {}
+
+    def get(
+        server: VendorServer, integration: str, items: list[tuple[str, str]], *, credentials: dict[str, str], now: str
+    ) -> httpx.Response:
+        # One account per integration and credentials, so that a cursor resumes on the account that issued it.
+        known = json.dumps([integration, credentials, server.url], sort_keys=True)
+        if known not in accounts:
+            accounts[known] = store.create_account(
+                integration, environment="prod", credentials=credentials, context={"base_url": server.url}
+            ).id
+        account_id = accounts[known]
+        service = UsageService(store, HTTP_CURSOR_KEY, now=parse_instant(now))
+
+        async def main() -> httpx.Response:
+            try:
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=create_app(service)),
+                    base_url="http://test",
+                    headers={"authorization": f"Bearer {token}"},
+                ) as client:
+                    query = [("integrated_account_id", str(account_id)), *items]
+                    response = await client.get("/unified/usage-metering/usage", params=query)
+                    await response.aread()
+                    return response
+            finally:
+                await service.aclose()
+
+        return asyncio.run(main())
+
+    return get
+
+
+def comparable(value: Any) -> Any:
+    """A response with what differs between two runs of one query neutralised: a cursor is signed with each side's
+    key for each side's account (compare that there is one, not its bytes), and a vendor's Date header ticks."""
+    if isinstance(value, list):
+        return [comparable(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in {"next_cursor", "nextCursor"} and isinstance(item, str):
+            result[key] = "<cursor>"
+        elif key == "responseHeaders" and isinstance(item, dict):
+            result[key] = {k: v for k, v in item.items() if k.lower() != "date"}
+        else:
+            result[key] = comparable(item)
+    return result
+
+
+def printed(completed: subprocess.CompletedProcess[str], response_format: str) -> Any:
+    """What a successful run printed: one JSON document (one line: piped), or for stream its NDJSON lines."""
+    assert completed.returncode == 0, f"exit {completed.returncode}\n{completed.stdout}\n{completed.stderr}"
+    assert completed.stderr == ""
+    if response_format == "stream":
+        return [json.loads(line) for line in completed.stdout.splitlines()]
+    assert completed.stdout.count("\n") == 1, "piped output is one line of JSON"
+    return json.loads(completed.stdout)
+
+
+def answered(response: httpx.Response, response_format: str) -> Any:
+    assert response.status_code == 200, response.text
+    if response_format == "stream":
+        return [json.loads(line) for line in response.text.splitlines()]
+    return response.json()
+
+
+@pytest.mark.parametrize("response_format", FORMATS)
+def test_every_format_prints_what_the_http_endpoint_answers(
+    vendor: VendorServer, http: Callable[..., httpx.Response], response_format: str
+) -> None:
+    route_claude_code(vendor)
+    options = [*CLAUDE_CODE_PARAMS, "--format", response_format]
+    shorthand = printed(
+        cli(vendor, "claude", *options, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW), response_format
+    )
+    assert len(vendor.requests) == 2  # the whole result: both pages
+    long_form = [*CLAUDE_CODE_PARAMS, "--param", f"truto_response_format={response_format}"]
+    completed = cli(vendor, "claude", *long_form, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW)
+    got = printed(completed, response_format)
+    # The CLI's default is the whole result: the HTTP query that says so is truto_ignore_limit=true.
+    items = [*params_of(long_form), ("truto_ignore_limit", "true")]
+    want = answered(http(vendor, "claude", items, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW), response_format)
+    if response_format == "stream":
+        assert shorthand == got  # --format F is --param truto_response_format=F
+        assert got == want
+        assert [row["id"] for row in got[:-1]] == CLAUDE_CODE_IDS
+        assert got[-1] == {"end": {"rows": 3}}
+        return
+    assert comparable(shorthand) == comparable(got)
+    assert comparable(got) == comparable(want)
+    assert got["next_cursor"] is None
+    if response_format == "raw":
+        assert got["result"] == [json.loads(CLAUDE_CODE_USAGE_REPORT), json.loads(CLAUDE_CODE_LAST_PAGE)]
+    elif response_format == "normalized":
+        assert [row["id"] for row in got["result"]] == CLAUDE_CODE_IDS
+        assert got["result"][0]["usage.sessions.distinct"] == 15
+    else:
+        assert [row["id"] for row in got["result"]] == CLAUDE_CODE_IDS
+    if response_format == "debug":
+        assert len(got["debug"]["requests"]) == 2 and got["debug"]["resultCount"] == 3
+        assert CLAUDE_CREDENTIALS["api_key"] not in completed.stdout
+    else:
+        assert "debug" not in got
+
+
+def test_truto_options_and_remote_query_are_accepted(vendor: VendorServer, http: Callable[..., httpx.Response]) -> None:
+    route_claude_code(vendor)
+    options = [
+        *CLAUDE_CODE_PARAMS,
+        "--param",
+        "truto_key_by=id",
+        "--param",
+        "truto_exclude_fields=remote_data,organization",
+        "--param",
+        "remote_query[foo]=bar",
+        "--param",
+        "truto_ignore_remote_data=true",
+    ]
+    got = printed(cli(vendor, "claude", *options, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW), "unified")
+    assert list(got["result"]) == CLAUDE_CODE_IDS  # keyed by id, in order
+    for row_id, row in got["result"].items():
+        assert row["id"] == row_id
+        assert "remote_data" not in row and "organization" not in row
+    # remote_query[foo]=bar reaches the vendor on every request, the next page's too.
+    assert len(vendor.requests) == 2
+    assert all(request.query["foo"] == ["bar"] for request in vendor.requests)
+    items = [*params_of(options), ("truto_ignore_limit", "true")]
+    want = answered(http(vendor, "claude", items, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW), "unified")
+    assert got == want
+
+
+@pytest.mark.parametrize(
+    ("response_format", "expected"),
+    [
+        ("unified", '{"result":[],"next_cursor":null}\n'),
+        ("debug", '{"result":[],"next_cursor":null,"debug":null}\n'),
+        ("stream", '{"end":{"rows":0}}\n'),
+    ],
+)
+def test_skip_api_call_checks_the_query_and_calls_no_vendor(
+    vendor: VendorServer, response_format: str, expected: str
+) -> None:
+    route_claude_code(vendor)
+    options = [*CLAUDE_CODE_PARAMS, "--param", "truto_skip_api_call=true", "--format", response_format]
+    completed = cli(vendor, "claude", *options, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW)
+    assert (completed.returncode, completed.stdout, completed.stderr) == (0, expected, "")
+    assert vendor.requests == []
+    # Still checked: a bad parameter is the 400 it always is, and still nothing is sent.
+    bad = ["--param", "date=not-a-date", "--param", "truto_skip_api_call=true", "--format", response_format]
+    completed = cli(vendor, "claude", *bad, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW)
+    assert completed.returncode == 1 and completed.stdout == ""
+    envelope = json.loads(completed.stderr)
+    assert (envelope["status"], envelope["error"], envelope["details"]["parameter"]) == (
+        400,
+        "invalid_parameter",
+        "date",
+    )
+    assert vendor.requests == []
+
+
+@pytest.mark.parametrize(
+    ("options", "names"),
+    [
+        (["--param", "date=2025-08-08", "--param", "date=2025-08-09"], ["--param date", "'date'", "takes one value"]),
+        (["--param", "date[]=2025-08-08"], ["--param date", "'date'"]),
+        (["--param", "report_type=claude_code", "--param", "report_type=activity"], ["report_type"]),
+        (["--param", "truto_key_by=id", "--param", "truto_key_by=user.email"], ["truto_key_by", "more than once"]),
+        (["--param", "remote_query[a]=1", "--param", "remote_query[a]=2"], ["remote_query[a]"]),
+        (["--param", "truto_response_format=csv"], ["truto_response_format", "unified, raw, normalized"]),
+        (["--param", "truto_everything=true"], ["truto_everything", "truto_key_by"]),
+        (["--param", "limit=0"], ["limit"]),
+        (["--format", "raw", "--param", "truto_response_format=debug"], ["--format raw", "disagree"]),
+        (["--param", f"integrated_account_id={WORKSPACE_ID}"], ["integrated_account_id", "--credential"]),
+        (["--param", "date"], ["--param expects KEY=VALUE", "'date'"]),
+        (["--credential", "api_key=sk-ant-admin01-other"], ["--credential api_key", "more than once"]),
+        (["--context", "base_url=http://127.0.0.1:9"], ["--context base_url", "more than once"]),
+        (["--pretty", "--compact"], ["not allowed with"]),
+    ],
+    ids=lambda value: "-".join(value).replace("--", "") if isinstance(value, list) else None,
+)
+def test_a_wrong_command_line_exits_2_naming_the_option_and_sends_nothing(
+    vendor: VendorServer, options: list[str], names: list[str]
+) -> None:
+    route_claude_code(vendor)
+    completed = cli(vendor, "claude", *options, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stdout == ""
+    for name in names:
+        assert name in completed.stderr, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert vendor.requests == []
+
+
+def test_a_credential_given_without_its_key_is_not_echoed(vendor: VendorServer) -> None:
+    secret = CLAUDE_CREDENTIALS["api_key"]
+    completed = cli(vendor, "claude", "--credential", secret, credentials={}, now=CLAUDE_CODE_NOW)
+    assert completed.returncode == 2
+    assert "--credential expects KEY=VALUE" in completed.stderr
+    assert secret not in completed.stderr and secret[:12] not in completed.stderr
+
+
+def test_limit_and_next_cursor_page_across_runs_like_the_service(
+    vendor: VendorServer, http: Callable[..., httpx.Response], tmp_path: Path
+) -> None:
+    route_claude_code(vendor)
+    env = key_env(tmp_path)
+    key_file = tmp_path / "data" / "unimeter" / "cursor.key"
+    # A query that can neither print nor read a cursor never creates the key file.
+    printed(
+        cli(vendor, "claude", *CLAUDE_CODE_PARAMS, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW, env=env),
+        "unified",
+    )
+    assert not key_file.exists()
+
+    pages: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while len(pages) < 5:
+        options = [*CLAUDE_CODE_PARAMS, "--param", "limit=1"] + (["--param", f"next_cursor={cursor}"] if cursor else [])
+        pages.append(
+            printed(
+                cli(vendor, "claude", *options, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW, env=env), "unified"
+            )
+        )
+        cursor = pages[-1]["next_cursor"]
+        if cursor is None:
+            break
+    # Every row once, in order, one per run; the key that signed the cursors is a file of mode 0600.
+    assert [[row["id"] for row in page["result"]] for page in pages] == [[row_id] for row_id in CLAUDE_CODE_IDS]
+    assert key_file.is_file() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+    # The service pages the same query the same way.
+    served: list[dict[str, Any]] = []
+    http_cursor: str | None = None
+    while len(served) < 5:
+        items = [*params_of(CLAUDE_CODE_PARAMS), ("limit", "1")] + (
+            [("next_cursor", http_cursor)] if http_cursor else []
+        )
+        served.append(
+            answered(http(vendor, "claude", items, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW), "unified")
+        )
+        http_cursor = served[-1]["next_cursor"]
+        if http_cursor is None:
+            break
+    assert comparable(served) == comparable(pages)
+
+    first_cursor = pages[0]["next_cursor"]
+    # A cursor given without limit continues with the CLI's default: everything from there.
+    rest = [*CLAUDE_CODE_PARAMS, "--param", f"next_cursor={first_cursor}"]
+    got = printed(cli(vendor, "claude", *rest, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW, env=env), "unified")
+    assert [row["id"] for row in got["result"]] == CLAUDE_CODE_IDS[1:]
+    # It resumes only the query (and the account) it came from, checked before any vendor call.
+    sent = len(vendor.requests)
+    for other, credentials in (
+        (["--param", "date=2025-08-07", "--param", "report_type=claude_code"], CLAUDE_CREDENTIALS),
+        (CLAUDE_CODE_PARAMS, {"api_key": "sk-ant-admin01-FAKEotherSECRET0008"}),
+    ):
+        options = [*other, "--param", f"next_cursor={first_cursor}"]
+        completed = cli(vendor, "claude", *options, credentials=credentials, now=CLAUDE_CODE_NOW, env=env)
+        assert completed.returncode == 1 and completed.stdout == ""
+        assert json.loads(completed.stderr)["error"] == "invalid_cursor"
+    assert len(vendor.requests) == sent
+    # The key itself is never printed.
+    assert key_file.read_bytes().hex() not in json.dumps(pages)
+
+
+def test_a_stream_failing_midway_prints_its_error_line_and_its_cursor_resumes_the_next_run(
+    vendor: VendorServer, http: Callable[..., httpx.Response], tmp_path: Path
+) -> None:
+    route_claude_code(vendor, last_page="not json")
+    env = key_env(tmp_path)
+    options = [*CLAUDE_CODE_PARAMS, "--format", "stream"]
+    completed = cli(vendor, "claude", *options, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW, env=env)
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stderr == ""
+    rows, last = stream_lines(completed.stdout)
+    assert [row["id"] for row in rows] == CLAUDE_CODE_IDS
+    assert last["error"]["error"] == "remote_invalid_response" and last["rows"] == 3
+    assert isinstance(last["next_cursor"], str)
+    served = http(vendor, "claude", params_of(options), credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW)
+    assert comparable([json.loads(line) for line in served.text.splitlines()]) == comparable([*rows, last])
+
+    # The next run, the vendor fixed, resumes after the last row printed: nothing twice.
+    route_claude_code(vendor)
+    resumed = [*options, "--param", f"next_cursor={last['next_cursor']}"]
+    completed = cli(vendor, "claude", *resumed, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW, env=env)
+    assert (completed.returncode, completed.stdout) == (0, '{"end":{"rows":0}}\n'), completed.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# List parameters: a user's YAML integration whose `project_ids` is `list: true`
+# ---------------------------------------------------------------------------------------------------------------------
+
+TALLY_PATH = "/v1/usage"
+TALLY_KEY = "tally_FAKEkeySECRET0009"
+TALLY_BODY = json.dumps(
+    {"data": [{"day": "2026-05-01", "project": "p1", "count": 3}, {"day": "2026-05-01", "project": "p2", "count": 4}]}
+)
+TALLY_SPEC = """\
+name: tally
+label: Tally
+docs_url: https://docs.tally.example/api/usage
+fills: [id, product, metric_name, usage.quantity, start_date, end_date, remote_data]
+credentials:
+  api_key:
+    secret: true
+    required: true
+    description: Tally API key, sent as a Bearer token.
+base_url: https://api.tally.example
+auth:
+  kind: headers
+  headers:
+    Authorization: {jsonata: "'Bearer ' & $credentials.api_key"}
+params:
+  day:
+    type: date
+    default: {jsonata: "$formatDate($now(), 'date')"}
+    note: The day reported. Defaults to today.
+  project_ids:
+    type: string
+    list: true
+    note: Only these projects; repeat the parameter for several.
+operations:
+  - name: daily
+    request:
+      method: GET
+      path: /v1/usage
+      query:
+        day: {jsonata: "$params.day"}
+        project_id: {jsonata: "$params.project_ids"}
+    records: {jsonata: "data"}
+    transform:
+      jsonata: |
+        {
+          "id": "tally:" & day & ":" & project,
+          "product": {"id": "tally", "name": "Tally"},
+          "metric_name": "requests",
+          "usage": {"quantity": count},
+          "start_date": $toInstant(day),
+          "end_date": $addDays(day, 1)
+        }
+"""
+
+
+@pytest.fixture
+def tally(tmp_path: Path, vendor: VendorServer) -> Path:
+    """The tally mapping in a folder of its own (given with --mappings), its API on the loopback server."""
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "tally.yaml").write_text(TALLY_SPEC, encoding="utf-8")
+    vendor.route("GET", TALLY_PATH, TALLY_BODY)
+    return folder
+
+
+def tally_cli(vendor: VendorServer, tally: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return cli(
+        vendor,
+        "tally",
+        "--mappings",
+        str(tally),
+        *options,
+        credentials={"api_key": TALLY_KEY},
+        now="2026-05-02T00:00:00Z",
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--param", "project_ids=p1", "--param", "project_ids=p2"],
+        ["--param", "project_ids[]=p1", "--param", "project_ids[]=p2"],
+    ],
+    ids=["repeated", "brackets"],
+)
+def test_a_repeated_list_param_is_sent_as_every_value_in_order(
+    vendor: VendorServer, tally: Path, options: list[str]
+) -> None:
+    got = printed(tally_cli(vendor, tally, "--param", "day=2026-05-01", *options), "unified")
+    assert [row["id"] for row in got["result"]] == ["tally:2026-05-01:p1", "tally:2026-05-01:p2"]
+    assert len(vendor.requests) == 1
+    assert vendor.requests[0].query == {"day": ["2026-05-01"], "project_id": ["p1", "p2"]}
+
+
+def test_a_repeated_param_of_a_mapping_with_lists_names_them(vendor: VendorServer, tally: Path) -> None:
+    completed = tally_cli(vendor, tally, "--param", "day=2026-05-01", "--param", "day=2026-05-02")
+    assert completed.returncode == 2 and completed.stdout == ""
+    assert "--param day is given 2 times; tally takes one value for 'day' (its list parameters are project_ids)" in (
+        completed.stderr
+    )
+    assert vendor.requests == []
+
+
+def record(
+    vendor: VendorServer, tally: Path, fixtures: Path, case: str, *options: str
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "unimeter.cli", "record", "tally", case, "--mappings", str(tally)]
+    command += [
+        "--fixtures",
+        str(fixtures),
+        "--credential",
+        f"api_key={TALLY_KEY}",
+        "--context",
+        f"base_url={vendor.url}",
+    ]
+    command += ["--now", "2026-05-02T00:00:00Z", *options]
+    return subprocess.run(command, cwd=PROJECT, env=_env(), capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_record_keeps_every_value_of_a_list_param_and_refuses_a_repeated_other_one(
+    vendor: VendorServer, tally: Path, tmp_path: Path
+) -> None:
+    fixtures = tmp_path / "fixtures"
+    listed = ["--param", "day=2026-05-01", "--param", "project_ids=p1", "--param", "project_ids=p2"]
+    completed = record(vendor, tally, fixtures, "two-projects", *listed)
+    assert completed.returncode == 0, completed.stderr
+    case = yaml.safe_load((fixtures / "tally" / "two-projects" / "case.yaml").read_text(encoding="utf-8"))
+    assert case["params"] == {"day": "2026-05-01", "project_ids": ["p1", "p2"]}
+    assert vendor.requests[0].query["project_id"] == ["p1", "p2"]
+    # The case replays: the list reaches the recorded request again.
+    check = subprocess.run(
+        [sys.executable, "-m", "unimeter.cli", "check", "tally", "--mappings", str(tally), "--fixtures", str(fixtures)],
+        cwd=PROJECT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "ok    tally/two-projects" in check.stdout
+
+    sent = len(vendor.requests)
+    for options, name in (
+        (["--param", "day=2026-05-01", "--param", "day=2026-05-02"], "--param day"),
+        (["--credential", "api_key=other"], "--credential api_key"),
+        (["--context", "base_url=http://127.0.0.1:9"], "--context base_url"),
+    ):
+        completed = record(vendor, tally, fixtures, "refused", *options)
+        assert completed.returncode == 2, completed.stderr
+        assert name in completed.stderr
+        assert not (fixtures / "tally" / "refused").exists()
+    assert len(vendor.requests) == sent
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Output: compact JSON when stdout is not a terminal, indented when it is; --pretty / --compact choose
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """A captured stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_json_is_compact_when_piped_and_indented_with_pretty(vendor: VendorServer) -> None:
+    route_claude_code(vendor)
+    piped = cli(vendor, "claude", *CLAUDE_CODE_PARAMS, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW)
+    body = json.loads(piped.stdout)
+    assert piped.stdout == json.dumps(body, separators=(",", ":"), ensure_ascii=False) + "\n"
+    pretty = cli(vendor, "claude", *CLAUDE_CODE_PARAMS, "--pretty", credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW)
+    assert pretty.stdout == json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    compact = cli(
+        vendor, "claude", *CLAUDE_CODE_PARAMS, "--compact", credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW
+    )
+    assert compact.stdout == piped.stdout
+    # The error envelope on stderr follows the same rule.
+    vendor.route("GET", CLAUDE_CODE_PATH, CLAUDE_401, status=401)
+    for layout, lines in (([], 1), (["--pretty"], 2)):
+        failed = cli(
+            vendor, "claude", *CLAUDE_CODE_PARAMS, *layout, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW
+        )
+        assert failed.returncode == 1 and failed.stdout == ""
+        assert json.loads(failed.stderr)["error"] == "remote_unauthorized"
+        assert (failed.stderr.count("\n") > 1) == (lines == 2)
+
+
+def test_json_is_indented_on_a_terminal_unless_compact(vendor: VendorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    route_claude_code(vendor)
+    arguments = ["usage", "claude", "--context", f"base_url={vendor.url}", "--now", CLAUDE_CODE_NOW]
+    arguments += [f"--credential=api_key={CLAUDE_CREDENTIALS['api_key']}", *CLAUDE_CODE_PARAMS]
+    for extra, indented in (([], True), (["--compact"], False)):
+        stdout, stderr = Terminal(), Terminal()
+        monkeypatch.setattr(sys, "stdout", stdout)
+        monkeypatch.setattr(sys, "stderr", stderr)
+        assert main([*arguments, *extra]) == 0, stderr.getvalue()
+        body = json.loads(stdout.getvalue())
+        assert [row["id"] for row in body["result"]] == CLAUDE_CODE_IDS
+        layout: dict[str, Any] = {"indent": 2} if indented else {"separators": (",", ":")}
+        assert stdout.getvalue() == json.dumps(body, ensure_ascii=False, **layout) + "\n"
+    # An error on a terminal's stderr is indented too.
+    vendor.route("GET", CLAUDE_CODE_PATH, CLAUDE_401, status=401)
+    stdout, stderr = Terminal(), Terminal()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    assert main(arguments) == 1
+    envelope = json.loads(stderr.getvalue())
+    assert stderr.getvalue() == json.dumps(envelope, indent=2, ensure_ascii=False) + "\n"
+    assert stdout.getvalue() == ""
