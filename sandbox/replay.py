@@ -34,118 +34,33 @@ PaginationLoopError), ``expired_cursor`` with the integration's recorded 410 whe
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from unimeter.errors import UnimeterError
 from unimeter.spec import available_integrations, load_integration
 from unimeter.spec.model import IntegrationSpec, Template
-from unimeter.testing.fixtures import FixtureCase, discover_cases
+from unimeter.testing.fixtures import discover_cases
 
 from .config import SandboxConfig
 from .messages import SimRequest, SimResponse, json_response
+from .replay_diagnosis import not_recorded
+from .replay_recording import (
+    Recorded,
+    ReplayCase,
+    differing_header,
+    incoming_request,
+    load_cases,
+    recorded_exchange,
+    same_request,
+    status_of,
+)
 from .server import Sandbox, serve_simulators
 from .vendors.base import VendorSimulator
 
-_CLOSEST = 3
 _PREFERRED_CASE = "defaults"
-
-
-@dataclass(frozen=True)
-class ReplayCase:
-    """One recorded case as the replay serves it: the call that produced it and its exchanges."""
-
-    name: str
-    description: str
-    now: str | None
-    params: dict[str, Any]
-    credentials: dict[str, Any]
-    context: dict[str, Any]
-    expects_error: bool
-    exchanges: tuple[dict[str, Any], ...]
-
-    @property
-    def clean(self) -> bool:
-        """Every exchange answered successfully (no retried 429 or 5xx, no vendor error)."""
-        return all(_status(exchange["response"]) < 400 for exchange in self.exchanges)
-
-    def summary(self) -> dict[str, Any]:
-        """What a caller needs to ask for this case's requests: the pinned clock, the params and the account."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "now": self.now,
-            "params": self.params,
-            "credentials": self.credentials,
-            "context": self.context,
-            "expects": "error" if self.expects_error else "result",
-        }
-
-
-@dataclass(frozen=True)
-class _Recorded:
-    case: ReplayCase
-    position: int
-    method: str
-    path: str
-    query: Counter[tuple[str, str]]
-    has_body: bool
-    body: Any
-    headers: dict[str, str]
-    response: dict[str, Any]
-
-    @property
-    def status(self) -> int:
-        return _status(self.response)
-
-    def describe(self) -> str:
-        query = "&".join(f"{name}={value}" for name, value in sorted(self.query.elements()))
-        body = f" body={json.dumps(self.body, sort_keys=True)}" if self.has_body else ""
-        return f"{self.method} {self.path}" + (f"?{query}" if query else "") + body
-
-
-@dataclass
-class _Incoming:
-    method: str
-    path: str
-    query: Counter[tuple[str, str]]
-    body: Any
-    body_is_json: bool
-    headers: dict[str, str]
-
-
-def _status(response: dict[str, Any]) -> int:
-    return int(response.get("status", 200))
-
-
-def _plain(value: Any) -> Any:
-    """YAML values as JSON gives them (a date or timestamp YAML parsed becomes its text)."""
-    return json.loads(json.dumps(value, default=str))
-
-
-def load_cases(integration: str) -> list[ReplayCase]:
-    """Every recorded case of ``integration`` (from ``fixtures/`` beside its mappings folder), sorted by name."""
-    return [_replay_case(case) for case in discover_cases([integration])]
-
-
-def _replay_case(case: FixtureCase) -> ReplayCase:
-    call = case.call()
-    expected_file = case.path / "expected.json"
-    expects_error = expected_file.exists() and "error" in case.expected()
-    now = call.get("now")
-    return ReplayCase(
-        name=case.name,
-        description=str(call.get("description") or ""),
-        now=str(_plain(now)) if now else None,
-        params=_plain(call.get("params") or {}),
-        credentials=_plain(call.get("credentials") or {}),
-        context={k: v for k, v in _plain(call.get("context") or {}).items() if k != "base_url"},
-        expects_error=expects_error,
-        exchanges=tuple(case.exchanges()),
-    )
 
 
 def _page_keys(template: Template | None) -> set[str]:
@@ -195,10 +110,11 @@ class ReplaySimulator(VendorSimulator):
         self._bases = _bases(self.spec)
         self._origins: set[str] = set()
         self.recorded = [
-            self._recorded(case, position, exchange)
+            recorded_exchange(case, position, exchange, self._relative(str(exchange["request"]["url"])))
             for case in self.cases
             for position, exchange in enumerate(case.exchanges)
         ]
+        self._secrets = {str(v) for case in self.cases for v in case.credentials.values() if str(v)}
         self.account_case = self.cases[0]
         self.prefer_cases(prefer)
 
@@ -225,25 +141,7 @@ class ReplaySimulator(VendorSimulator):
         self._origins.add(f"{parts.scheme}://{parts.netloc}")
         return unquote(parts.path or "/")
 
-    def _recorded(self, case: ReplayCase, position: int, exchange: dict[str, Any]) -> _Recorded:
-        request = exchange["request"]
-        url = str(request["url"])
-        query: Counter[tuple[str, str]] = Counter(parse_qsl(urlsplit(url).query, keep_blank_values=True))
-        for name, value in (request.get("query") or {}).items():
-            query[(name, str(value))] += 1
-        return _Recorded(
-            case=case,
-            position=position,
-            method=str(request.get("method", "GET")).upper(),
-            path=self._relative(url),
-            query=query,
-            has_body="body" in request,
-            body=request.get("body"),
-            headers={str(k).lower(): str(v) for k, v in (request.get("headers") or {}).items()},
-            response=exchange["response"],
-        )
-
-    def _rank(self, recorded: _Recorded) -> tuple[int, int, int, int, str, int]:
+    def _rank(self, recorded: Recorded) -> tuple[int, int, int, int, str, int]:
         case = recorded.case
         preferred = self.prefer.index(case.name) if case.name in self.prefer else len(self.prefer)
         return (
@@ -287,13 +185,14 @@ class ReplaySimulator(VendorSimulator):
     # ------------------------------------------------------------------------------------------------ answers
 
     def handle(self, request: SimRequest, fault: str | None) -> SimResponse:
-        incoming = self._incoming(request)
-        same = [recorded for recorded in self.recorded if self._same_request(recorded, incoming)]
+        incoming = incoming_request(request)
+        recorded = self.recorded
+        same = [r for r in recorded if same_request(r, incoming)]
         if not same:
-            return self._not_recorded(incoming)
-        matching = [recorded for recorded in same if self._differing_header(recorded, incoming) is None]
+            return not_recorded(self.integration, recorded, incoming, self._rank, self._secrets)
+        matching = [r for r in same if differing_header(r, incoming) is None]
         if not matching:
-            header = self._differing_header(same[0], incoming) or ""
+            header = differing_header(same[0], incoming) or ""
             return self._unauthorized(header)
         chosen = matching[0]
         if fault in ("loop_cursor", "restart_cursor", "expired_cursor"):
@@ -301,36 +200,6 @@ class ReplaySimulator(VendorSimulator):
             if faulty is not None:
                 return faulty
         return self._response(chosen.response, request)
-
-    def _incoming(self, request: SimRequest) -> _Incoming:
-        body: Any = None
-        is_json = True
-        if request.body:
-            try:
-                body = json.loads(request.body)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                is_json = False
-        return _Incoming(
-            method=request.method.upper(),
-            path=unquote(request.path or "/"),
-            query=Counter(parse_qsl(request.query_string, keep_blank_values=True)),
-            body=body,
-            body_is_json=is_json,
-            headers=request.headers,
-        )
-
-    @staticmethod
-    def _same_request(recorded: _Recorded, incoming: _Incoming) -> bool:
-        if recorded.method != incoming.method or recorded.path != incoming.path or recorded.query != incoming.query:
-            return False
-        return not recorded.has_body or (incoming.body_is_json and incoming.body == recorded.body)
-
-    @staticmethod
-    def _differing_header(recorded: _Recorded, incoming: _Incoming) -> str | None:
-        for name, value in recorded.headers.items():
-            if incoming.headers.get(name) != value:
-                return name
-        return None
 
     def _response(self, recorded: dict[str, Any], request: SimRequest) -> SimResponse:
         """The recorded response, with the recorded vendor's base URLs pointing at this server."""
@@ -348,7 +217,7 @@ class ReplaySimulator(VendorSimulator):
         for origin in sorted(self._origins, key=len, reverse=True):
             text = text.replace(origin, here)
             headers = {k: v.replace(origin, here) for k, v in headers.items()}
-        return SimResponse(_status(recorded), headers, text.encode("utf-8"))
+        return SimResponse(status_of(recorded), headers, text.encode("utf-8"))
 
     def _unauthorized(self, header: str) -> SimResponse:
         note = {"x-replay-sandbox": f"header {header!r} differs from the recording; use the printed credentials"}
@@ -363,79 +232,16 @@ class ReplaySimulator(VendorSimulator):
         )
         return json_response({"error": {"message": message, "type": "unauthorized"}, "message": message}, 401, note)
 
-    def _not_recorded(self, incoming: _Incoming) -> SimResponse:
-        query = "&".join(f"{name}={value}" for name, value in sorted(incoming.query.elements()))
-        shown = f"{incoming.method} {incoming.path}" + (f"?{query}" if query else "")
-        scored = sorted(self.recorded, key=lambda recorded: (self._distance(recorded, incoming), self._rank(recorded)))
-        closest: list[dict[str, Any]] = []
-        for recorded in scored:
-            if len(closest) >= _CLOSEST:
-                break
-            if any(c["request"] == recorded.describe() for c in closest):
-                continue
-            closest.append(
-                {
-                    "case": recorded.case.name,
-                    "now": recorded.case.now,
-                    "params": recorded.case.params,
-                    "request": recorded.describe(),
-                    "differs": self._differences(recorded, incoming),
-                }
-            )
-        message = (
-            f"replay sandbox: no recorded exchange of {self.integration} matches {shown}; the closest differ in "
-            + "; ".join(f"{c['case']}: {', '.join(c['differs'])}" for c in closest)
-            + " (dates usually come from the clock: pass the case's now)"
-        )
-        body = {"error": {"message": message, "type": "not_recorded"}, "message": message, "closest": closest}
-        return json_response(body, 404)
-
-    @staticmethod
-    def _distance(recorded: _Recorded, incoming: _Incoming) -> tuple[int, int]:
-        query = sum(((recorded.query - incoming.query) + (incoming.query - recorded.query)).values())
-        body = 0
-        if recorded.has_body:
-            want = recorded.body if isinstance(recorded.body, dict) else {"": recorded.body}
-            got = incoming.body if isinstance(incoming.body, dict) else {"": incoming.body}
-            body = sum(1 for key in set(want) | set(got) if want.get(key) != got.get(key))
-        return (int(recorded.method != incoming.method) + int(recorded.path != incoming.path), query + body)
-
-    @staticmethod
-    def _differences(recorded: _Recorded, incoming: _Incoming) -> list[str]:
-        found: list[str] = []
-        if recorded.method != incoming.method:
-            found.append(f"method {incoming.method} (recorded {recorded.method})")
-        if recorded.path != incoming.path:
-            found.append(f"path {incoming.path} (recorded {recorded.path})")
-        for name in sorted({n for n, _ in recorded.query} | {n for n, _ in incoming.query}):
-            want = sorted(v for n, v in recorded.query.elements() if n == name)
-            got = sorted(v for n, v in incoming.query.elements() if n == name)
-            if want != got:
-                found.append(f"query {name}={','.join(got) or '<absent>'} (recorded {','.join(want) or '<absent>'})")
-        if recorded.has_body:
-            want_body = recorded.body if isinstance(recorded.body, dict) else None
-            got_body = incoming.body if isinstance(incoming.body, dict) else None
-            if want_body is None or got_body is None:
-                if incoming.body != recorded.body:
-                    found.append("body (recorded " + json.dumps(recorded.body, sort_keys=True)[:200] + ")")
-            else:
-                for key in sorted(set(want_body) | set(got_body)):
-                    if want_body.get(key) != got_body.get(key):
-                        sent = json.dumps(got_body.get(key)) if key in got_body else "<absent>"
-                        kept = json.dumps(want_body.get(key)) if key in want_body else "<absent>"
-                        found.append(f"body {key}={sent} (recorded {kept})")
-        return found or ["headers only"]
-
     # ----------------------------------------------------------------------------------------- pagination faults
 
-    def _without_page(self, recorded: _Recorded) -> tuple[Any, ...]:
+    def _without_page(self, recorded: Recorded) -> tuple[Any, ...]:
         query = sorted((n, v) for n, v in recorded.query.elements() if n not in self.page_query_keys)
         body = recorded.body
         if isinstance(body, dict):
             body = {k: v for k, v in body.items() if k not in self.page_body_keys}
         return (recorded.method, recorded.path, query, json.dumps(body, sort_keys=True))
 
-    def _previous_page(self, recorded: _Recorded) -> _Recorded | None:
+    def _previous_page(self, recorded: Recorded) -> Recorded | None:
         """The recorded page before ``recorded`` in its case's chain, or None when it is a first page."""
         if not self.page_query_keys and not self.page_body_keys:
             return None
@@ -449,7 +255,7 @@ class ReplaySimulator(VendorSimulator):
             return earlier if self._without_page(earlier) == self._without_page(recorded) else None
         return None
 
-    def _pagination_fault(self, recorded: _Recorded, fault: str) -> SimResponse | None:
+    def _pagination_fault(self, recorded: Recorded, fault: str) -> SimResponse | None:
         previous = self._previous_page(recorded)
         if previous is None:
             return None
@@ -474,7 +280,7 @@ class ReplaySimulator(VendorSimulator):
             content = str(recorded.get("text", "")).encode("utf-8")
         headers.pop("content-length", None)
         headers.pop("transfer-encoding", None)
-        return SimResponse(_status(recorded), headers, content)
+        return SimResponse(status_of(recorded), headers, content)
 
     # ------------------------------------------------------------------------------------------- error shapes
 
@@ -495,7 +301,7 @@ class ReplaySimulator(VendorSimulator):
         return json_response({"error": {"message": text, "type": "replay_sandbox"}, "message": text}, status)
 
     @staticmethod
-    def _was_retried(recorded: _Recorded) -> bool:
+    def _was_retried(recorded: Recorded) -> bool:
         following = recorded.position + 1
         if following >= len(recorded.case.exchanges):
             return False

@@ -19,6 +19,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,8 @@ from unimeter.resources import builtin_fixtures_dir, builtin_mappings_dir
 from unimeter.run.pipeline import alist_usage
 from unimeter.sandbox import FAULT_KINDS, account_fields
 from unimeter.sandbox.replay import ReplaySimulator, start_replay_sandbox
+from unimeter.sandbox.replay_diagnosis import not_recorded
+from unimeter.sandbox.replay_recording import Incoming, Recorded, ReplayCase
 from unimeter.spec.functions import parse_instant
 from unimeter.testing.fixtures import FixtureCase, discover_cases, run_cases
 
@@ -317,3 +320,31 @@ def test_sandbox_from_fixtures_rejects_an_unknown_integration() -> None:
     )
     assert result.returncode == 2
     assert "no integration named 'no-such-vendor'" in result.stderr
+
+
+def test_the_404_never_shows_a_credential_sent_or_recorded() -> None:
+    case = ReplayCase("defaults", "", "2026-11-26T12:00:00Z", {}, {"api_key": "key_placeholder"}, {}, False, ())
+    recorded = Recorded(
+        case,
+        0,
+        "GET",
+        "/v1/usage",
+        Counter({("key", "key_placeholder"): 1, ("day", "2026-11-26"): 1}),
+        False,
+        None,
+        {},
+        {},
+    )
+    incoming = Incoming(
+        "GET", "/v1/usage", Counter({("key", "REAL-SECRET"): 1, ("day", "2030-01-01"): 1}), None, True, {}
+    )
+    response = not_recorded("acme", [recorded], incoming, lambda r: 0, {"key_placeholder"})
+    text = b"".join(response.chunks()).decode()
+    assert response.status == 404
+    assert "REAL-SECRET" not in text and "key_placeholder" not in text
+    body = json.loads(text)
+    assert body["closest"][0]["differs"] == [
+        "query day=2030-01-01 (recorded 2026-11-26)",
+        "query key (a credential; values not shown)",
+    ]
+    assert body["closest"][0]["now"] == "2026-11-26T12:00:00Z"
