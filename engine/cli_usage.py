@@ -23,6 +23,7 @@ resumes only the same account's query, and it reveals nothing of the credentials
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -37,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
+from urllib.parse import quote, urlsplit
 
 from .api.cursor import load_cursor_key
 from .api.envelope import error_envelope
@@ -241,7 +243,7 @@ class UsageCommand:
         except UnimeterError as error:
             return self._failed(error, ())
         query = parse_query(spec, items)
-        hidden = account_secrets(spec, credentials, context)
+        hidden = (*account_secrets(spec, credentials, context), *_url_passwords(context))
         key = load_cursor_key() if _needs_stable_key(query) else secrets.token_bytes(32)
         account = CommandLineAccount(account_id(key, spec.name, credentials, context), spec.name, credentials, context)
         query = dataclasses.replace(query, account_id=account.id)
@@ -278,6 +280,16 @@ class UsageCommand:
         envelope = redact(error_envelope(error), hidden)
         print(dump(envelope, pretty=choose_pretty(self.pretty, sys.stderr)), file=sys.stderr)
         return 1
+
+
+def _url_passwords(context: dict[str, str]) -> list[str]:
+    """Passwords written into a context URL (``https://user:pw@host``): refused, but the refusal quotes the URL."""
+    found = []
+    for value in context.values():
+        with contextlib.suppress(ValueError):
+            if password := urlsplit(value).password:
+                found += [password, quote(password, safe="")]
+    return found
 
 
 def _quiet_service_log() -> None:

@@ -1195,6 +1195,22 @@ def test_a_credential_given_without_its_key_is_not_echoed(vendor: VendorServer) 
     assert secret not in completed.stderr and secret[:12] not in completed.stderr
 
 
+def test_a_password_in_a_context_url_is_not_echoed(vendor: VendorServer) -> None:
+    # The base URL check refuses a user name and password, quoting the URL it refuses: not with the password in it.
+    password = "FAKEurlPASSWORD0010"
+    url = f"http://user:{password}@127.0.0.1:9"
+    command = [sys.executable, "-m", "unimeter.cli", "usage", "claude", "--context", f"base_url={url}"]
+    command += [f"--credential=api_key={CLAUDE_CREDENTIALS['api_key']}"]
+    completed = subprocess.run(
+        command, cwd=PROJECT, env=_env(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 1 and completed.stdout == ""
+    envelope = json.loads(completed.stderr)
+    assert envelope["error"] == "invalid_account_configuration" and "user name or password" in envelope["message"]
+    assert password not in completed.stderr
+    assert vendor.requests == []
+
+
 def test_limit_and_next_cursor_page_across_runs_like_the_service(
     vendor: VendorServer, http: Callable[..., httpx.Response], tmp_path: Path
 ) -> None:
