@@ -248,6 +248,13 @@ def _cmd_docs(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    if args.from_fixtures:
+        from .demo import run_replay_demo
+
+        return run_replay_demo(args.integrations or None, as_json=args.json)
+    if args.integrations:
+        print("unimeter demo: naming integrations needs --from-fixtures", file=sys.stderr)
+        return 2
     return run_demo(as_json=args.json, seed=args.seed)
 
 
@@ -488,9 +495,17 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--no-retry-after", action="store_true", help="send those 429s without a Retry-After header")
     sandbox.add_argument("--json", action="store_true", help="print the endpoints as one JSON object")
     sandbox.set_defaults(handler=_cmd_sandbox)
-    demo = commands.add_parser("demo", help="start the vendor sandbox and print unified usage from every vendor")
+    demo = commands.add_parser(
+        "demo", parents=[mappings], help="start the vendor sandbox and print unified usage from every vendor"
+    )
     demo.add_argument("--json", action="store_true", help="print the full unified responses")
     demo.add_argument("--seed", type=int, default=0, help="seed of the sandbox's synthetic data")
+    demo.add_argument(
+        "--from-fixtures",
+        action="store_true",
+        help="replay recorded fixture cases instead of the simulators: any integration with cases, YAML-only too",
+    )
+    demo.add_argument("integrations", nargs="*", metavar="INTEGRATION", help="with --from-fixtures: only these")
     demo.set_defaults(handler=_cmd_demo)
     _add_store_commands(commands, mappings)
     return parser

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 
-from unimeter.demo import query_label, run_demo
+from tests.helpers.paths import MappingsFolder
+from unimeter.demo import query_label, run_demo, run_replay_demo
+from unimeter.resources import builtin_fixtures_dir, builtin_mappings_dir
 from unimeter.run.validation import usage_validator
 from unimeter.sandbox import SIMULATORS
 from unimeter.sandbox.vendors.base import VendorSimulator
@@ -100,3 +104,63 @@ def test_sandbox_command_rejects_an_unknown_fault_kind() -> None:
     )
     assert result.returncode == 2
     assert "unknown fault kind 'explode'" in result.stderr
+
+
+def test_demo_from_fixtures_shows_a_yaml_only_integration(mappings_folder: MappingsFolder) -> None:
+    """``unimeter demo --from-fixtures``: a vendor that exists only as YAML and recorded cases gets the demo too, with
+    its defaults case's rows (the recorded expected output) in the table."""
+    source, name = "datadog", "acme-costs"
+    text = (builtin_mappings_dir() / f"{source}.yaml").read_text(encoding="utf-8")
+    (mappings_folder.mappings / f"{name}.yaml").write_text(text.replace(f"\nname: {source}\n", f"\nname: {name}\n"))
+    shutil.copytree(builtin_fixtures_dir() / source, mappings_folder.fixtures / name)
+    out, progress = io.StringIO(), io.StringIO()
+    assert run_replay_demo([name], as_json=True, out=out, progress=progress) == 0
+    responses = json.loads(out.getvalue())
+    assert list(responses) == [f"{name}/defaults"]
+    expected = json.loads((mappings_folder.fixtures / name / "defaults" / "expected.json").read_text("utf-8"))
+    assert responses[f"{name}/defaults"]["result"] == expected["result"] and expected["result"]
+    table = io.StringIO()
+    assert run_replay_demo([name], out=table, progress=io.StringIO()) == 0
+    line = next(line for line in table.getvalue().splitlines() if line.startswith(f"{name}/defaults"))
+    net = sum(
+        Decimal(repr(charge["amount"]))
+        for row in expected["result"]
+        for charge in row.get("charges", [])
+        if charge["type"] == "net"
+    )
+    assert f"{net:,.2f}" in line
+
+
+def test_demo_from_fixtures_names_an_integration_without_cases() -> None:
+    progress = io.StringIO()
+    assert run_replay_demo(["no-such-integration"], out=io.StringIO(), progress=progress) == 2
+    assert "no-such-integration" in progress.getvalue()
+
+
+def test_demo_from_fixtures_on_the_command_line(mappings_folder: MappingsFolder) -> None:
+    source, name = "openai", "acme-ai"
+    text = (builtin_mappings_dir() / f"{source}.yaml").read_text(encoding="utf-8")
+    (mappings_folder.mappings / f"{name}.yaml").write_text(text.replace(f"\nname: {source}\n", f"\nname: {name}\n"))
+    shutil.copytree(builtin_fixtures_dir() / source, mappings_folder.fixtures / name)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "unimeter.cli",
+            "demo",
+            "--from-fixtures",
+            name,
+            "--mappings",
+            str(mappings_folder.mappings),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert any(line.startswith(f"{name}/defaults ") for line in done.stdout.splitlines()), done.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "unimeter.cli", "demo", name], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert refused.returncode == 2 and "--from-fixtures" in refused.stderr
