@@ -73,27 +73,42 @@ def parse_prefix(text: str, *, what: str, any_port_without_one: bool) -> UrlPref
     return UrlPrefix(parts.scheme, (parts.hostname or "").lower(), port, parts.path or "/")
 
 
+def _without_userinfo(url: str) -> str:
+    """``url`` as an error may show it: a user name or password in it (a credential) becomes ``***``, and a query
+    or fragment ``?...``."""
+    for mark in "?#":  # a query or fragment may carry a token too
+        if mark in url:
+            url = url.split(mark, 1)[0] + mark + "..."
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
+        return url
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
+
+
 def check_base_url_shape(url: str, *, what: str = "base_url") -> None:
-    """``url`` is ``scheme://host[:port][/path]``; else ConfigurationError saying which part is wrong."""
+    """``url`` is ``scheme://host[:port][/path]``; else ConfigurationError saying which part is wrong (never
+    showing a password the URL carries)."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError(f"{what} must be a non-empty URL", field="base_url")
+    shown = _without_userinfo(url)
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as error:
-        raise ConfigurationError(f"{what} {url!r} is not a valid URL: {error}", field="base_url") from None
+        raise ConfigurationError(f"{what} {shown!r} is not a valid URL: {error}", field="base_url") from None
     if parts.scheme not in _DEFAULT_PORTS:
-        raise ConfigurationError(f"{what} {url!r} must start with http:// or https://", field="base_url")
+        raise ConfigurationError(f"{what} {shown!r} must start with http:// or https://", field="base_url")
     if not parts.hostname:
-        raise ConfigurationError(f"{what} {url!r} has no host", field="base_url")
+        raise ConfigurationError(f"{what} {shown!r} has no host", field="base_url")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise ConfigurationError(f"{what} {url!r} must not carry a user name or password", field="base_url")
+        raise ConfigurationError(f"{what} {shown!r} must not carry a user name or password", field="base_url")
     if "?" in url:  # also a bare "?" or "?x=", which urlsplit reads as an empty or short query
-        raise ConfigurationError(f"{what} {url!r} must not have a query ('?...')", field="base_url")
+        raise ConfigurationError(f"{what} {shown!r} must not have a query ('?...')", field="base_url")
     if "#" in url:
-        raise ConfigurationError(f"{what} {url!r} must not have a fragment ('#...')", field="base_url")
+        raise ConfigurationError(f"{what} {shown!r} must not have a fragment ('#...')", field="base_url")
     if port is not None and not 0 < port < 65536:
-        raise ConfigurationError(f"{what} {url!r} has an invalid port", field="base_url")
+        raise ConfigurationError(f"{what} {shown!r} has an invalid port", field="base_url")
 
 
 def operator_prefixes() -> tuple[UrlPrefix, ...]:

@@ -133,3 +133,19 @@ def test_the_network_guard_refuses_internal_ip_literals() -> None:
 def test_the_network_guard_lets_an_operator_allowed_url_through(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ALLOWED_BASE_URLS_ENV, "http://localhost")
     assert _through_guard("http://localhost:9/usage").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bob:hunter2-secret-value@api.example.com/v1",
+        "https://hunter2-secret-value@api.example.com",
+        "https://api.example.com/v1?token=hunter2-secret-value",
+        "https://api.example.com/v1#hunter2-secret-value",
+    ],
+)
+def test_a_refused_base_url_is_shown_without_the_credential_it_carries(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        check_base_url_shape(url)
+    assert "hunter2-secret-value" not in caught.value.message
+    assert "api.example.com" in caught.value.message
