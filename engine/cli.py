@@ -129,6 +129,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
             params=integration_params(spec, key_value_items(args.param, "--param")),
             now=now,
             scrub_personal=args.scrub_personal,
+            keep_base_url=args.keep_base_url,
         )
     except (RecordError, AssertionError) as error:
         print(f"unimeter record: {error}", file=sys.stderr)
@@ -391,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--now", metavar="ISO8601", help="pin the clock used for defaults (default: now)")
     record.add_argument(
         "--scrub-personal", action="store_true", help="replace emails and people's names with consistent pseudonyms"
+    )
+    record.add_argument(
+        "--keep-base-url",
+        action="store_true",
+        help="keep --context base_url in the case (default: a case recorded against a stand-in such as a local "
+        "server is written as if from the mapping's own base URL, so it replays without allowing the stand-in)",
     )
     record.add_argument(
         "--fixtures", metavar="DIR", help="write DIR/INTEGRATION/CASE/ (default: fixtures/ beside the mapping)"

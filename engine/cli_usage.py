@@ -259,6 +259,12 @@ class UsageCommand:
             return asyncio.run(self._answer(service, query, hidden))
         except UnimeterError as error:
             return self._failed(error, hidden)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as a shell tool killed by SIGPIPE would (status 141);
+            # stdout goes to devnull so the interpreter's final flush does not raise again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 141
 
     async def _answer(self, service: UsageService, query: UsageQuery, hidden: tuple[str, ...]) -> int:
         try:

@@ -290,3 +290,12 @@ def test_7_check_update_prints_the_diff_and_rewrites_a_stale_expected(folder: Fo
     before = path.stat().st_mtime_ns
     assert "UPDATED" not in unimeter(folder, "check", "--update", "acme").stdout
     assert path.stat().st_mtime_ns == before
+
+
+def test_7_keep_base_url_keeps_the_stand_in(folder: Folder, vendor: Vendor) -> None:
+    record(folder, vendor, "kept", "--keep-base-url")
+    case = folder.fixtures / "acme" / "kept"
+    call = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8"))
+    assert call["context"] == {"base_url": vendor.url}
+    exchanges = json.loads((case / "exchanges.json").read_text(encoding="utf-8"))
+    assert exchanges[0]["request"]["url"].startswith(f"{vendor.url}/v1/usage?")

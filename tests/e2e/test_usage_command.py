@@ -1509,3 +1509,22 @@ def test_json_is_indented_on_a_terminal_unless_compact(vendor: VendorServer, mon
     envelope = json.loads(stderr.getvalue())
     assert stderr.getvalue() == json.dumps(envelope, indent=2, ensure_ascii=False) + "\n"
     assert stdout.getvalue() == ""
+
+
+@pytest.mark.parametrize("response_format", ["stream", "unified"])
+def test_a_reader_that_goes_away_stops_the_command_quietly(vendor: VendorServer, response_format: str) -> None:
+    """``unimeter usage ... | head``: a closed pipe ends the run with SIGPIPE's status and no traceback."""
+    vendor.route("POST", CURSOR_PATH, CURSOR_DAILY_USAGE_DATA)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    command = [sys.executable, "-m", "unimeter.cli", "usage", "cursor", "--context", f"base_url={vendor.url}"]
+    command += ["--now", "2024-03-20T12:00:00Z", "--format", response_format]
+    command += [f"--credential={k}={v}" for k, v in CURSOR_CREDENTIALS.items()]
+    try:
+        done = subprocess.run(
+            command, cwd=PROJECT, env=_env(), stdout=write_end, stderr=subprocess.PIPE, timeout=120, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr.decode()
+    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr
