@@ -1,8 +1,9 @@
 """Validate every unified row against ``schemas/usage.schema.json``.
 
-Validation stays on for every row, so it must be cheap: ``fastjsonschema`` compiles the schema to Python once and
-answers valid/invalid about 300 times faster than ``jsonschema``'s interpreter; only for a row that fails do we ask
-``jsonschema`` for the best-placed error. (The schema uses no 2020-12-only keyword, so it compiles as draft-07.)
+Validation stays on for every row, so it must be cheap: ``jsonschema-rs`` (a Rust validator) answers valid/invalid in
+about 2 us a row, against ~13 us for ``fastjsonschema``'s generated Python and far more for ``jsonschema``'s
+interpreter; only for a row that fails do we ask ``jsonschema`` for the best-placed error. Formats are asserted
+(``date-time``), as the reference validator with a format checker does.
 
 A row that fails is an error naming the integration, the mapping file, the record index and the JSON path of the
 first problem a person should look at: rows are never dropped silently.
@@ -10,30 +11,37 @@ first problem a person should look at: rows are never dropped silently.
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-import fastjsonschema
 import jsonschema
+import jsonschema_rs
 
 from ..errors import RowValidationError
 from ..resources import load_schema
 
 
 @functools.cache
-def _compiled_check() -> Callable[[Any], Any]:
-    # A deep copy: fastjsonschema rewrites the $refs of the schema it is given in place, and the loaded schema is
-    # shared (the OpenAPI document embeds it).
-    schema = {**copy.deepcopy(load_schema("usage.schema.json")), "$schema": "http://json-schema.org/draft-07/schema#"}
-    return fastjsonschema.compile(schema)
+def _compiled_check() -> Callable[[Any], bool]:
+    """The fast valid/invalid decision (built once per process)."""
+    return cast(
+        Callable[[Any], bool],
+        jsonschema_rs.validator_for(load_schema("usage.schema.json"), validate_formats=True).is_valid,
+    )
+
+
+def is_valid_row(row: Any) -> bool:
+    """Whether ``row`` is a valid Usage row (the fast check alone; :func:`validate_row` explains a failure)."""
+    return _compiled_check()(row)
 
 
 @functools.cache
 def usage_validator() -> jsonschema.Draft202012Validator:
-    """The compiled Usage row validator (built once per process)."""
-    return jsonschema.Draft202012Validator(load_schema("usage.schema.json"))
+    """The reference validator, which places an error (built once per process); it asserts formats like the fast
+    check, so the two never disagree on a date-time."""
+    schema = load_schema("usage.schema.json")
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 def _json_path(path: Any) -> str:
@@ -45,11 +53,9 @@ def _json_path(path: Any) -> str:
 
 def validate_row(row: dict[str, Any], *, integration: str, file: str, operation: str, record_index: int) -> None:
     """Raise :class:`RowValidationError` when ``row`` is not a valid Usage row."""
-    try:
-        _compiled_check()(row)
+    if _compiled_check()(row):
         return
-    except fastjsonschema.JsonSchemaException as compiled_error:
-        fallback = str(compiled_error)
+    fallback = "the row does not match the Usage schema"
     error = jsonschema.exceptions.best_match(usage_validator().iter_errors(row))
     # Both validators implement the same schema; should only the compiled one object (a format check), its message
     # is reported rather than letting the row through.

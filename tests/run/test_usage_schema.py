@@ -10,7 +10,8 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from tests.helpers.paths import SCHEMAS
+from tests.helpers.paths import PROJECT, SCHEMAS
+from unimeter.run.validation import is_valid_row
 
 USAGE_SCHEMA: dict[str, Any] = json.loads((SCHEMAS / "usage.schema.json").read_text())
 LIST_SCHEMA: dict[str, Any] = json.loads((SCHEMAS / "list-response.schema.json").read_text())
@@ -248,3 +249,23 @@ def test_list_envelope_requires_result_and_rejects_unknown_keys() -> None:
 def test_list_envelope_accepts_an_open_debug_object() -> None:
     body: dict[str, Any] = {"result": [], "next_cursor": None, "debug": {"requestUrl": "https://x", "anything": [1]}}
     assert _error_paths(_list_validator(), body) == []
+
+
+def _variants() -> list[Any]:
+    """Rows the fast check and the reference validator must judge alike: the full and minimal rows, each invalid
+    variant the tests above build, and every row of every fixture's expected output."""
+    rows: list[Any] = [FULL_ROW, {"id": "x"}, _row(id=""), _row(extra=1), _row(remote_data=None)]
+    rows += [_row(start_date=value) for value in ("2026-10-01", "2026-10-01T00:00:00", "2026-13-01T00:00:00Z")]
+    rows += [_row(start_date="2026-10-01T00:00:00.123+02:00"), _row(charges=[{"amount": 1, "currency": "usd"}])]
+    rows += [_row(charges=[{"amount": "1", "currency": "USD", "type": "net"}]), _row(usage={}), [], "row", None]
+    for expected in sorted(PROJECT.glob("fixtures/*/*/expected.json")):
+        rows += json.loads(expected.read_text(encoding="utf-8")).get("result") or []
+    return rows
+
+
+def test_the_fast_check_agrees_with_the_reference_validator() -> None:
+    rows = _variants()
+    assert len(rows) > 150
+    disagree = [row for row in rows if is_valid_row(row) != (not _error_paths(_validator(), row))]
+    assert disagree == []
+    assert sum(1 for row in rows if not is_valid_row(row)) >= 10  # the invalid variants are really invalid
