@@ -18,28 +18,35 @@ from .validation import validate_row
 
 
 def _prune_dict(value: dict[str, Any]) -> dict[str, Any]:
-    """Drop nulls and empty objects in place (the transform's output is ours; ``remote_data`` is left untouched)."""
-    for key in [key for key, item in value.items() if item is None or type(item) is dict or type(item) is list]:
-        item = value[key]
-        if item is None:
+    """Drop nulls and empty objects in place (the transform's output is ours; ``remote_data`` is left untouched).
+
+    One pass over the items, noting what to drop: every row goes through here, so it does no work for the common
+    case of a key whose value is a plain scalar beyond one type test."""
+    drop: list[str] | None = None
+    for key, item in value.items():
+        kind = type(item)
+        if kind is dict:
+            if key != "remote_data" and not _prune_dict(item):
+                drop = [key] if drop is None else [*drop, key]
+        elif kind is list:
+            if key != "remote_data":
+                value[key] = _prune_list(item)  # replacing a key's value while iterating is allowed: no resize
+        elif item is None:
+            drop = [key] if drop is None else [*drop, key]
+    if drop is not None:
+        for key in drop:
             del value[key]
-        elif key == "remote_data":
-            continue
-        elif type(item) is dict:
-            if not _prune_dict(item):
-                del value[key]
-        else:
-            value[key] = _prune_list(item)
     return value
 
 
 def _prune_list(value: list[Any]) -> list[Any]:
     result = []
     for item in value:
-        if type(item) is dict:
+        kind = type(item)
+        if kind is dict:
             if not _prune_dict(item):
                 continue
-        elif type(item) is list:
+        elif kind is list:
             item = _prune_list(item)
         elif item is None:
             continue
@@ -165,6 +172,7 @@ def transform_records(
     keep_remote_data: bool = True,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(record index, unified row)`` for ``records``, validated, in vendor order."""
+    file_name = spec.file_name
     for offset, record in enumerate(records):
         index = first_index + offset
         record_scope = scope
@@ -204,5 +212,5 @@ def transform_records(
                 tidy["remote_data"] = record.remote_data() if type(record) is NestedRecord else record
             if not keep_remote_data:
                 tidy.pop("remote_data", None)
-            validate_row(tidy, integration=spec.name, file=spec.file_name, operation=operation.name, record_index=index)
+            validate_row(tidy, integration=spec.name, file=file_name, operation=operation.name, record_index=index)
             yield index, tidy
