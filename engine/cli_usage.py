@@ -8,8 +8,10 @@ service reads it from its store, the command builds it in memory from ``--creden
 written, no store is opened).
 
 Two choices are the command's own. Without ``limit`` (or ``truto_ignore_limit``) it asks for the whole result
-(``truto_ignore_limit=true``, so at most ``UNIMETER_MAX_RESPONSE_ROWS`` rows, past which the error points to
-``stream``, which prints rows as they arrive in bounded memory); an explicit ``limit`` pages like the service. And a
+(``truto_ignore_limit=true``); piped, that unified body is written page by page from the use case's stream, byte for
+byte the endpoint's answer, so memory does not grow with the result and no row cap applies (on a terminal, or keyed
+by ``truto_key_by``, it is built whole: at most ``UNIMETER_MAX_RESPONSE_ROWS`` rows). An explicit ``limit`` pages
+like the service. And a
 shell has no request deadline unless ``UNIMETER_REQUEST_DEADLINE_SECONDS`` sets one: the user can interrupt, and a
 long rate-limited range should not fail at two minutes.
 
@@ -39,6 +41,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
+
+import orjson
 
 from .api.cursor import load_cursor_key
 from .api.envelope import error_envelope
@@ -207,10 +211,28 @@ def _needs_stable_key(query: UsageQuery) -> bool:
 
 
 def dump(data: Any, *, pretty: bool) -> str:
-    """JSON as the service writes it (compact, UTF-8) or indented for a person."""
-    if pretty:
-        return json.dumps(data, indent=2, ensure_ascii=False)
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """JSON compact (as the service's stream writes it: orjson, UTF-8) or indented for a person. An integer orjson
+    cannot hold (past 64 bits, which a vendor id might be) falls back to the standard library, same text."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2 if pretty else 0).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        if pretty:
+            return json.dumps(data, indent=2, ensure_ascii=False)
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _prints_as_it_goes(query: UsageQuery) -> bool:
+    """The command's default query (the whole unified result, no page size, no keying) is printed page by page."""
+    return query.response_format == "unified" and query.ignore_limit and not query.key_by and not query.skip_api_call
+
+
+def _binary(stream: TextIO) -> Any:
+    """A writer of bytes to ``stream``: its binary buffer when it has one (a real stdout), else text (a test's)."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        return buffer.write
+    return lambda data: stream.write(data.decode("utf-8"))
 
 
 def choose_pretty(choice: bool | None, stream: TextIO) -> bool:
@@ -253,7 +275,7 @@ class UsageCommand:
             return self._failed(error, hidden)
         if not os.environ.get(DEADLINE_ENV, "").strip():
             limits = dataclasses.replace(limits, deadline_seconds=math.inf)
-        service = UsageService(CommandLineAccounts(account), key, now=self.now, limits=limits)
+        service = UsageService(CommandLineAccounts(account), key, now=self.now, limits=limits, stream_concurrency=None)
         _quiet_service_log()
         try:
             return asyncio.run(self._answer(service, query, hidden))
@@ -268,6 +290,8 @@ class UsageCommand:
 
     async def _answer(self, service: UsageService, query: UsageQuery, hidden: tuple[str, ...]) -> int:
         try:
+            if _prints_as_it_goes(query) and not choose_pretty(self.pretty, sys.stdout):
+                return await self._unified_as_it_goes(service, query, hidden)
             response = await service.list_usage(query, environment=ENVIRONMENT)
             if response.stream is None:
                 print(dump(response.body, pretty=choose_pretty(self.pretty, sys.stdout)))
@@ -281,6 +305,37 @@ class UsageCommand:
             return 1 if failed else 0
         finally:
             await service.aclose()
+
+    async def _unified_as_it_goes(self, service: UsageService, query: UsageQuery, hidden: tuple[str, ...]) -> int:
+        """The whole unified result, byte for byte what the endpoint answers, written page by page from the use
+        case's stream: memory stays at the pages in flight however large the result, and no row cap applies.
+
+        Should the vendor fail part-way, the document on stdout stays unfinished (no closing ``]}``: no JSON reader
+        takes it for a complete result), the error envelope goes to stderr and the status is 1."""
+        response = await service.list_usage(
+            dataclasses.replace(query, response_format="stream"), environment=ENVIRONMENT
+        )
+        assert response.stream is not None
+        out = _binary(sys.stdout)
+        out(b'{"result":[')
+        first = True
+        async for chunk in response.stream:
+            if chunk.startswith((b'{"end"', b'{"error"')):
+                last = json.loads(chunk)
+                if "error" in last:
+                    sys.stdout.flush()
+                    print(dump(redact(last["error"], hidden), pretty=False), file=sys.stderr)
+                    return 1
+                continue
+            rows = chunk.rstrip(b"\n")
+            if not rows:
+                continue
+            # orjson escapes newlines inside strings, so the NDJSON separators are exactly the rows' boundaries.
+            out((b"" if first else b",") + rows.replace(b"\n", b","))
+            first = False
+        out(b'],"next_cursor":null}\n')
+        sys.stdout.flush()
+        return 0
 
     def _failed(self, error: UnimeterError, hidden: Iterable[str]) -> int:
         envelope = redact(error_envelope(error), hidden)

@@ -144,8 +144,12 @@ class UsageService:
         sleep: Sleep | None = None,
         now: datetime | None = None,
         limits: ServiceLimits | None = None,
+        stream_concurrency: int | None = 1,
     ) -> None:
         self.store = store
+        # One window at a time keeps a service's stream to one vendor page of memory per client; a single caller
+        # (the CLI) may let the mapping's concurrent windows run (None): memory is then that many pages.
+        self.stream_concurrency = stream_concurrency
         self.limits = limits or ServiceLimits()
         self.cursor_key = cursor_key
         self.transport = transport
@@ -193,7 +197,7 @@ class UsageService:
         if query.response_format == "stream":
             # "Everything, memory-bounded": stream ignores limit, but starts at next_cursor when one is given.
             # One window at a time: a stream's memory stays bounded by one vendor page, however long the range.
-            return await self._open_stream(call, self._pages(call, max_concurrency=1))
+            return await self._open_stream(call, self._pages(call, max_concurrency=self.stream_concurrency))
         # truto_ignore_limit still holds at most max_rows: one response never keeps an unbounded result in memory.
         limit = self.limits.max_rows if query.ignore_limit else query.limit
         result = Slice()

@@ -1528,3 +1528,24 @@ def test_a_reader_that_goes_away_stops_the_command_quietly(vendor: VendorServer,
         os.close(write_end)
     assert done.returncode == 141, done.stderr.decode()
     assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr
+
+
+def test_the_whole_result_is_written_as_it_comes_without_a_row_cap(vendor: VendorServer) -> None:
+    """Piped, the default (no limit) unified body is written page by page: more rows than one response may hold."""
+    route_claude_code(vendor)
+    env = {**_env(), "UNIMETER_MAX_RESPONSE_ROWS": "2"}
+    completed = cli(vendor, "claude", *CLAUDE_CODE_PARAMS, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW, env=env)
+    assert completed.returncode == 0, completed.stderr
+    body = json.loads(completed.stdout)
+    assert [row["id"] for row in body["result"]] == CLAUDE_CODE_IDS and body["next_cursor"] is None
+    assert completed.stdout.count("\n") == 1  # one compact line
+
+
+def test_a_failure_part_way_leaves_the_document_unfinished_and_says_why(vendor: VendorServer) -> None:
+    route_claude_code(vendor, last_page="not json")
+    completed = cli(vendor, "claude", *CLAUDE_CODE_PARAMS, credentials=CLAUDE_CREDENTIALS, now=CLAUDE_CODE_NOW)
+    assert completed.returncode == 1
+    assert completed.stdout.startswith('{"result":[{') and '"next_cursor"' not in completed.stdout
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(completed.stdout)  # no reader takes it for a complete result
+    assert json.loads(completed.stderr)["error"] == "remote_invalid_response"
