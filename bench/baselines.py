@@ -2,12 +2,17 @@
 
 Each function reads ``mappings/<name>.yaml`` as a specification and implements it in plain Python: httpx (sync),
 orjson (stdlib ``json`` when orjson is missing) and dict building. They produce the SAME rows as the engine, in the
-same order, ids and ``remote_data`` included (``tests/e2e/test_bench.py`` checks it row for row), and validate every
-row with the engine's compiled validator (``unimeter.run.validation.validate_row``), so validation costs both sides the
-same. Rows are pruned as the engine prunes them: a null or empty-object field is omitted (absent is not zero).
+same order, ids and ``remote_data`` included (``tests/e2e/test_bench.py`` checks it row for row). Rows are pruned as
+the engine prunes them: a null or empty-object field is omitted (absent is not zero).
+
+They do NOT validate rows: a user writing the client by hand would not, and issue 13's targets compare the engine,
+which validates every row, with that. :func:`validated` wraps a client with the engine's row validator
+(``unimeter.run.validation.validate_row``) for the "baseline + validation" information row.
 
 Each client takes the sandbox ``endpoint`` (``base_url``, ``credentials``, ``context``), the unified ``params`` and
-the clock ``now``, and returns the list of rows. They are deliberately not generic: one function per vendor.
+the clock ``now``, and returns the list of rows. They are deliberately not generic: one function per vendor, which
+reads ``params["report_type"]`` where the mapping has several reports. This module imports nothing of ``unimeter``
+at import time, so ``bench/handwritten.py`` runs a client in a process that never loads the engine.
 """
 
 from __future__ import annotations
@@ -24,16 +29,22 @@ from urllib.parse import quote, unquote
 
 import httpx
 
-from unimeter.run.validation import validate_row
-
 try:
     import orjson
 
     loads: Callable[[bytes], Any] = orjson.loads
+
+    def orjson_dumps(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
 except ImportError:  # pragma: no cover - the benchmark installs orjson; tests still run without it
     import json
 
     loads = json.loads
+
+    def orjson_dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
 
 Row = dict[str, Any]
 Client = Callable[[dict[str, Any], dict[str, str], datetime], list[Row]]
@@ -60,13 +71,9 @@ def _prune(value: Any) -> Any:
     return value
 
 
-def _emit(rows: list[Row], row: Row, record: Any, integration: str, operation: str, index: int, seen: set[str]) -> None:
+def _emit(rows: list[Row], row: Row, record: Any) -> None:
     tidy = _prune(row)
     tidy["remote_data"] = record
-    validate_row(tidy, integration=integration, file="bench", operation=operation, record_index=index)
-    if tidy["id"] in seen:
-        raise ValueError(f"{integration}: duplicate row id {tidy['id']!r}")
-    seen.add(tidy["id"])
     rows.append(tidy)
 
 
@@ -191,14 +198,146 @@ def _cursor_row(r: dict[str, Any]) -> Row:
     }
 
 
+def _text_or_empty(value: Any) -> str:
+    """JSONata ``$string`` of what the transform concatenates (strings, integers, booleans, short decimals)."""
+    return "" if value is None else _json_string(value)
+
+
+def _from_millis(ms: int) -> str:
+    """JSONata ``$fromMillis``: always with milliseconds."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _cents(value: Any) -> Any:
+    """``$cents``: an exact JSON number of dollars from cents."""
+    exact = (Decimal(repr(value)) if isinstance(value, float) else Decimal(value)) / 100
+    exact = exact.normalize()
+    return int(exact) if exact == exact.to_integral_value() else float(exact)
+
+
+def _usd(kind: str, cents: Any) -> Row | None:
+    return {"amount": _cents(cents), "currency": "USD", "type": kind} if cents is not None else None
+
+
+def _cursor_event_row(r: dict[str, Any]) -> Row:
+    tu = r.get("tokenUsage")
+    tokens = tu if isinstance(tu, dict) else {}
+    ms = int(r["timestamp"])
+    at = _from_millis(ms)
+    kind = r["kind"] if r.get("kind") is not None else r.get("kindLabel")
+    key = "|".join(
+        _text_or_empty(v)
+        for v in (
+            r.get("timestamp"),
+            r.get("userEmail"),
+            r.get("model"),
+            r.get("maxMode"),
+            r.get("isHeadless"),
+            r.get("conversationId"),
+            r.get("cloudAgentId"),
+            r.get("automationId"),
+            r.get("serviceAccountId"),
+            tokens.get("inputTokens"),
+            tokens.get("outputTokens"),
+            tokens.get("cacheWriteTokens"),
+            tokens.get("cacheReadTokens"),
+        )
+    )
+    chargeable = r.get("isChargeable")
+    if isinstance(chargeable, bool):
+        billed: bool | None = chargeable
+    elif r.get("isFreeBugbot") is True:
+        billed = False
+    else:
+        billed = kind.startswith("Usage-based") if isinstance(kind, str) else None
+    fee = r.get("cursorTokenFee")
+    total_cents = tokens.get("totalCents")
+    charged = r.get("chargedCents")
+    if charged is None and total_cents is not None and tokens.get("discountPercentOff") is None and fee is None:
+        charged = total_cents
+    charges: list[Row | None] | None = None
+    if billed is True and charged is not None:
+        gross = (
+            Decimal(repr(total_cents)) + (Decimal(repr(fee)) if fee is not None else 0)
+            if total_cents is not None
+            else None
+        )
+        off = Decimal(repr(charged)) - gross if gross is not None else None
+        charges = [
+            _usd("net", charged),
+            _usd("total", _money(gross)) if off is not None and off <= 0 else None,
+            _usd("discount", _money(off)) if off is not None and off < 0 else None,
+            _usd("platform_fee", fee),
+        ]
+    elif billed is False:
+        included = isinstance(kind, str) and kind.startswith("Included")
+        charges = [_usd("net", 0), _usd("included", charged) if included else None]
+    model = r.get("model")
+    quantity = r.get("requestsCosts")
+    return {
+        "id": f"cursor:{at}:{hashlib.sha256(key.encode()).hexdigest()[:16]}",
+        "product": {"id": "cursor", "name": "Cursor"},
+        "metric_name": "model_request",
+        "user": {"email": r.get("userEmail")},
+        "model": {"id": model, "provider": _cursor_provider(model)} if model is not None else None,
+        "charges": [c for c in charges if c is not None] if charges is not None else None,
+        "usage": {
+            "tokens": {
+                "input": tokens.get("inputTokens"),
+                "output": tokens.get("outputTokens"),
+                "cache_read": tokens.get("cacheReadTokens"),
+                "cache_write": tokens.get("cacheWriteTokens"),
+            }
+            if isinstance(tu, dict)
+            else None,
+            "quantity": quantity,
+            "unit": "request_units" if quantity is not None else None,
+            "activity": {"max_mode": r.get("maxMode")},
+        },
+        "start_date": at,
+        "end_date": _from_millis(ms + 1),
+    }
+
+
+def _cursor_events(endpoint: dict[str, Any], params: dict[str, str]) -> list[Row]:
+    """report_type=usage_events: POST /teams/filtered-usage-events over 30-day windows, pages of 1000 events."""
+    start = _parse(params["start_date"])
+    end = _parse(params["end_date"]) + timedelta(days=1)
+    auth = {"Authorization": _basic(endpoint["credentials"]["api_key"], "")}
+    rows: list[Row] = []
+    with _client(endpoint["base_url"]) as client:
+        window_start = start
+        while window_start < end:
+            window_end = min(window_start + timedelta(days=30), end)
+            start_ms, end_ms = int(window_start.timestamp() * 1000), int(window_end.timestamp() * 1000)
+            page = 1
+            while True:
+                response = client.post(
+                    "/teams/filtered-usage-events",
+                    headers=auth,
+                    json={"startDate": start_ms, "endDate": end_ms - 1, "page": page, "pageSize": 1000},
+                )
+                response.raise_for_status()
+                body = loads(response.content)
+                for record in body.get("usageEvents") or []:
+                    _emit(rows, _cursor_event_row(record), record)
+                if (body.get("pagination") or {}).get("hasNextPage") is not True:
+                    break
+                page += 1
+            window_start = window_end
+    return rows
+
+
 def cursor(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
-    """POST /teams/daily-usage-data over 30-day windows, pages of 500 users (mappings/cursor.yaml)."""
+    """POST /teams/daily-usage-data over 30-day windows, pages of 500 users (mappings/cursor.yaml); with
+    report_type=usage_events, the events endpoint."""
+    if params.get("report_type") == "usage_events":
+        return _cursor_events(endpoint, params)
     start = _parse(params["start_date"])
     end = _parse(params["end_date"]) + timedelta(days=1)  # plain dates: the end day is included
     auth = {"Authorization": _basic(endpoint["credentials"]["api_key"], "")}
     rows: list[Row] = []
-    seen: set[str] = set()
-    index = 0
     with _client(endpoint["base_url"]) as client:
         window_start, window_index = start, 0
         while window_start < end:
@@ -218,8 +357,7 @@ def cursor(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> l
                     day_ms = int(_parse(record["day"]).timestamp() * 1000)
                     first_window_overlap = window_index == 0 and day_ms + _DAY_MS > start_ms
                     if day_ms < end_ms and (day_ms >= start_ms or first_window_overlap):
-                        _emit(rows, row, record, "cursor", "daily_usage", index, seen)
-                    index += 1
+                        _emit(rows, row, record)
                 if (body.get("pagination") or {}).get("hasNextPage") is not True:
                     break
                 page += 1
@@ -278,7 +416,6 @@ def datadog(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> 
     start = _month_start(_parse(params["start_date"]))
     end = min(_add_months(_month_start(_parse(params["end_date"])), 1), _add_months(this_month, 1))
     rows: list[Row] = []
-    seen: set[str] = set()
     with _client(endpoint["base_url"]) as client:
         month = start
         while month < end:
@@ -291,9 +428,9 @@ def datadog(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> 
                 params={"view": view, "start_month": text, "end_month": text},
             )
             response.raise_for_status()
-            for index, record in enumerate(loads(response.content).get("data") or []):
+            for record in loads(response.content).get("data") or []:
                 for row in _datadog_rows(record, operation, month):
-                    _emit(rows, row, record, "datadog", operation, index, seen)
+                    _emit(rows, row, record)
             month = _add_months(month, 1)
     return rows
 
@@ -395,8 +532,6 @@ def confluent(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -
     start = _parse(params["start_date"])
     end = _parse(params["end_date"]) + timedelta(days=1)
     rows: list[Row] = []
-    seen: set[str] = set()
-    index = 0
     with _client(endpoint["base_url"]) as client:
         window_start = start
         while window_start < end:
@@ -411,8 +546,7 @@ def confluent(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -
                 response.raise_for_status()
                 body = loads(response.content)
                 for record in body.get("data") or []:
-                    _emit(rows, _confluent_row(record), record, "confluent", "costs", index, seen)
-                    index += 1
+                    _emit(rows, _confluent_row(record), record)
                 following = (body.get("metadata") or {}).get("next")
                 if not isinstance(following, str) or not following:
                     break
@@ -523,29 +657,37 @@ def _codex_rows(r: dict[str, Any], workspace: str, organization: str) -> list[Ro
 
 
 def openai_codex(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
-    """GET .../workspaces/{id}/usage for one day (``params["date"]``), following next_page while has_more."""
+    """GET .../workspaces/{id}/usage from ``date`` for one day, or through ``end_date`` (a date includes its day) in
+    30-day windows never past today, group_by=day, following next_page while has_more."""
     workspace = endpoint["context"]["workspace_id"]
     organization = endpoint["context"].get("organization_id") or workspace
     auth = {"Authorization": f"Bearer {endpoint['credentials']['api_key']}", "Accept": "application/json"}
-    day = _parse(params["date"])
-    start_s = int(day.timestamp())
+    start = _parse(params["date"])
+    end = _parse(params["end_date"]) + timedelta(days=1) if "end_date" in params else start + timedelta(days=1)
+    end = min(end, now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
     path = f"/v1/analytics/codex/workspaces/{quote(workspace, safe='')}/usage"
-    query: dict[str, Any] = {"start_time": start_s, "end_time": start_s + 86_400, "group_by": "day", "limit": 1000}
     rows: list[Row] = []
-    seen: set[str] = set()
-    index = 0
     with _client(endpoint["base_url"]) as client:
-        while True:
-            response = client.get(path, headers=auth, params=query)
-            response.raise_for_status()
-            body = loads(response.content)
-            for record in body.get("data") or []:
-                for row in _codex_rows(record, workspace, organization):
-                    _emit(rows, row, record, "openai-codex", "codex_usage", index, seen)
-                index += 1
-            if body.get("has_more") is not True or not body.get("next_page"):
-                break
-            query = {**query, "page": body["next_page"]}
+        window_start = start
+        while window_start < end:
+            window_end = min(window_start + timedelta(days=30), end)
+            query: dict[str, Any] = {
+                "start_time": int(window_start.timestamp()),
+                "end_time": int(window_end.timestamp()),
+                "group_by": "day",
+                "limit": 1000,
+            }
+            while True:
+                response = client.get(path, headers=auth, params=query)
+                response.raise_for_status()
+                body = loads(response.content)
+                for record in body.get("data") or []:
+                    for row in _codex_rows(record, workspace, organization):
+                        _emit(rows, row, record)
+                if body.get("has_more") is not True or not body.get("next_page"):
+                    break
+                query = {**query, "page": body["next_page"]}
+            window_start = window_end
     return rows
 
 
@@ -728,8 +870,6 @@ def claude(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> l
     headers = {"x-api-key": endpoint["credentials"]["api_key"], "anthropic-version": "2023-06-01"}
     query: dict[str, Any] = {"date": day, "limit": 1000}
     rows: list[Row] = []
-    seen: set[str] = set()
-    index = 0
     with _client(endpoint["base_url"]) as client:
         while True:
             response = client.get("/v1/organizations/analytics/users", headers=headers, params=query)
@@ -737,12 +877,333 @@ def claude(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> l
             body = loads(response.content)
             for record in body.get("data") or []:
                 for row in _claude_rows(record, day, window):
-                    _emit(rows, row, record, "claude", "activity", index, seen)
-                index += 1
+                    _emit(rows, row, record)
             if not body.get("next_page"):
                 break
             query = {**query, "page": body["next_page"]}
     return rows
+
+
+# ------------------------------------------------------------------------------------------------ report APIs
+
+
+def _nested(bucket: dict[str, Any], result: Any) -> dict[str, Any]:
+    """A row's remote_data: its bucket as sent, with ``results`` holding only the row's own result."""
+    return {key: ([result] if key == "results" else value) for key, value in bucket.items()}
+
+
+def _bucket_pages(
+    client: httpx.Client, path: str, headers: dict[str, str], query: list[tuple[str, Any]]
+) -> Iterable[dict[str, Any]]:
+    """The day buckets of one window, following next_page while has_more (Anthropic and OpenAI page alike)."""
+    page: str | None = None
+    while True:
+        response = client.get(path, headers=headers, params=query + ([("page", page)] if page else []))
+        response.raise_for_status()
+        body = loads(response.content)
+        yield from body.get("data") or []
+        following = body.get("next_page")
+        if body.get("has_more") is not True or not isinstance(following, str) or not following:
+            return
+        page = following
+
+
+def _day_windows(params: dict[str, str], now: datetime) -> list[tuple[datetime, datetime]]:
+    """Calendar-month windows of a UTC day range: a start floored to its day, a date end including its day (a
+    date-time end rounded up to a whole day), never past the end of today."""
+    start = _parse(params["start_date"]).replace(hour=0, minute=0, second=0, microsecond=0)
+    text = params["end_date"]
+    end = _parse(text)
+    if len(text) == 10:
+        end += timedelta(days=1)
+    elif end != end.replace(hour=0, minute=0, second=0, microsecond=0):
+        end = end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    end = min(end, now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
+    windows = []
+    cursor = start
+    while cursor < end:
+        following = min(_add_months(_month_start(cursor), 1), end)
+        windows.append((cursor, following))
+        cursor = following
+    return windows
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _console_cost_row(r: dict[str, Any], day: str, bucket: dict[str, Any]) -> Row:
+    ws = r.get("workspace_id") if isinstance(r.get("workspace_id"), str) and r.get("workspace_id") else None
+    key = "cost|" + "|".join(
+        _text(r.get(f))
+        for f in (
+            "description",
+            "cost_type",
+            "model",
+            "token_type",
+            "service_tier",
+            "context_window",
+            "inference_geo",
+            "speed",
+        )
+    )
+    metric = next((r[f] for f in ("token_type", "cost_type", "description") if isinstance(r.get(f), str)), None)
+    model = r.get("model")
+    currency = r.get("currency")
+    return {
+        "id": f"claude-console:{day}:{ws or 'default'}:cost:{hashlib.sha256(key.encode()).hexdigest()[:16]}",
+        "product": {"id": "claude_api", "name": "Claude API"},
+        "metric_name": metric,
+        "resources": [{"workspace": {"id": ws} if ws else {"name": "Default"}}],
+        "model": {"id": model, "provider": "anthropic"} if isinstance(model, str) else None,
+        "charges": [
+            {
+                "amount": _cents(r["amount"]),
+                "currency": currency.upper() if isinstance(currency, str) and currency else "USD",
+                "type": "net",
+            }
+        ]
+        if r.get("amount") is not None
+        else None,
+        "start_date": _instant(_parse(bucket["starting_at"])),
+        "end_date": _instant(_parse(bucket["ending_at"])),
+    }
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _console_usage_row(r: dict[str, Any], day: str, bucket: dict[str, Any]) -> Row:
+    ws = r.get("workspace_id") if isinstance(r.get("workspace_id"), str) and r.get("workspace_id") else None
+    api_key = r.get("api_key_id") if isinstance(r.get("api_key_id"), str) and r.get("api_key_id") else None
+    key = "tokens|" + "|".join(
+        _text(r.get(f))
+        for f in (
+            "api_key_id",
+            "model",
+            "service_tier",
+            "context_window",
+            "inference_geo",
+            "speed",
+            "account_id",
+            "service_account_id",
+        )
+    )
+    cache = r.get("cache_creation") or {}
+    five, hour = cache.get("ephemeral_5m_input_tokens"), cache.get("ephemeral_1h_input_tokens")
+    parts = [r.get("uncached_input_tokens"), r.get("cache_read_input_tokens"), five, hour, r.get("output_tokens")]
+    model = r.get("model")
+    resource: Row = {"id": api_key} if api_key else {}
+    resource["workspace"] = {"id": ws} if ws else {"name": "Default"}
+    return {
+        "id": f"claude-console:{day}:{ws or 'default'}:tokens:{hashlib.sha256(key.encode()).hexdigest()[:16]}",
+        "product": {"id": "claude_api", "name": "Claude API"},
+        "metric_name": "tokens",
+        "resources": [resource],
+        "model": {"id": model, "provider": "anthropic"} if isinstance(model, str) else None,
+        "usage": {
+            "tokens": {
+                "input": r.get("uncached_input_tokens"),
+                "output": r.get("output_tokens"),
+                "cache_read": r.get("cache_read_input_tokens"),
+                "cache_write": five + hour if _is_num(five) and _is_num(hour) else None,
+                "cache_write_ephemeral_5m": five,
+                "cache_write_ephemeral_1h": hour,
+                "total": sum(parts) if all(_is_num(p) for p in parts) else None,
+            },
+            "tools": {"web_search_count": (r.get("server_tool_use") or {}).get("web_search_requests")},
+        },
+        "start_date": _instant(_parse(bucket["starting_at"])),
+        "end_date": _instant(_parse(bucket["ending_at"])),
+    }
+
+
+def claude_console(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
+    """The Admin API cost report (report_type cost, the default) or messages usage report (usage): month windows of
+    1d buckets, limit 31, following next_page (mappings/claude-console.yaml)."""
+    usage = params.get("report_type") == "usage"
+    path = "/v1/organizations/usage_report/messages" if usage else "/v1/organizations/cost_report"
+    groups = (
+        ["workspace_id", "api_key_id", "model", "service_tier", "context_window", "inference_geo"]
+        if usage
+        else ["workspace_id", "description"]
+    )
+    build = _console_usage_row if usage else _console_cost_row
+    headers = {"x-api-key": endpoint["credentials"]["api_key"], "anthropic-version": "2023-06-01"}
+    rows: list[Row] = []
+    with _client(endpoint["base_url"]) as client:
+        for window_start, window_end in _day_windows(params, now):
+            query: list[tuple[str, Any]] = [
+                ("starting_at", _instant(window_start)),
+                ("ending_at", _instant(window_end)),
+                ("bucket_width", "1d"),
+                ("limit", 31),
+                *(("group_by[]", g) for g in groups),
+            ]
+            for bucket in _bucket_pages(client, path, headers, query):
+                day = _parse(bucket["starting_at"]).strftime("%Y-%m-%d")
+                for result in bucket.get("results") or []:
+                    _emit(rows, build(result, day, bucket), _nested(bucket, result))
+    return rows
+
+
+def _present(value: Any) -> Any:
+    """The mapping's ``$text``: a non-empty string, else nothing."""
+    return value if isinstance(value, str) and value else None
+
+
+def _openai_resources(project: str | None, key: str | None) -> list[Row] | None:
+    listed: list[Row] = []
+    if project:
+        listed.append({"id": project, "workspace": {"id": project}})
+    if key:
+        listed.append({"id": key, "workspace": {"id": project} if project else None})
+    return listed or None
+
+
+def _openai_dims(dims: dict[str, Any]) -> str:
+    """JSONata ``$string`` of an object: compact JSON, absent members left out."""
+    return orjson_dumps({k: v for k, v in dims.items() if v is not None})
+
+
+def _hex16(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _openai_instant(seconds: int) -> str:
+    return _instant(datetime.fromtimestamp(seconds, UTC))
+
+
+def _openai_row(r: dict[str, Any], bucket: dict[str, Any], organization: Row | None, costs: bool) -> Row:
+    project, key = _present(r.get("project_id")), _present(r.get("api_key_id"))
+    day = datetime.fromtimestamp(bucket["start_time"], UTC).strftime("%Y-%m-%d")
+    common = {
+        "product": {"id": "openai-api", "name": "OpenAI API"},
+        "organization": organization,
+        "resources": _openai_resources(project, key),
+        "start_date": _openai_instant(bucket["start_time"]),
+        "end_date": _openai_instant(bucket["end_time"]),
+        "surface": "api",
+    }
+    if costs:
+        item = _present(r.get("line_item"))
+        amount = r.get("amount") or {}
+        currency = amount.get("currency")
+        quantity = r.get("quantity") if _is_num(r.get("quantity")) else None
+        digest = hashlib.sha256(_openai_dims({"line_item": item, "api_key_id": key}).encode()).hexdigest()[:16]
+        return {
+            "id": f"openai:{day}:{project or 'none'}:cost:{digest}",
+            **common,
+            "metric_name": item,
+            "charges": [
+                {
+                    "amount": _money(amount["value"]),
+                    "currency": currency.upper() if isinstance(currency, str) else "USD",
+                    "type": "net",
+                }
+            ]
+            if _is_num(amount.get("value"))
+            else None,
+            "usage": {
+                "quantity": quantity,
+                "unit": _present(r.get("quantity_unit")) if quantity is not None else None,
+            },
+        }
+    user, model = _present(r.get("user_id")), _present(r.get("model"))
+    batch = r.get("batch") if isinstance(r.get("batch"), bool) else None
+    dims = {
+        "model": model,
+        "user_id": user,
+        "api_key_id": key,
+        "batch": batch,
+        "service_tier": _present(r.get("service_tier")),
+    }
+    numbers = {
+        f: r.get(f) if _is_num(r.get(f)) else None
+        for f in (
+            "input_tokens",
+            "output_tokens",
+            "input_cached_tokens",
+            "input_cache_write_tokens",
+            "input_uncached_tokens",
+            "num_model_requests",
+        )
+    }
+    total_in, out, cached, written, uncached = (
+        numbers[f]
+        for f in (
+            "input_tokens",
+            "output_tokens",
+            "input_cached_tokens",
+            "input_cache_write_tokens",
+            "input_uncached_tokens",
+        )
+    )
+    if uncached is None and None not in (total_in, cached, written):
+        uncached = total_in - cached - written
+    return {
+        "id": f"openai:{day}:{project or 'none'}:completions:{_hex16(_openai_dims(dims))}",
+        **common,
+        "metric_name": "completions",
+        "user": {"id": user} if user else None,
+        "model": {"id": model, "provider": "openai"} if model else None,
+        "usage": {
+            "requests": {"total": numbers["num_model_requests"]},
+            "tokens": {
+                "input": uncached,
+                "cache_read": cached,
+                "cache_write": written,
+                "output": out,
+                "total": total_in + out if total_in is not None and out is not None else None,
+            },
+        },
+    }
+
+
+def openai(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
+    """GET /v1/organization/costs (report_type costs, the default) or /v1/organization/usage/completions: month
+    windows of 1d buckets grouped by every dimension, following next_page (mappings/openai.yaml)."""
+    costs = params.get("report_type", "costs") == "costs"
+    path = "/v1/organization/costs" if costs else "/v1/organization/usage/completions"
+    groups = (
+        ["project_id", "line_item", "api_key_id"]
+        if costs
+        else ["project_id", "user_id", "api_key_id", "model", "batch", "service_tier"]
+    )
+    organization_id = _present(endpoint["context"].get("organization_id"))
+    organization = {"id": organization_id} if organization_id else None
+    headers = {"Authorization": f"Bearer {endpoint['credentials']['api_key']}", "Accept": "application/json"}
+    rows: list[Row] = []
+    with _client(endpoint["base_url"]) as client:
+        for window_start, window_end in _day_windows(params, now):
+            query: list[tuple[str, Any]] = [
+                ("start_time", int(window_start.timestamp())),
+                ("end_time", int(window_end.timestamp())),
+                ("bucket_width", "1d"),
+                *(("group_by[]", g) for g in groups),
+                ("limit", 180 if costs else 31),
+            ]
+            for bucket in _bucket_pages(client, path, headers, query):
+                for result in bucket.get("results") or []:
+                    _emit(rows, _openai_row(result, bucket, organization, costs), _nested(bucket, result))
+    return rows
+
+
+def validated(integration: str) -> Client:
+    """The hand-written client of ``integration`` plus the engine's validation of every row (the information row
+    "baseline + validation": what validation alone adds to the client)."""
+    from unimeter.run.validation import validate_row
+
+    client = BASELINES[integration]
+
+    def run(endpoint: dict[str, Any], params: dict[str, str], now: datetime) -> list[Row]:
+        rows = client(endpoint, params, now)
+        for index, row in enumerate(rows):
+            validate_row(row, integration=integration, file="bench", operation="baseline", record_index=index)
+        return rows
+
+    return run
 
 
 BASELINES: dict[str, Client] = {
@@ -751,5 +1212,7 @@ BASELINES: dict[str, Client] = {
     "confluent": confluent,
     "claude": claude,
     "openai-codex": openai_codex,
+    "claude-console": claude_console,
+    "openai": openai,
 }
 """Integration name to its hand-written client."""
