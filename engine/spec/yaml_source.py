@@ -43,6 +43,11 @@ def format_key_path(path: KeyPath) -> str:
     return text
 
 
+# libyaml's parser when PyYAML was built with it (the wheels are): the same nodes and marks, parsed in C, which is
+# most of the time of loading every mapping at start-up.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class _Builder:
     def __init__(self, loader: yaml.SafeLoader) -> None:
         self.loader = loader
@@ -72,7 +77,7 @@ def load_yaml(path: Path | str, text: str | None = None) -> SourceDocument:
     file = str(path)
     if text is None:
         text = Path(path).read_text(encoding="utf-8")
-    loader = yaml.SafeLoader(text)
+    loader = _LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:
