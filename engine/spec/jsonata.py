@@ -10,6 +10,10 @@ only in one module-level cache per thread, keyed by source, which is never dropp
 Two built-ins are replaced because jsonatapy 2.2.13 gets them wrong: ``$encodeUrlComponent`` and ``$encodeUrl``
 escape unreserved characters (``-`` becomes ``%2D``), which breaks vendor URLs.
 
+Expressions in a supported subset (plain paths, object constructors, blocks of small lambdas, the common built-ins)
+also get a Python closure from :mod:`unimeter.spec.fastpath`, used instead of jsonatapy; whenever the closure meets
+an input it does not cover, jsonatapy evaluates that input. ``UNIMETER_JSONATA_FASTPATH=0`` turns the fast path off.
+
 The clock is injectable: ``$now()`` and ``$millis()`` read :func:`pinned_now` so a caller (and every fixture) can pin
 "now" without touching the expressions.
 """
@@ -17,6 +21,8 @@ The clock is injectable: ``$now()`` and ``$millis()`` read :func:`pinned_now` so
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import re
 import threading
 import urllib.parse
@@ -27,6 +33,7 @@ from typing import Any
 
 import jsonatapy
 
+from . import fastpath
 from .functions import FUNCTIONS, format_instant
 
 _PINNED_NOW: ContextVar[datetime | None] = ContextVar("unimeter_pinned_now", default=None)
@@ -97,15 +104,36 @@ def _locate_syntax_error(source: str) -> int | None:
     return None
 
 
+_OVERRIDES: dict[str, Any] = {
+    "now": _now,
+    "millis": _millis,
+    "encodeUrlComponent": _encode_url_component,
+    "encodeUrl": _encode_url,
+}
+HOST_FUNCTIONS: dict[str, Any] = {**_OVERRIDES, **FUNCTIONS}
+"""Every Python function an expression can call, by JSONata name: jsonatapy registers them, the fast path calls them."""
+
+
 def _compile(source: str) -> Any:
     compiled = jsonatapy.compile(source)
-    compiled.register_override("now", _now)
-    compiled.register_override("millis", _millis)
-    compiled.register_override("encodeUrlComponent", _encode_url_component)
-    compiled.register_override("encodeUrl", _encode_url)
+    for name, func in _OVERRIDES.items():
+        compiled.register_override(name, func)
     for name, func in FUNCTIONS.items():
         compiled.register(name, func)
     return compiled
+
+
+FASTPATH_SWITCH = "UNIMETER_JSONATA_FASTPATH"
+"""Environment variable: ``0`` makes every Expression built afterwards use jsonatapy only (rules the fast path out)."""
+
+
+def fastpath_enabled() -> bool:
+    return os.environ.get(FASTPATH_SWITCH, "1").strip() != "0"
+
+
+@functools.lru_cache(maxsize=4096)
+def _fast(source: str) -> Any:
+    return fastpath.compile_expression(source, HOST_FUNCTIONS)
 
 
 _THIS_THREAD = threading.local()
@@ -172,6 +200,7 @@ class Expression:
             raise JsonataSyntaxError(message, _locate_syntax_error(source)) from None
         if self.runs is not source:
             _compiled_here(self.runs)
+        self.fast = _fast(self.runs) if fastpath_enabled() else None
 
     def _compiled(self) -> Any:
         return _compiled_here(self.runs)
@@ -180,6 +209,11 @@ class Expression:
         """Evaluate against ``data`` with ``$name`` bindings; undefined comes back as None."""
         if bindings:
             bindings = {name: value for name, value in bindings.items() if name in self.variables} or None
+        if self.fast is not None:
+            try:
+                return self.fast(data, bindings)
+            except Exception:  # not covered, or an error: jsonatapy gives its own result or its own error
+                pass
         try:
             return self._compiled().evaluate(data, bindings)
         except ValueError as error:

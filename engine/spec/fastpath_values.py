@@ -1,0 +1,255 @@
+"""JSONata value semantics for the fast path (see :mod:`unimeter.spec.fastpath`), reproduced as jsonatapy applies them.
+
+Only what the fast path is sure of is handled here; anything else raises :class:`Fallback`, and the whole evaluation is
+redone by jsonatapy. Values are plain JSON data plus :data:`UNDEF` (JSONata's "undefined", distinct from null) and
+:class:`Lambda`. jsonatapy carries numbers as 64-bit floats and hands back integral ones as ``int``; the fast path
+keeps every number it holds in that same normal form (:func:`number`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+
+class Fallback(Exception):
+    """The fast path does not cover this input (an array under sequence semantics, an unusual type, ...)."""
+
+
+class _Undefined:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNDEF"
+
+
+UNDEF: Any = _Undefined()
+"""JSONata's undefined: an object key whose value is undefined is left out; null keeps it."""
+
+_INT_LIMIT = 2**53
+_I64 = 2**63
+
+
+class Frame:
+    """Variables bound in one block or one call, in front of the frame around it (JSONata scopes are lexical).
+
+    The outermost frame holds the caller's bindings: they are vendor or engine data, so a value read from it is
+    imported (normalised and copied) like the input.
+    """
+
+    __slots__ = ("external", "parent", "vars")
+
+    def __init__(self, variables: dict[str, Any], parent: Frame | None, external: bool = False) -> None:
+        self.vars = variables
+        self.parent = parent
+        self.external = external
+
+    def lookup(self, name: str) -> Any:
+        frame: Frame | None = self
+        while frame is not None:
+            variables = frame.vars
+            if name in variables:
+                value = variables[name]
+                return import_value(value) if frame.external else value
+            frame = frame.parent
+        return _MISSING
+
+
+_MISSING: Any = object()
+
+
+class Lambda:
+    """A function defined in the expression: its parameters, compiled body, and the frame and context it closes over."""
+
+    __slots__ = ("body", "context", "frame", "params")
+
+    def __init__(self, params: tuple[str, ...], body: Callable[[Any, Any], Any], frame: Any, context: Any) -> None:
+        self.params = params
+        self.body = body
+        self.frame = frame
+        self.context = context
+
+    def call(self, args: list[Any]) -> Any:
+        count = len(args)
+        bound = {name: (args[i] if i < count else UNDEF) for i, name in enumerate(self.params)}
+        return self.body(self.context, Frame(bound, self.frame))
+
+
+def number(value: int | float) -> int | float:
+    """A number as jsonatapy hands it back: through a 64-bit float, integral values as ``int``."""
+    if type(value) is int:
+        if -_INT_LIMIT <= value <= _INT_LIMIT:
+            return value
+        raise Fallback("integer beyond 2**53")
+    if float.is_integer(value):
+        if -_I64 <= value < _I64:
+            return int(value)
+        return value
+    if math.isfinite(value):
+        return value
+    raise Fallback("non-finite number")
+
+
+def is_number(value: Any) -> bool:
+    kind = type(value)
+    return kind is int or kind is float
+
+
+def import_value(value: Any) -> Any:
+    """A value read from the input or the bindings, in the fast path's normal form (containers copied, so a row never
+    shares a dict with the vendor record: the pipeline prunes rows in place)."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is int or kind is float:
+        return number(value)
+    if kind is dict:
+        return {key: import_value(item) for key, item in value.items()}
+    if kind is list:
+        return [import_value(item) for item in value]
+    if value is UNDEF:
+        return UNDEF
+    raise Fallback(f"unsupported value type {kind.__name__}")
+
+
+def check_output(value: Any) -> Any:
+    """The final result: lambdas cannot be returned (jsonatapy turns them into null inside containers)."""
+    if type(value) is Lambda:
+        raise Fallback("function as a result")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    """JSONata's boolean cast."""
+    kind = type(value)
+    if kind is bool:
+        return value is True
+    if kind is str:
+        return value != ""  # type: ignore[no-any-return]
+    if kind is int or kind is float:
+        return value != 0  # type: ignore[no-any-return]
+    if kind is dict:
+        return len(value) > 0
+    if kind is list:
+        if len(value) == 1:
+            return boolean(value[0])
+        return any(boolean(item) for item in value)
+    if value is None or value is UNDEF:
+        return False
+    raise Fallback("boolean of a function")
+
+
+def equal(left: Any, right: Any) -> bool:
+    """Deep equality as JSONata's ``=``: numbers by value, no coercion between types."""
+    kl, kr = type(left), type(right)
+    if kl is int or kl is float:
+        return (kr is int or kr is float) and left == right
+    if kl is not kr:
+        if kl is Lambda or kr is Lambda:
+            raise Fallback("comparison of a function")
+        return False
+    if kl is dict:
+        return left.keys() == right.keys() and all(equal(left[key], right[key]) for key in left)
+    if kl is list:
+        return len(left) == len(right) and all(equal(a, b) for a, b in zip(left, right, strict=True))
+    if kl is Lambda:
+        raise Fallback("comparison of a function")
+    return bool(left == right)
+
+
+def bmp_only(text: str) -> str:
+    """``text`` when comparing or case-mapping it needs no UTF-16 subtleties (every character in the BMP)."""
+    if not text.isascii() and max(text) > "\uffff":
+        raise Fallback("a character outside the BMP")
+    return text
+
+
+def _digits(value: float) -> tuple[str, int]:
+    """Shortest round-trip digits of ``value`` (positive) and the decimal exponent n with value = 0.digits x 10**n."""
+    _sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    assert isinstance(exponent, int)
+    return text, len(digits) + exponent
+
+
+def format_number(value: int | float) -> str:
+    """A number as jsonatapy's ``$string`` writes it: an integral value in full, any other as ECMAScript
+    ``String(Number(value.toPrecision(15)))`` (so ``0.1 + 0.2`` is ``0.3``). Integral values beyond 2**53 and
+    non-integral ones beyond 10**15 fall back: how jsonatapy writes those was not worth reproducing."""
+    if type(value) is int:
+        return str(value)
+    if float.is_integer(value):
+        if -_INT_LIMIT <= value <= _INT_LIMIT:
+            return str(int(value))
+        raise Fallback("a large integral number as a string")
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        raise Fallback("a large number as a string")
+    number_value = value
+    if len(_digits(abs(number_value))[0]) > 15:
+        rounded = Decimal(number_value)
+        quantum = Decimal(1).scaleb(rounded.adjusted() - 14)
+        number_value = float(rounded.quantize(quantum, rounding=ROUND_HALF_UP))
+    negative = number_value < 0
+    digits, n = _digits(abs(number_value))
+    k = len(digits)
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
+        text = f"{mantissa}e{'+' if e > 0 else '-'}{abs(e)}"
+    return "-" + text if negative else text
+
+
+def _json(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return json.dumps(value, ensure_ascii=False)
+    if kind is int or kind is float:
+        return format_number(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is dict:
+        return (
+            "{" + ",".join(json.dumps(key, ensure_ascii=False) + ":" + _json(item) for key, item in value.items()) + "}"
+        )
+    if kind is list:
+        return "[" + ",".join(_json(item) for item in value) + "]"
+    raise Fallback(f"string of {kind.__name__}")
+
+
+def string(value: Any) -> Any:
+    """``$string(value)``: undefined stays undefined."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if value is UNDEF:
+        return UNDEF
+    return _json(value)
+
+
+def concat_part(value: Any) -> str:
+    """One operand of ``&``: undefined is the empty string."""
+    if type(value) is str:
+        return value
+    if value is UNDEF:
+        return ""
+    return _json(value)
+
+
+def collapse(items: list[Any]) -> Any:
+    """A sequence as JSONata returns it: empty is undefined, one item is that item."""
+    if not items:
+        return UNDEF
+    if len(items) == 1:
+        return items[0]
+    return items
