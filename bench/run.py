@@ -1,20 +1,27 @@
-"""Run the benchmark suite: ``python -m bench.run [--smoke] [--sizes 10k,100k,1m] [--only FIGURES|INTEGRATIONS]``.
+"""Run the benchmark suite: ``python -m bench.run [--smoke] [--sizes 10k,100k] [--only FIGURES|WORKLOADS] [--e292f98]``.
 
-Figures (each measured against a reference taken in the same run, A and B interleaved, median and spread):
+Figures (each measured against a reference taken in the same run, interleaved, median and spread), for issue 13's
+targets:
 
-1. library end-to-end rows/s per integration: ``unimeter.alist_usage`` vs the hand-written client (bench/baselines.py);
-   wall time and the client process's CPU time (the sandbox runs in its own process, so CPU time is client work only)
-2. service rows/s through HTTP (uvicorn child), ``unified`` (limit=1000, following next_cursor) and ``stream``,
-   as a ratio to the hand-written client on the same workload
-3. peak RSS of the service process while it streams 100k and 1M rows to a client that discards them
-4. added latency of the service over the library call, one-page request, p50 and p99
-5. start-up: loading and compiling all mappings in a fresh process
-6. a year of Cursor data in 30-day windows against a sandbox with added latency: concurrent vs sequential windows
-7. load: 50 and 200 concurrent clients, one-page requests and whole streams: throughput, p50/p99, peak RSS, and
+1. library end-to-end, per workload (every report of every integration, bench/workloads.py): ``unimeter.alist_usage``
+   vs the hand-written client (bench/baselines.py, no validation), each in its own process: CPU, wall and peak RSS
+   ratios; plus an information row per workload, the client with the engine's row validation vs the client alone
+2. (1b) ``unimeter usage`` as a whole process printing compact JSON to /dev/null vs the hand-written client as a
+   script printing the same rows: CPU (user + system) and peak RSS ratios, from ``os.wait4``
+3. (2) service rows/s through HTTP (uvicorn child), ``unified`` (limit=1000, following next_cursor) and ``stream``:
+   wall and CPU (of the service process) as ratios to the hand-written client on the same workload
+4. (3) peak RSS of the service process while it streams 100k and 1M Cursor rows in equal vendor pages
+5. (4) added latency of the service over the library call, one-page request, p50 and p99
+6. (5) start-up: loading and compiling all mappings in a fresh process
+7. (6) a year of Cursor data in 30-day windows against a sandbox with added latency: concurrent vs sequential
+8. (7) load: 50 and 200 concurrent clients, one-page requests and whole streams: throughput, p50/p99, peak RSS, and
    whether the peak grows with the results (bench/load.py)
+9. (8, opt-in: ``--e292f98`` or ``--only e292f98``) one-page requests/s with 50 concurrent clients against commit
+   e292f98's service, installed from a worktree into a venv of its own (bench/previous.py)
 
-Prints a table and writes bench/RESULTS.md (with machine, date and command). No figure is asserted on: targets are
-reported as met or not. ``--smoke`` runs tiny sizes and one repetition, for CI.
+Prints a table and writes bench/RESULTS.md (with machine, date, command and method). No figure is asserted on:
+targets are reported as met or not. ``--smoke`` runs tiny sizes and one repetition, for CI: every figure but 8, and
+figure 1b also checks that both processes printed the same result.
 """
 
 from __future__ import annotations
@@ -28,29 +35,43 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 import unimeter
+from unimeter.api.limits import MAX_ROWS_ENV
 from unimeter.sandbox import SandboxConfig
 from unimeter.spec import available_integrations, load_integration
 
 from .baselines import BASELINES
 from .load import figure_load
+from .previous import figure_previous
+from .processes import (
+    cpu_seconds,
+    env_with_mappings,
+    handwritten_command,
+    measured,
+    side,
+    unimeter_usage_command,
+    unpaced_mappings,
+)
 from .sandbox_process import SandboxProcess
 from .service_process import ServiceProcess
-from .workloads import INTEGRATIONS, NOW, Workload, make_workload
+from .workloads import NOW, WORKLOADS, Workload, make_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 USAGE_PATH = "/unified/usage-metering/usage"
-FIGURES = ("library", "service", "rss", "latency", "startup", "windows", "load")
+FIGURES = ("library", "cli", "service", "rss", "latency", "startup", "windows", "load")
+OPT_IN = ("e292f98",)
+"""Figures run only when asked for (``--only e292f98`` or ``--e292f98``)."""
 
 
 @dataclass
@@ -123,38 +144,43 @@ def _baseline_call(workload: Workload, endpoint: dict[str, Any]) -> int:
 # ------------------------------------------------------------------------------------------------ figure 1
 
 
-def figure_library(report: Report, integrations: list[str], sizes: list[int], reps: int) -> None:
-    print("1. library end-to-end (engine vs hand-written client)", flush=True)
+def _ratios(engine: list[dict[str, Any]], base: list[dict[str, Any]], key: str) -> list[float]:
+    return [e[key] / b[key] for e, b in zip(engine, base, strict=True)]
+
+
+def _met(values: list[float], limit: float) -> str:
+    return "yes" if statistics.median(values) <= limit else "no"
+
+
+def figure_library(report: Report, workloads: list[str], sizes: list[int], reps: int) -> None:
+    print("1. library end-to-end (engine vs hand-written client, each in its own process)", flush=True)
     header = [
-        "integration",
+        "workload",
         "rows",
         "shape",
         "engine rows/s",
         "baseline rows/s",
         "wall ratio",
         "CPU ratio",
-        "target <=1.5x (median)",
+        "peak RSS MB engine / baseline",
+        "RSS ratio",
+        "target CPU and RSS <=1.5x",
     ]
     for size in sizes:
-        for name in integrations:
+        for name in workloads:
             workload = make_workload(name, size)
-            with SandboxProcess([name], workload.config) as sandbox:
-                endpoint = sandbox.endpoint(name)
-                walls: list[float] = []
-                cpus: list[float] = []
-                engine_rates: list[float] = []
-                base_rates: list[float] = []
-                rows = 0
-                for _ in range(reps):  # interleaved: A B A B ...
-                    engine_wall, engine_cpu, rows = _timed(lambda w=workload, e=endpoint: _engine_call(w, e))
-                    base_wall, base_cpu, base_rows = _timed(lambda w=workload, e=endpoint: _baseline_call(w, e))
-                    if base_rows != rows:
-                        raise RuntimeError(f"{name}: engine made {rows} rows, the baseline {base_rows}")
-                    walls.append(engine_wall / base_wall)
-                    cpus.append(engine_cpu / base_cpu)
-                    engine_rates.append(rows / engine_wall)
-                    base_rates.append(rows / base_wall)
-            met = "yes" if statistics.median(cpus) <= 1.5 else "no"
+            runs: dict[str, list[dict[str, Any]]] = {"engine": [], "baseline": [], "validated": []}
+            with SandboxProcess([workload.integration], workload.config) as sandbox:
+                endpoint = sandbox.endpoint(workload.integration)
+                for _ in range(reps):  # interleaved: A B C A B C ...
+                    for mode, results in runs.items():
+                        results.append(side(mode, workload, endpoint))
+            rows = runs["engine"][0]["rows"]
+            for mode, results in runs.items():
+                if any(r["rows"] != rows for r in results):
+                    raise RuntimeError(f"{name}: the engine made {rows} rows, {mode} {[r['rows'] for r in results]}")
+            cpus = _ratios(runs["engine"], runs["baseline"], "cpu")
+            rss = _ratios(runs["engine"], runs["baseline"], "peak_rss_mb")
             report.add(
                 "1. library end-to-end",
                 header,
@@ -162,11 +188,95 @@ def figure_library(report: Report, integrations: list[str], sizes: list[int], re
                     name,
                     rows,
                     workload.shape,
-                    f"{statistics.median(engine_rates):,.0f}",
-                    f"{statistics.median(base_rates):,.0f}",
-                    _spread(walls),
+                    f"{statistics.median(rows / r['wall'] for r in runs['engine']):,.0f}",
+                    f"{statistics.median(rows / r['wall'] for r in runs['baseline']):,.0f}",
+                    _spread(_ratios(runs["engine"], runs["baseline"], "wall")),
                     _spread(cpus),
-                    met,
+                    f"{statistics.median(r['peak_rss_mb'] for r in runs['engine']):.0f} / "
+                    f"{statistics.median(r['peak_rss_mb'] for r in runs['baseline']):.0f}",
+                    _spread(rss),
+                    "yes" if _met(cpus, 1.5) == _met(rss, 1.5) == "yes" else "no",
+                ],
+            )
+            validated_cpu = _ratios(runs["validated"], runs["baseline"], "cpu")
+            report.add(
+                "1. library end-to-end",
+                header,
+                [
+                    f"{name}: baseline + validation (information)",
+                    rows,
+                    "the client + validate_row on every row, vs the client",
+                    f"{statistics.median(rows / r['wall'] for r in runs['validated']):,.0f}",
+                    f"{statistics.median(rows / r['wall'] for r in runs['baseline']):,.0f}",
+                    _spread(_ratios(runs["validated"], runs["baseline"], "wall")),
+                    _spread(validated_cpu),
+                    f"{statistics.median(r['peak_rss_mb'] for r in runs['validated']):.0f} / "
+                    f"{statistics.median(r['peak_rss_mb'] for r in runs['baseline']):.0f}",
+                    _spread(_ratios(runs["validated"], runs["baseline"], "peak_rss_mb")),
+                    "n/a",
+                ],
+            )
+
+
+# ------------------------------------------------------------------------------------------------ figure 1b
+
+
+def _same_output(cli_file: Path, client_file: Path, name: str) -> None:
+    """Smoke check: both processes printed the same rows (parsed: number formatting may differ)."""
+    cli = json.loads(cli_file.read_text(encoding="utf-8"))
+    client = json.loads(client_file.read_text(encoding="utf-8"))
+    if cli != client:
+        raise RuntimeError(f"{name}: unimeter usage and the hand-written script printed different results")
+
+
+def figure_cli(report: Report, workloads: list[str], sizes: list[int], reps: int, scratch: Path, check: bool) -> None:
+    print("1b. unimeter usage > /dev/null vs a hand-written script printing the same rows (whole processes)")
+    header = [
+        "workload",
+        "rows",
+        "unimeter usage s",
+        "script s",
+        "CPU ratio",
+        "peak RSS MB unimeter / script",
+        "RSS ratio",
+        "target CPU and RSS <=1.5x",
+    ]
+    # Unified output of a whole result past 50,000 rows needs a higher UNIMETER_MAX_RESPONSE_ROWS (else the command
+    # points to --format stream), as a user asking for it would set.
+    env = {**env_with_mappings(unpaced_mappings(scratch / "unpaced")), MAX_ROWS_ENV: "10000000"}
+    for size in sizes:
+        for name in workloads:
+            workload = make_workload(name, size)
+            if len(workload.calls) != 1:
+                raise RuntimeError(f"{name}: the unimeter usage figure runs one query per workload")
+            cli_out = str(scratch / "cli.json") if check else os.devnull
+            client_out = str(scratch / "client.json") if check else os.devnull
+            cli: list[dict[str, Any]] = []
+            client: list[dict[str, Any]] = []
+            with SandboxProcess([workload.integration], workload.config) as sandbox:
+                endpoint = sandbox.endpoint(workload.integration)
+                command = unimeter_usage_command(workload, endpoint, workload.calls[0])
+                script = handwritten_command(workload, endpoint)
+                for _ in range(reps):  # interleaved: A B A B ...
+                    cli.append(measured(command, cli_out, env))
+                    client.append(measured(script, client_out))
+            if check:
+                _same_output(Path(cli_out), Path(client_out), name)
+            cpus = _ratios(cli, client, "cpu")
+            rss = _ratios(cli, client, "peak_rss_mb")
+            report.add(
+                "1b. unimeter usage",
+                header,
+                [
+                    name,
+                    f"~{_label(size)}",
+                    _spread([r["wall"] for r in cli]),
+                    _spread([r["wall"] for r in client]),
+                    _spread(cpus),
+                    f"{statistics.median(r['peak_rss_mb'] for r in cli):.0f} / "
+                    f"{statistics.median(r['peak_rss_mb'] for r in client):.0f}",
+                    _spread(rss),
+                    "yes" if _met(cpus, 1.5) == _met(rss, 1.5) == "yes" else "no",
                 ],
             )
 
@@ -217,24 +327,37 @@ def _service_stream(service: ServiceProcess, workload: Workload) -> int:
     return rows
 
 
-def figure_service(report: Report, integrations: list[str], sizes: list[int], reps: int) -> None:
-    print("2. service rows/s through HTTP (ratio: service time / hand-written client time)", flush=True)
-    header = ["integration", "rows", "format", "service rows/s", "baseline rows/s", "wall ratio"]
+def figure_service(report: Report, workloads: list[str], sizes: list[int], reps: int, env: dict[str, str]) -> None:
+    print("2. service through HTTP (ratios: service / hand-written client; CPU of the service process)", flush=True)
+    header = [
+        "workload",
+        "rows",
+        "format",
+        "service rows/s",
+        "baseline rows/s",
+        "wall ratio",
+        "CPU ratio",
+        "target (stream) CPU <=1.3x",
+    ]
     for size in sizes:
-        for name in integrations:
+        for name in workloads:
             workload = make_workload(name, size)
-            with SandboxProcess([name], workload.config) as sandbox:
-                endpoint = sandbox.endpoint(name)
-                with ServiceProcess(name, endpoint, NOW.isoformat()) as service:
+            integration = workload.integration
+            with SandboxProcess([integration], workload.config) as sandbox:
+                endpoint = sandbox.endpoint(integration)
+                with ServiceProcess(integration, endpoint, NOW.isoformat(), env=env) as service:
                     for fmt, call in (("unified", _service_unified), ("stream", _service_stream)):
-                        ratios, rates, base_rates, rows = [], [], [], 0
+                        ratios, cpus, rates, base_rates, rows = [], [], [], [], 0
                         # unified re-reads the vendor page holding each 1000-row slice: one repetition at 100k+
                         for _ in range(reps if size < 100_000 else 1):
+                            before = cpu_seconds(service.pid)
                             wall, _cpu, rows = _timed(lambda c=call, s=service, w=workload: c(s, w))
-                            base_wall, _cpu, base_rows = _timed(lambda w=workload, e=endpoint: _baseline_call(w, e))
+                            service_cpu = cpu_seconds(service.pid) - before
+                            base_wall, base_cpu, base_rows = _timed(lambda w=workload, e=endpoint: _baseline_call(w, e))
                             if base_rows != rows:
                                 raise RuntimeError(f"{name} {fmt}: service gave {rows} rows, the baseline {base_rows}")
                             ratios.append(wall / base_wall)
+                            cpus.append(service_cpu / base_cpu)
                             rates.append(rows / wall)
                             base_rates.append(rows / base_wall)
                         report.add(
@@ -247,19 +370,32 @@ def figure_service(report: Report, integrations: list[str], sizes: list[int], re
                                 f"{statistics.median(rates):,.0f}",
                                 f"{statistics.median(base_rates):,.0f}",
                                 _spread(ratios),
+                                _spread(cpus),
+                                _met(cpus, 1.3) if fmt == "stream" else "n/a",
                             ],
                         )
 
 
-def figure_rss(report: Report, sizes: list[int]) -> None:
+RSS_USERS = 1000
+"""Users of the peak-RSS workload at every size: two Cursor pages of 500 users x 30 days per window whatever the
+size, so the sizes differ in the number of vendor pages only (the target compares equal page sizes)."""
+
+
+def figure_rss(report: Report, sizes: list[int], env: dict[str, str]) -> None:
     print("3. peak RSS of the service process while streaming (client discards rows)", flush=True)
     header = ["rows", "workload", "service idle RSS MB", "service peak RSS MB", "vs smallest size", "target"]
     first: float | None = None
     for size in sizes:
-        workload = make_workload("cursor", size)
+        users = min(RSS_USERS, size)
+        days = max(1, size // users)
+        config = SandboxConfig(seed=0, now=NOW, users=users)
+        start = (NOW - timedelta(days=days)).date().isoformat()
+        end = (NOW - timedelta(days=1)).date().isoformat()
+        workload = Workload("cursor", size, config, [{"start_date": start, "end_date": end}])
+        shape = f"{users} users x {days} days, vendor pages of {min(users, 500)} users x 30 days"
         with SandboxProcess(["cursor"], workload.config) as sandbox:
             endpoint = sandbox.endpoint("cursor")
-            service = ServiceProcess("cursor", endpoint, NOW.isoformat())
+            service = ServiceProcess("cursor", endpoint, NOW.isoformat(), env=env)
             try:
                 rows = _service_stream(service, workload)
             finally:
@@ -270,7 +406,7 @@ def figure_rss(report: Report, sizes: list[int]) -> None:
         report.add(
             "3. stream peak RSS",
             header,
-            [rows, workload.shape, f"{service.idle_maxrss_mb:.0f}", f"{peak:.0f}", f"{growth:.2f}x", target],
+            [rows, shape, f"{service.idle_maxrss_mb:.0f}", f"{peak:.0f}", f"{growth:.2f}x", target],
         )
 
 
@@ -478,14 +614,32 @@ def _write(report: Report, command: str, smoke: bool, path: Path, revision: str)
         f"- machine: {_machine()}",
         f"- command: `{command}`",
         f"- code: {revision} (at the start of the run)",
-        "- ratios are engine / hand-written client (time, so lower is better; 1.5 means 1.5x slower), measured in "
-        "the same run, interleaved A B A B, reported as median [min-max]",
-        "- the sandbox runs in its own process; CPU ratio = CPU time of the client process only (engine vs "
-        "baseline), wall ratio includes waiting for the sandbox to generate the data",
-        "- schema validation of every row is on for both sides (unimeter.run.validation.validate_row)",
+        *(f"- {note}" for note in METHOD),
         "",
     ]
     path.write_text("\n".join(header) + "\n" + report.markdown(), encoding="utf-8")
+
+
+METHOD = (
+    "ratios are engine / hand-written client (time or memory, so lower is better; 1.5 means 1.5x the client), "
+    "measured in the same run, interleaved A B A B, reported as median [min-max]",
+    "the hand-written clients (bench/baselines.py) are what a user writes: httpx, orjson and dict building, no "
+    'schema validation; the engine validates every row. The information rows "baseline + validation" add the '
+    "engine's validate_row to the client, to show what validation alone costs",
+    "the sandbox runs in its own process. Figure 1: each side runs in a process of its own (bench/child.py); CPU "
+    "and wall time are those of the calls (imports excluded), peak RSS is the process's VmHWM (imports included). "
+    "Figure 1b: whole processes, `unimeter usage INTEGRATION ... > /dev/null` (compact JSON, the default when "
+    "stdout is not a terminal) against the hand-written client as a script printing the same result as compact "
+    "JSON (orjson); CPU = user + system time and peak RSS = ru_maxrss of the process, from os.wait4 "
+    "(bench/spawn.py), start-up included",
+    "mappings with a rate_limit (cursor, claude) run unpaced in figures 1, 1b, 2 and 3 (a copy without it, "
+    "bench/processes.py): the sandbox does not enforce it and the clients do not keep it; waiting costs neither "
+    "CPU nor memory. Figure 1b raises UNIMETER_MAX_RESPONSE_ROWS so a unified result may pass 50,000 rows",
+    "figure 2: CPU ratio = CPU time of the service process (/proc/PID/stat) over the hand-written client's for "
+    "the same rows; figure 3 streams Cursor with 1,000 users at every size, so every vendor page is 500 users x "
+    "30 days and the sizes differ in the number of pages only",
+)
+"""How the figures are measured: the header of bench/RESULTS.md."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -496,7 +650,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="figures (library,service,rss,latency,startup,windows,load) and/or integrations, comma-separated",
+        help=f"figures ({','.join(FIGURES + OPT_IN)}) and/or workloads ({','.join(WORKLOADS)}), comma-separated",
+    )
+    parser.add_argument(
+        "--e292f98",
+        action="store_true",
+        help="add figure 8 (service vs commit e292f98: a worktree and a venv of its own, minutes); never in --smoke",
     )
     parser.add_argument("--load-clients", default="50,200", help="concurrent clients of the load figure")
     parser.add_argument("--reps", type=int, default=None, help="interleaved repetitions (default 3, smoke 1)")
@@ -504,33 +663,48 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     output = Path(args.output)
     chosen = [item.strip() for item in args.only.split(",") if item.strip()]
-    figures = [f for f in FIGURES if f in chosen] or list(FIGURES)
-    integrations = [i for i in INTEGRATIONS if i in chosen] or list(INTEGRATIONS)
+    unknown = [item for item in chosen if item not in FIGURES + OPT_IN + WORKLOADS]
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(unknown)}")
+    figures = [f for f in FIGURES + OPT_IN if f in chosen] or list(FIGURES)
+    if args.e292f98 and "e292f98" not in figures:
+        figures.append("e292f98")
+    if args.smoke and "e292f98" in figures:
+        parser.error("figure e292f98 is not part of --smoke (it installs another commit)")
+    workloads = [w for w in WORKLOADS if w in chosen] or list(WORKLOADS)
     sizes = [300] if args.smoke else [_size(s) for s in args.sizes.split(",")]
     reps = args.reps or (1 if args.smoke else 3)
     report = Report()
     revision = _revision()
     print(f"machine: {_machine()}; code: {revision}", flush=True)
-    if "library" in figures:
-        figure_library(report, integrations, sizes, reps)
-    if "service" in figures:
-        figure_service(
-            report,
-            integrations if chosen and set(chosen) & set(INTEGRATIONS) else ["cursor", "claude"],
-            [s for s in sizes if s <= 100_000] or sizes[:1],
-            reps,
-        )
-    if "rss" in figures:
-        figure_rss(report, [300, 1000] if args.smoke else [_size(s) for s in args.rss_sizes.split(",")])
-    if "latency" in figures:
-        figure_latency(report, 10 if args.smoke else 200)
-    if "startup" in figures:
-        figure_startup(report, 1 if args.smoke else 5)
-    if "windows" in figures:
-        figure_windows(report, 0.0 if args.smoke else 0.2, 5 if args.smoke else 50)
-    if "load" in figures:
-        clients = [int(n) for n in args.load_clients.split(",")]
-        figure_load(report, [4] if args.smoke else clients, 2 if args.smoke else 20, 14 if args.smoke else 90)
+    with tempfile.TemporaryDirectory(prefix="unimeter-bench-") as folder:
+        scratch = Path(folder)
+        unpaced = env_with_mappings(unpaced_mappings(scratch / "unpaced"))
+        if "library" in figures:
+            figure_library(report, workloads, sizes, reps)
+        if "cli" in figures:
+            figure_cli(report, workloads, sizes, reps, scratch, check=args.smoke)
+        if "service" in figures:
+            figure_service(
+                report,
+                workloads if chosen and set(chosen) & set(WORKLOADS) else ["cursor", "claude"],
+                [s for s in sizes if s <= 100_000] or sizes[:1],
+                reps,
+                unpaced,
+            )
+        if "rss" in figures:
+            figure_rss(report, [300, 1000] if args.smoke else [_size(s) for s in args.rss_sizes.split(",")], unpaced)
+        if "latency" in figures:
+            figure_latency(report, 10 if args.smoke else 200)
+        if "startup" in figures:
+            figure_startup(report, 1 if args.smoke else 5)
+        if "windows" in figures:
+            figure_windows(report, 0.0 if args.smoke else 0.2, 5 if args.smoke else 50)
+        if "load" in figures:
+            clients = [int(n) for n in args.load_clients.split(",")]
+            figure_load(report, [4] if args.smoke else clients, 2 if args.smoke else 20, 14 if args.smoke else 90)
+        if "e292f98" in figures:
+            figure_previous(report, 50, 20, 90, reps)
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     _write(report, command.strip(), args.smoke, output, revision)
     print(f"wrote {output}", flush=True)

@@ -37,15 +37,28 @@ def _maxrss_mb() -> float:
 class ServiceProcess:
     """The service in a child process, with an account pointing at ``endpoint`` (a sandbox endpoint)."""
 
-    def __init__(self, integration: str, endpoint: dict[str, Any], now: str) -> None:
+    def __init__(
+        self,
+        integration: str,
+        endpoint: dict[str, Any],
+        now: str,
+        *,
+        python: str = sys.executable,
+        tree: Path = _ROOT,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``python`` and ``tree``: the interpreter and the checkout whose ``bench/service_process.py`` and engine
+        serve (another commit's worktree and venv, for the figure against it); ``env``: the child's environment."""
         argument = json.dumps({"integration": integration, "endpoint": endpoint, "now": now})
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "bench.service_process", argument],
+            [python, "-m", "bench.service_process", argument],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            cwd=_ROOT,
+            cwd=tree,
+            env=env,
         )
+        self.pid = self._child.pid
         assert self._child.stdout is not None
         line = self._child.stdout.readline()
         if not line:

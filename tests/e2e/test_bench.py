@@ -70,12 +70,17 @@ def test_bench_smoke_run_exits_zero(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=400,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     text = output.read_text(encoding="utf-8")
+    # Every workload is in the library and the unimeter usage figures (1b compares both printed results in smoke).
+    for name in WORKLOADS:
+        assert text.count(f"| {name} |") >= 2, name
     for figure in (
         "1. library end-to-end",
+        "baseline + validation (information)",
+        "1b. unimeter usage",
         "2. service through HTTP",
         "3. stream peak RSS",
         "4. service overhead",
