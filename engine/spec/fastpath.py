@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -641,6 +642,19 @@ _PAYING_CALLS = frozenset({"exists", "not", "type", "boolean"})
 """Built-ins cheap enough in Python that an expression calling them still measures faster than jsonatapy."""
 
 
+_CALL = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+def _may_pay(source: str) -> bool:
+    """A look at the text before parsing it: an expression defining a lambda or calling anything but the paying
+    built-ins cannot pay (:func:`pays`), and the pure-Python parser costs ~2 ms an expression, which at load would
+    put every mapping's transforms on the start-up time for nothing. (A false positive here only costs a parse;
+    :func:`pays` still decides on the tree.)"""
+    if "function" in source or "\u03bb" in source:
+        return False
+    return all(name in _PAYING_CALLS for name in _CALL.findall(source))
+
+
 def pays(tree: Any) -> bool:
     """Whether the fast closure measures faster than jsonatapy for this tree.
 
@@ -671,6 +685,8 @@ def compile_expression(
     ``host`` are the Python functions jsonatapy has registered under those names (they win over built-ins there too).
     The closure raises on anything it does not cover; the caller then evaluates with jsonatapy.
     """
+    if only_if_faster and not _may_pay(source):
+        return None
     tree = lint_ast.parse(source)
     if tree is None:
         return None
