@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import httpx
 
 MAX_ENTRIES = 8
+MAX_BYTES = 32 * 1024 * 1024
+"""The cache's whole size: a vendor page can be megabytes, and eight of them held for a stream that never resumes
+were most of a streaming service's peak memory."""
 TTL_SECONDS = 300.0
 
 
@@ -31,10 +34,14 @@ class _Entry:
 class ContinuationCache:
     """A process-wide LRU of recent vendor responses, keyed by (query binding, method, URL, body)."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES, ttl_seconds: float = TTL_SECONDS) -> None:
+    def __init__(
+        self, max_entries: int = MAX_ENTRIES, ttl_seconds: float = TTL_SECONDS, max_bytes: int = MAX_BYTES
+    ) -> None:
         self.max_entries = max_entries
         self.ttl_seconds = ttl_seconds
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple[str, str, str, bytes], _Entry] = OrderedDict()
+        self._bytes = 0
 
     def transport(
         self, inner: httpx.AsyncBaseTransport | None, binding: str, continuing: bool
@@ -50,10 +57,24 @@ class ContinuationCache:
         return entry
 
     def put(self, key: tuple[str, str, str, bytes], entry: _Entry) -> None:
+        """Keep ``entry`` as its query's one continuation point: a cursor only ever points into the last page a
+        call read, so an earlier page of the same query (same binding) is dropped, and the oldest entries go while
+        the cache is over its entry count or its size."""
+        for old in [k for k in self._entries if k[0] == key[0]]:
+            self._drop(old)
+        if len(entry.content) > self.max_bytes:
+            return
         self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._bytes += len(entry.content)
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: tuple[str, str, str, bytes]) -> None:
+        self._bytes -= len(self._entries.pop(key).content)
+
+    def size(self) -> tuple[int, int]:
+        """(entries, bytes) held now."""
+        return len(self._entries), self._bytes
 
 
 class _CachingTransport(httpx.AsyncBaseTransport):

@@ -108,3 +108,29 @@ def test_the_cache_is_bounded() -> None:
         cache.put(("b", "GET", f"https://v/{index}", b""), _Entry(200, [], b"{}", time.monotonic()))
     assert cache.get(("b", "GET", "https://v/0", b"")) is None
     assert cache.get(("b", "GET", "https://v/4", b"")) is not None
+
+
+def _entry(size: int) -> Any:
+    import time
+
+    from unimeter.api.continuation import _Entry
+
+    return _Entry(200, [], b"x" * size, time.monotonic())
+
+
+def test_the_cache_keeps_one_page_per_query_and_stays_within_its_size() -> None:
+    """A query's cursor points into the last page it read: earlier pages of that query are dropped, and the whole
+    cache never holds more bytes than its budget (a stream of big pages would otherwise pin eight of them)."""
+    cache = ContinuationCache(max_entries=8, max_bytes=1000)
+    for page in range(5):
+        cache.put(("query-a", "GET", f"https://v/{page}", b""), _entry(300))
+    assert cache.size() == (1, 300)
+    cache.put(("query-b", "GET", "https://v/0", b""), _entry(300))
+    cache.put(("query-c", "GET", "https://v/0", b""), _entry(300))
+    assert cache.size() == (3, 900)
+    cache.put(("query-d", "GET", "https://v/0", b""), _entry(300))  # over 1000 bytes: the oldest (query-a) goes
+    assert cache.size() == (3, 900)
+    assert cache.get(("query-a", "GET", "https://v/4", b"")) is None
+    assert cache.get(("query-d", "GET", "https://v/0", b"")) is not None
+    cache.put(("query-e", "GET", "https://v/0", b""), _entry(5000))  # larger than the whole cache: not kept
+    assert cache.get(("query-e", "GET", "https://v/0", b"")) is None
