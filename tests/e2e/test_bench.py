@@ -13,6 +13,7 @@ import pytest
 
 import unimeter
 from bench.baselines import BASELINES, validated
+from bench.processes import measured
 from bench.sandbox_process import SandboxProcess
 from bench.workloads import INTEGRATIONS, NOW, WORKLOADS, make_workload
 from tests.helpers.paths import PROJECT
@@ -89,3 +90,16 @@ def test_bench_smoke_run_exits_zero(tmp_path: Path) -> None:
         "7. load",
     ):
         assert figure in text
+
+
+def test_measured_process_reports_its_own_peak_memory_and_cpu() -> None:
+    """bench/spawn.py reports the command's ru_maxrss, not the benchmark's (ru_maxrss survives execve): a command
+    holding 200 MB reports at least that, a tiny one far less than this test process holds."""
+    ballast = bytearray(300 * 1024 * 1024)  # this process is big; the measured commands must not inherit that
+    ballast[::4096] = b"1" * len(ballast[::4096])  # touch every page, so it is resident
+    big = measured([sys.executable, "-c", "x = bytearray(200 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])"])
+    small = measured([sys.executable, "-c", "sum(range(3_000_000))"])
+    assert big["peak_rss_mb"] >= 200
+    assert small["peak_rss_mb"] < 100
+    assert small["cpu"] > 0 and small["status"] == 0
+    assert len(ballast) > 0
