@@ -61,10 +61,11 @@ def child_spec(workload: Workload, endpoint: dict[str, Any], **extra: Any) -> st
     )
 
 
-def side(mode: str, workload: Workload, endpoint: dict[str, Any]) -> dict[str, Any]:
-    """Run one side of the library figure (``engine``, ``baseline`` or ``validated``) in its own process."""
+def side(mode: str, workload: Workload, endpoint: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """Run one side of the library figure (``engine``, ``baseline`` or ``validated``) in its own process; ``extra``
+    goes into the child's spec (``profile=PATH`` profiles the engine instead of timing it)."""
     completed = subprocess.run(
-        [sys.executable, str(BENCH / "child.py"), mode, child_spec(workload, endpoint, unpaced=True)],
+        [sys.executable, str(BENCH / "child.py"), mode, child_spec(workload, endpoint, unpaced=True, **extra)],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -152,7 +152,9 @@ def _met(values: list[float], limit: float) -> str:
     return "yes" if statistics.median(values) <= limit else "no"
 
 
-def figure_library(report: Report, workloads: list[str], sizes: list[int], reps: int) -> None:
+def figure_library(
+    report: Report, workloads: list[str], sizes: list[int], reps: int, profiles: Path | None = None
+) -> None:
     print("1. library end-to-end (engine vs hand-written client, each in its own process)", flush=True)
     header = [
         "workload",
@@ -175,6 +177,9 @@ def figure_library(report: Report, workloads: list[str], sizes: list[int], reps:
                 for _ in range(reps):  # interleaved: A B C A B C ...
                     for mode, results in runs.items():
                         results.append(side(mode, workload, endpoint))
+                if profiles is not None:  # one more engine run, under cProfile, not timed
+                    profiles.mkdir(parents=True, exist_ok=True)
+                    side("engine", workload, endpoint, profile=str(profiles / f"{name}-{_label(size)}"))
             rows = runs["engine"][0]["rows"]
             for mode, results in runs.items():
                 if any(r["rows"] != rows for r in results):
@@ -644,7 +649,8 @@ METHOD = (
     'schema validation; the engine validates every row. The information rows "baseline + validation" add the '
     "engine's validate_row to the client, to show what validation alone costs",
     "the sandbox runs in its own process. Figure 1: each side runs in a process of its own (bench/child.py); CPU "
-    "and wall time are those of the calls (imports excluded), peak RSS is the process's VmHWM (imports included). "
+    "and wall time are those of the calls (imports and the mapping's load and compile done before: start-up is "
+    "figure 5), peak RSS is the process's VmHWM (imports included). "
     "Figure 1b: whole processes, `unimeter usage INTEGRATION ... > /dev/null` (compact JSON, the default when "
     "stdout is not a terminal) against the hand-written client as a script printing the same result as compact "
     "JSON (orjson); CPU = user + system time and peak RSS = ru_maxrss of the process, from os.wait4 "
@@ -674,6 +680,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="add figure 8 (service vs commit e292f98: a worktree and a venv of its own, minutes); never in --smoke",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="also profile the engine side of figure 1 (cProfile, one untimed run per workload and size) into DIR",
+    )
     parser.add_argument("--load-clients", default="50,200", help="concurrent clients of the load figure")
     parser.add_argument("--reps", type=int, default=None, help="interleaved repetitions (default 3, smoke 1)")
     parser.add_argument("--output", default=str(RESULTS), help="where to write the markdown results")
@@ -698,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(folder)
         unpaced = env_with_mappings(unpaced_mappings(scratch / "unpaced"))
         if "library" in figures:
-            figure_library(report, workloads, sizes, reps)
+            figure_library(report, workloads, sizes, reps, Path(args.profile) if args.profile else None)
         if "cli" in figures:
             figure_cli(report, workloads, sizes, reps, scratch, check=args.smoke)
         if "service" in figures:
