@@ -1,23 +1,24 @@
 """The JSONata built-in functions the fast path runs itself (see :mod:`unimeter.spec.fastpath`).
 
-Each takes the evaluated arguments (``UNDEF`` where undefined) and returns what jsonatapy returns for the inputs it
-accepts; for anything else (a wrong type, which jsonatapy reports as an error, an unusual argument, a non-ASCII string
-where JavaScript and Python case mapping could differ) it raises :class:`Fallback` and jsonatapy decides. Only
-functions whose every accepted case is reproduced are listed in :data:`BUILTINS`; an expression calling another one is
-not compiled at all.
+Each takes the evaluated arguments (``UNDEF`` where undefined; a function the expression defines is a plain Python
+function) and returns what jsonatapy returns for the inputs it accepts; for anything else (a wrong type, which
+jsonatapy reports as an error, an unusual argument, a non-ASCII string where JavaScript and Python case mapping could
+differ) it raises :class:`Fallback` and jsonatapy decides. Only functions whose every accepted case is reproduced are
+listed in :data:`BUILTINS`; an expression calling another one is not compiled at all.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import FunctionType
 from typing import Any
 
 from .fastpath_values import (
     UNDEF,
     Fallback,
-    Lambda,
     bmp_only,
     boolean,
     collapse,
@@ -67,7 +68,7 @@ def _type(args: list[Any]) -> Any:
         return "object"
     if kind is list:
         return "array"
-    if kind is Lambda:
+    if kind is FunctionType:
         return "function"
     return UNDEF
 
@@ -208,24 +209,24 @@ def _split(args: list[Any]) -> Any:
     return text.split(separator)
 
 
-def _lambda_arg(value: Any) -> Lambda:
-    if type(value) is not Lambda:
-        raise Fallback("not a lambda")
+def _function_arg(value: Any) -> Callable[..., Any]:
+    if type(value) is not FunctionType:
+        raise Fallback("not a function")
     return value
 
 
 def _map(args: list[Any]) -> Any:
     _arity(args, 2, 2)
-    items, func = args[0], _lambda_arg(args[1])
+    items, func = args[0], _function_arg(args[1])
     if items is UNDEF:
         return UNDEF
     if type(items) is not list:
         items = [items]
-    arity = len(func.params)
+    arity = func.__code__.co_argcount
     results = []
     for index, item in enumerate(items):
-        result = func.call([item, index, items][:arity])
-        if type(result) is Lambda:
+        result = func(*[item, index, items][:arity])
+        if type(result) is FunctionType:
             raise Fallback("$map to functions")
         if result is not UNDEF:
             results.append(result)
@@ -234,13 +235,13 @@ def _map(args: list[Any]) -> Any:
 
 def _filter(args: list[Any]) -> Any:
     _arity(args, 2, 2)
-    items, func = args[0], _lambda_arg(args[1])
+    items, func = args[0], _function_arg(args[1])
     if items is UNDEF:
         return UNDEF
     if type(items) is not list:
         items = [items]
-    arity = len(func.params)
-    return collapse([item for index, item in enumerate(items) if boolean(func.call([item, index, items][:arity]))])
+    arity = func.__code__.co_argcount
+    return collapse([item for index, item in enumerate(items) if boolean(func(*[item, index, items][:arity]))])
 
 
 def _merge(args: list[Any]) -> Any:
@@ -292,7 +293,13 @@ def _to_millis(args: list[Any]) -> Any:
     value = args[0]
     if value is UNDEF:
         return UNDEF
-    match = _INSTANT.fullmatch(_string_arg(value))
+    return _millis_of(_string_arg(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _millis_of(text: str) -> int:
+    """Memoised: a page compares the same window bounds and days many times over."""
+    match = _INSTANT.fullmatch(text)
     if match is None:
         raise Fallback("$toMillis of an unusual timestamp")
     year, month, day, hour, minute, second, millis = match.groups()
@@ -318,15 +325,21 @@ def _from_millis(args: list[Any]) -> Any:
     picture = args[1] if len(args) == 2 else UNDEF
     if picture is not UNDEF and picture != _DAY_PICTURE:
         raise Fallback("$fromMillis with a picture")
+    return _instant_of(millis, picture is not UNDEF)
+
+
+@functools.lru_cache(maxsize=4096)
+def _instant_of(millis: int, day_only: bool) -> str:
     try:
         moment = _EPOCH + timedelta(milliseconds=millis)
     except OverflowError:
         raise Fallback("$fromMillis out of range") from None
     if not 1 <= moment.year <= 9999:
         raise Fallback("$fromMillis out of range")
-    if picture is not UNDEF:
-        return moment.strftime("%Y-%m-%d")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    if day_only:
+        return day
+    return f"{day}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
 
 
 BUILTINS: dict[str, Callable[[list[Any]], Any]] = {

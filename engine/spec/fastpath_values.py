@@ -2,16 +2,17 @@
 
 Only what the fast path is sure of is handled here; anything else raises :class:`Fallback`, and the whole evaluation is
 redone by jsonatapy. Values are plain JSON data plus :data:`UNDEF` (JSONata's "undefined", distinct from null) and
-:class:`Lambda`. jsonatapy carries numbers as 64-bit floats and hands back integral ones as ``int``; the fast path
-keeps every number it holds in that same normal form (:func:`number`).
+functions the expression defines (plain Python functions in the generated code). jsonatapy carries numbers as 64-bit
+floats and hands back integral ones as ``int``; the fast path keeps every number it holds in that same normal form
+(:func:`number`).
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from json.encoder import encode_basestring  # the C encoder json.dumps uses
+from types import FunctionType
 from typing import Any
 
 
@@ -31,51 +32,6 @@ UNDEF: Any = _Undefined()
 
 _INT_LIMIT = 2**53
 _I64 = 2**63
-
-
-class Frame:
-    """Variables bound in one block or one call, in front of the frame around it (JSONata scopes are lexical).
-
-    The outermost frame holds the caller's bindings: they are vendor or engine data, so a value read from it is
-    imported (normalised and copied) like the input.
-    """
-
-    __slots__ = ("external", "parent", "vars")
-
-    def __init__(self, variables: dict[str, Any], parent: Frame | None, external: bool = False) -> None:
-        self.vars = variables
-        self.parent = parent
-        self.external = external
-
-    def lookup(self, name: str) -> Any:
-        frame: Frame | None = self
-        while frame is not None:
-            variables = frame.vars
-            if name in variables:
-                value = variables[name]
-                return import_value(value) if frame.external else value
-            frame = frame.parent
-        return _MISSING
-
-
-_MISSING: Any = object()
-
-
-class Lambda:
-    """A function defined in the expression: its parameters, compiled body, and the frame and context it closes over."""
-
-    __slots__ = ("body", "context", "frame", "params")
-
-    def __init__(self, params: tuple[str, ...], body: Callable[[Any, Any], Any], frame: Any, context: Any) -> None:
-        self.params = params
-        self.body = body
-        self.frame = frame
-        self.context = context
-
-    def call(self, args: list[Any]) -> Any:
-        count = len(args)
-        bound = {name: (args[i] if i < count else UNDEF) for i, name in enumerate(self.params)}
-        return self.body(self.context, Frame(bound, self.frame))
 
 
 def number(value: int | float) -> int | float:
@@ -115,13 +71,6 @@ def import_value(value: Any) -> Any:
     raise Fallback(f"unsupported value type {kind.__name__}")
 
 
-def check_output(value: Any) -> Any:
-    """The final result: lambdas cannot be returned (jsonatapy turns them into null inside containers)."""
-    if type(value) is Lambda:
-        raise Fallback("function as a result")
-    return value
-
-
 def boolean(value: Any) -> bool:
     """JSONata's boolean cast."""
     kind = type(value)
@@ -148,14 +97,14 @@ def equal(left: Any, right: Any) -> bool:
     if kl is int or kl is float:
         return (kr is int or kr is float) and left == right
     if kl is not kr:
-        if kl is Lambda or kr is Lambda:
+        if kl is FunctionType or kr is FunctionType:
             raise Fallback("comparison of a function")
         return False
     if kl is dict:
         return left.keys() == right.keys() and all(equal(left[key], right[key]) for key in left)
     if kl is list:
         return len(left) == len(right) and all(equal(a, b) for a, b in zip(left, right, strict=True))
-    if kl is Lambda:
+    if kl is FunctionType:
         raise Fallback("comparison of a function")
     return bool(left == right)
 
@@ -211,7 +160,7 @@ def format_number(value: int | float) -> str:
 def _json(value: Any) -> str:
     kind = type(value)
     if kind is str:
-        return json.dumps(value, ensure_ascii=False)
+        return encode_basestring(value)
     if kind is int or kind is float:
         return format_number(value)
     if kind is bool:
@@ -219,9 +168,7 @@ def _json(value: Any) -> str:
     if value is None:
         return "null"
     if kind is dict:
-        return (
-            "{" + ",".join(json.dumps(key, ensure_ascii=False) + ":" + _json(item) for key, item in value.items()) + "}"
-        )
+        return "{" + ",".join(encode_basestring(key) + ":" + _json(item) for key, item in value.items()) + "}"
     if kind is list:
         return "[" + ",".join(_json(item) for item in value) + "]"
     raise Fallback(f"string of {kind.__name__}")

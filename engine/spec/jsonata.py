@@ -10,9 +10,10 @@ only in one module-level cache per thread, keyed by source, which is never dropp
 Two built-ins are replaced because jsonatapy 2.2.13 gets them wrong: ``$encodeUrlComponent`` and ``$encodeUrl``
 escape unreserved characters (``-`` becomes ``%2D``), which breaks vendor URLs.
 
-Expressions in a supported subset (plain paths, object constructors, blocks of small lambdas, the common built-ins)
-also get a Python closure from :mod:`unimeter.spec.fastpath`, used instead of jsonatapy; whenever the closure meets
-an input it does not cover, jsonatapy evaluates that input. ``UNIMETER_JSONATA_FASTPATH=0`` turns the fast path off.
+An expression evaluated often (:data:`HOT` times) and in the supported subset is then compiled to generated Python
+(:mod:`unimeter.spec.fastpath`), used instead of jsonatapy; whenever that code meets an input it does not cover,
+jsonatapy evaluates that input. Compiling waits for use because parsing for it costs milliseconds, which loading every
+mapping must not pay. ``UNIMETER_JSONATA_FASTPATH=0`` turns the fast path off.
 
 The clock is injectable: ``$now()`` and ``$millis()`` read :func:`pinned_now` so a caller (and every fixture) can pin
 "now" without touching the expressions.
@@ -136,6 +137,11 @@ def _fast(source: str) -> Any:
     return fastpath.compile_expression(source, HOST_FUNCTIONS)
 
 
+HOT = 32
+"""Evaluations of one Expression before its source is compiled to Python (the parse costs 0.1-2 ms: an expression
+evaluated once per request or page never earns that back, a transform does within its first page)."""
+
+
 _THIS_THREAD = threading.local()
 CACHE_SIZE = 4096
 """Compiled expressions kept per thread; past this many (only a process loading ever-new mappings gets there) the
@@ -200,20 +206,41 @@ class Expression:
             raise JsonataSyntaxError(message, _locate_syntax_error(source)) from None
         if self.runs is not source:
             _compiled_here(self.runs)
-        self.fast = _fast(self.runs) if fastpath_enabled() else None
+        self.fast: Any = None
+        self._uses = 0 if fastpath_enabled() else -1  # -1: no fast path for this Expression (any more)
+        self._fallbacks = 0
 
     def _compiled(self) -> Any:
         return _compiled_here(self.runs)
+
+    def _warm(self) -> Any:
+        """Compiled once this Expression is hot (None until then, and when outside the subset)."""
+        self._uses += 1
+        if self._uses == HOT:
+            self.fast = _fast(self.runs)
+            if self.fast is None:
+                self._uses = -1
+        return self.fast
+
+    def _fell_back(self) -> None:
+        """Given up when it mostly falls back (an input shape it does not cover): trying first would cost."""
+        self._fallbacks += 1
+        if self._fallbacks > 16 and self._fallbacks * 2 > self._uses - HOT:
+            self.fast, self._uses = None, -1
 
     def evaluate(self, data: Any, bindings: dict[str, Any] | None = None) -> Any:
         """Evaluate against ``data`` with ``$name`` bindings; undefined comes back as None."""
         if bindings:
             bindings = {name: value for name, value in bindings.items() if name in self.variables} or None
-        if self.fast is not None:
+        fast = self.fast
+        if fast is None and self._uses >= 0:
+            fast = self._warm()
+        if fast is not None:
+            self._uses += 1
             try:
-                return self.fast(data, bindings)
+                return fast(data, bindings)
             except Exception:  # not covered, or an error: jsonatapy gives its own result or its own error
-                pass
+                self._fell_back()
         try:
             return self._compiled().evaluate(data, bindings)
         except ValueError as error:

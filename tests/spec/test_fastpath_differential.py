@@ -36,8 +36,8 @@ SUITE = Path(__file__).resolve().parents[1] / "conformance" / "jsonata-suite"
 
 @functools.cache
 def whole_subset(source: str) -> Any:
-    """The fast closure even where the engine does not use it (slower than jsonatapy there): all of it must be exact."""
-    return fastpath.compile_expression(source, jsonata_module.HOST_FUNCTIONS, only_if_faster=False)
+    """The generated function for ``source``, compiled on first use here (the engine waits until it is hot)."""
+    return fastpath.compile_expression(source, jsonata_module.HOST_FUNCTIONS)
 
 
 def same(fast: Any, slow: Any) -> bool:
@@ -137,6 +137,7 @@ def test_the_official_suite_agrees_wherever_the_fast_path_answers() -> None:
         if not same(fast, slow):
             mismatches.append(f"{case_id} {source!r}: fast gave {fast!r}, jsonatapy {slow!r}")
     assert not mismatches, "\n".join(mismatches[:30])
+    print(f"suite: {compiled} compiled, {answered} answered")
     # Measured: 663 of the 1,686 cases compile and 359 are answered by the fast path (the rest meet arrays).
     assert compiled > 400 and answered > 250, (compiled, answered)
 
@@ -145,6 +146,7 @@ def test_every_fixture_replays_with_the_same_evaluations(comparison: Comparison)
     outcomes = run_cases(discover_cases())
     assert outcomes and all(outcome.ok for outcome in outcomes), [o.case.id for o in outcomes if not o.ok]
     assert not comparison.mismatches, "\n".join(comparison.mismatches[:30])
+    print(f"fixtures: {comparison.answered} answered, {comparison.fell_back} fell back")
     # Measured: about 1,700 evaluations answered by the fast path, 30 fell back (arrays in the records).
     assert comparison.answered > 1000, (comparison.answered, comparison.fell_back)
 
@@ -160,8 +162,12 @@ def test_generated_vendor_payloads_give_the_same_evaluations(payload: PayloadCas
 
 
 def test_the_switch_turns_the_fast_path_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Expression("a.b").fast is not None
+    on = Expression("a.b")
+    for _ in range(jsonata_module.HOT):
+        assert on.evaluate({"a": {"b": 1}}) == 1
+    assert on.fast is not None
     monkeypatch.setenv("UNIMETER_JSONATA_FASTPATH", "0")
     off = Expression("a.b")
+    for _ in range(jsonata_module.HOT):
+        assert off.evaluate({"a": {"b": 1}}) == 1
     assert off.fast is None
-    assert off.evaluate({"a": {"b": 1}}) == 1

@@ -1,0 +1,73 @@
+"""Reading JSONata syntax trees for the fast path (:mod:`unimeter.spec.fastpath`): what a node may carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import lint_ast
+
+
+class Unsupported(Exception):
+    """The expression has a node outside the subset."""
+
+
+def _attr(node: Any, name: str) -> Any:
+    return lint_ast.attr(node, name)
+
+
+def _plain(node: Any) -> None:
+    """Refuse annotations the subset does not model (predicates, ``[]``, focus/index binds, grouping, sorting)."""
+    for name in ("predicate", "stages", "group", "focus", "index", "tuple", "ancestor", "seeking_parent"):
+        if _attr(node, name):
+            raise Unsupported(name)
+    if _attr(node, "keep_array") or _attr(node, "keep_singleton_array"):
+        raise Unsupported("keep array")
+
+
+def _plain_except_predicate(node: Any) -> None:
+    for name in ("stages", "group", "focus", "index", "tuple", "ancestor", "seeking_parent"):
+        if _attr(node, name):
+            raise Unsupported(name)
+    if _attr(node, "keep_array") or _attr(node, "keep_singleton_array"):
+        raise Unsupported("keep array")
+
+
+def _literal_key(node: Any) -> str | None:
+    if lint_ast.kind(node) == "string" and isinstance(node.value, str):
+        _plain(node)
+        return node.value
+    return None
+
+
+def _walk(node: Any) -> list[Any]:
+    found: list[Any] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list | tuple):
+            stack.extend(current)
+            continue
+        if current is None or not hasattr(current, "type"):
+            continue
+        found.append(current)
+        for name in (
+            "steps",
+            "lhs",
+            "rhs",
+            "expressions",
+            "arguments",
+            "procedure",
+            "body",
+            "condition",
+            "then",
+            "_else",
+            "expression",
+            "lhs_object",
+            "predicate",
+            "stages",
+            "expr",
+        ):
+            child = _attr(current, name)
+            if child is not None and not isinstance(child, str | int | float | bool):
+                stack.append(child)
+    return found
