@@ -338,8 +338,9 @@ class UsageService:
         resume = call.start
 
         async def every_page() -> AsyncIterator[VendorPage]:
-            for page in opened:
-                yield page
+            # The pages read before answering are handed on and forgotten: none stays alive for the whole stream.
+            while opened:
+                yield opened.pop(0)
             async for page in pages:
                 yield page
 
@@ -349,6 +350,7 @@ class UsageService:
                 yield b"".join(orjson.dumps(row) + b"\n" for row in self._rows(page.rows, call.query))
                 delivered += len(page.rows)
                 resume = page.resume_after() or resume
+                del page  # its vendor body, while the next page is fetched
         except UnimeterError as error:
             _log_failure(call, error, 0.0)
             if isinstance(error, VendorAuthError):

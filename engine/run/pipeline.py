@@ -273,6 +273,9 @@ class _Query:
                 first = False
             record_index += len(items)
             skip_records = skip_rows = 0
+            # This page's body, records and rows must not stay alive while the next page is fetched and parsed: a
+            # window would otherwise hold two vendor pages at its peak instead of one.
+            del exchange, records, items, made_all, chunks, chunk
 
 
 def _check_destination(request: httpx.Request, state: PageState, spec: IntegrationSpec) -> None:
@@ -288,7 +291,7 @@ def _check_destination(request: httpx.Request, state: PageState, spec: Integrati
         ) from None
 
 
-CHUNK_ROWS = 2000
+CHUNK_ROWS = 500
 """Rows per VendorPage; a vendor page with more rows is delivered in several chunks of whole records."""
 
 
