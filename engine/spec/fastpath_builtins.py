@@ -24,6 +24,8 @@ from .fastpath_values import (
     collapse,
     is_number,
     number,
+    opened,
+    read_value,
     string,
 )
 
@@ -153,7 +155,7 @@ def _lookup(args: list[Any]) -> Any:
         value = obj.get(key, UNDEF)
         if type(value) is list:
             raise Fallback("$lookup of an array")
-        return value
+        return read_value(value)
     if type(obj) is list:
         raise Fallback("$lookup over an array")
     if obj is UNDEF or type(obj) is str or obj is None or is_number(obj) or type(obj) is bool:
@@ -255,7 +257,8 @@ def _merge(args: list[Any]) -> Any:
     for item in items:
         if type(item) is not dict:
             raise Fallback("$merge of a non-object")
-        merged.update(item)
+        for key, value in item.items():
+            merged[key] = opened(value)
     return merged
 
 

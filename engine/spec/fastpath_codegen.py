@@ -245,7 +245,7 @@ class _Generator:
     def read(self, name: str, scope: _Scope | None, ctx: _Context) -> _Code:
         """``$name`` as a value."""
         if name == "":
-            return _Code(f"whole({ctx.whole})" if ctx.root else ctx.whole, data=True)
+            return _Code(f"val({ctx.whole})" if ctx.root else ctx.whole, data=True)
         if name == "$":
             raise Unsupported("$$")
         local = self.local(name, scope)
@@ -287,12 +287,10 @@ class _Generator:
                 raise Unsupported("path from $")
             local = self.local(name, scope)
             if local is not None:
-                start = local
-            elif self.is_function_name(name):
+                return _Code(f"walk({local}, {tuple(names)!r})", data=True)
+            if self.is_function_name(name):
                 return _Code("fallback('a path from a built-in function')")
-            else:
-                start = self.external(name)
-            return _Code(f"walk({start}, {tuple(names)!r})", data=True)
+            return _Code(f"walk_bound({self.external(name)}, {tuple(names)!r})", data=True)
         if len(names) == 1:
             if ctx.root:
                 return _Code(self.imported(f"{ctx.lookup}.get({names[0]!r}, UNDEF)", "val"), data=True)

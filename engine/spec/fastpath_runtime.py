@@ -15,7 +15,6 @@ from types import FunctionType
 from typing import Any
 
 from .fastpath_values import (
-    _INT_LIMIT,
     UNDEF,
     Fallback,
     bmp_only,
@@ -26,6 +25,7 @@ from .fastpath_values import (
     import_value,
     is_number,
     number,
+    read_value,
 )
 
 EMPTY: dict[str, Any] = {}
@@ -49,21 +49,12 @@ def fallback(reason: str) -> Any:
     raise Fallback(reason)
 
 
-def val(value: Any) -> Any:
-    """A value read from the input (or the bindings) in the fast path's normal form; arrays fall back (sequence
-    semantics: JSONata flattens and collapses them on the way)."""
-    kind = type(value)
-    if kind is str or value is None or kind is bool or value is UNDEF:
-        return value
-    if kind is int and -_INT_LIMIT <= value <= _INT_LIMIT:
-        return value
-    if kind is list:
-        raise Fallback("path to an array")
-    return import_value(value)
+val = read_value
 
 
 def whole(value: Any) -> Any:
-    """``$`` or ``$name`` of input data: the whole value, arrays included (no path step flattens them)."""
+    """``$name`` of the bindings, or a host function's result: the whole value, converted, arrays included (no path
+    step flattens them)."""
     return import_value(value)
 
 
@@ -91,7 +82,13 @@ def walk(value: Any, names: tuple[str, ...]) -> Any:
             raise Fallback("path from a function")
         else:
             return UNDEF
-    return val(value)
+    return read_value(value)
+
+
+def walk_bound(value: Any, names: tuple[str, ...]) -> Any:
+    """A path of field names from a binding: converted like the binding (:func:`whole`)."""
+    value = walk(value, names)
+    return import_value(value) if type(value) is dict else value
 
 
 def strip(result: dict[str, Any]) -> dict[str, Any]:

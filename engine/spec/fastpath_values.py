@@ -54,9 +54,42 @@ def is_number(value: Any) -> bool:
     return kind is int or kind is float
 
 
+def read_value(value: Any) -> Any:
+    """A value read from the input data by a path, as jsonatapy gives it: a scalar in normal form, an object as the
+    input's own dict (jsonatapy hands input objects through by reference, inner numbers untouched: ``{"x": 1.0}``
+    stays so); an array falls back (sequence semantics flatten and collapse it)."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool or kind is dict or value is UNDEF:
+        return value
+    if kind is int or kind is float:
+        return number(value)
+    if kind is list:
+        raise Fallback("path to an array")
+    raise Fallback(f"unsupported value type {kind.__name__}")
+
+
+def opened(value: Any) -> Any:
+    """A value taken out of an object by ``$merge``: jsonatapy normalises a number, and the numbers directly in an
+    array; objects stay as they are."""
+    kind = type(value)
+    if kind is int or kind is float:
+        return number(value)
+    if kind is list:
+        items = []
+        for item in value:
+            inner = type(item)
+            if inner is int or inner is float:
+                item = number(item)
+            elif inner is list:
+                raise Fallback("an array in an array")
+            items.append(item)
+        return items
+    return value
+
+
 def import_value(value: Any) -> Any:
-    """A value read from the input or the bindings, in the fast path's normal form (containers copied, so a row never
-    shares a dict with the vendor record: the pipeline prunes rows in place)."""
+    """A value of the bindings in the fast path's normal form: jsonatapy converts bindings whole (a copy, every number
+    normalised), unlike the input data (:func:`read_value`)."""
     kind = type(value)
     if kind is str or value is None or kind is bool:
         return value
@@ -95,6 +128,10 @@ def equal(left: Any, right: Any) -> bool:
     """Deep equality as JSONata's ``=``: numbers by value, no coercion between types."""
     kl, kr = type(left), type(right)
     if kl is int or kl is float:
+        if (kl is int and not -_INT_LIMIT <= left <= _INT_LIMIT) or (
+            kr is int and not -_INT_LIMIT <= right <= _INT_LIMIT
+        ):
+            raise Fallback("comparing an integer beyond 2**53")  # the input's own objects can hold one
         return (kr is int or kr is float) and left == right
     if kl is not kr:
         if kl is FunctionType or kr is FunctionType:

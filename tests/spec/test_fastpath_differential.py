@@ -5,11 +5,13 @@ in objects, because rows are printed in that order. Where the fast path raises (
 error), Expression re-evaluates with jsonatapy, so only the answers the fast path gives are compared; each test also
 requires that the fast path answered often enough to mean something.
 
-Three sources of inputs. (1) Every case of the official JSONata suite whose expression the fast path compiles.
+Four sources of inputs. (1) Every case of the official JSONata suite whose expression the fast path compiles.
 (2) Every JSONata evaluation made while replaying every fixture case (transforms over the vendor records, records and
-pagination expressions over response bodies, request templates, checks, defaults, with the engine's own bindings).
-(3) The same over random valid vendor payloads generated from schemas/vendors/*.json. The whole subset is compared,
-including the parts the engine leaves to jsonatapy because they measure slower there (``only_if_faster``).
+pagination expressions over response bodies, request templates, checks, defaults, with the engine's own bindings);
+and the replay as a whole, with the engine compiling from the first evaluation, gives the same results as with the
+fast path off. (3) The same evaluations over random valid vendor payloads generated from schemas/vendors/*.json.
+(4) Every shipped transform and row filter the fast path compiles, over random variations of its fixture records
+(fields dropped, nulled, or replaced by values of other types), since transforms are where the fast path pays.
 """
 
 from __future__ import annotations
@@ -17,18 +19,27 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import unimeter.spec.jsonata as jsonata_module
 from tests.helpers.paths import VENDOR_SCHEMAS
 from tests.helpers.payloads import PayloadCase, check_random_payloads, payload_cases
-from unimeter.spec import fastpath
-from unimeter.spec.jsonata import Expression, JsonataEvaluationError, JsonataSyntaxError, fastpath_enabled
+from unimeter.spec import fastpath, registry
+from unimeter.spec.jsonata import (
+    FASTPATH_SWITCH,
+    Expression,
+    JsonataEvaluationError,
+    JsonataSyntaxError,
+    fastpath_enabled,
+)
 from unimeter.testing.fixtures import discover_cases, run_cases
 
 SUITE = Path(__file__).resolve().parents[1] / "conformance" / "jsonata-suite"
@@ -151,14 +162,193 @@ def test_every_fixture_replays_with_the_same_evaluations(comparison: Comparison)
     assert comparison.answered > 1000, (comparison.answered, comparison.fell_back)
 
 
+def _replay() -> dict[str, Any]:
+    """Every fixture case's outcome, from freshly loaded mappings (an Expression reads the switch when built)."""
+    registry._load.cache_clear()
+    try:
+        outcomes = run_cases(discover_cases())
+    finally:
+        registry._load.cache_clear()
+    found: dict[str, Any] = {}
+    for outcome in outcomes:
+        replayed = outcome.replayed
+        error = replayed.error if replayed is not None else None
+        found[outcome.case.id] = (
+            outcome.problems,
+            replayed.actual if replayed is not None else None,
+            None if error is None else (type(error).__name__, str(error)),
+        )
+    return found
+
+
+def test_every_fixture_gives_the_same_rows_with_the_fast_path_on_and_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert fastpath_enabled(), "needs the fast path on (unset UNIMETER_JSONATA_FASTPATH)"
+    compiled: set[str] = set()
+    real = jsonata_module._fast
+
+    def compile_and_note(source: str) -> Any:
+        result = real(source)
+        if result is not None:
+            compiled.add(source)
+        return result
+
+    monkeypatch.setattr(jsonata_module, "_fast", compile_and_note)
+    monkeypatch.setattr(jsonata_module, "HOT", 1)  # compile on the first evaluation: fixtures have few records
+    on = _replay()
+    monkeypatch.setenv(FASTPATH_SWITCH, "0")
+    off = _replay()
+    assert on.keys() == off.keys()
+    different = [case for case in on if not same(on[case], off[case])]
+    assert not different, different[:10]
+    assert all(not problems for problems, _, _ in off.values())
+    assert set(shipped_expressions()) & compiled == compiled_transforms(), "a shipped transform did not run compiled"
+
+
 PAYLOADS = payload_cases(VENDOR_SCHEMAS)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=[p.id for p in PAYLOADS])
 def test_generated_vendor_payloads_give_the_same_evaluations(payload: PayloadCase, comparison: Comparison) -> None:
-    check_random_payloads(payload)
+    check_random_payloads(payload, max_examples=100)
     assert not comparison.mismatches, "\n".join(comparison.mismatches[:30])
     assert comparison.answered + comparison.fell_back > 0
+
+
+@functools.cache
+def shipped_expressions() -> dict[str, str]:
+    """Every transform and row filter of every integration: what runs (helpers bound) by ``integration/operation``."""
+    found: dict[str, str] = {}
+    for name in registry.available_integrations():
+        for operation in registry.load_integration(name).operations:
+            for kind in ("transform", "filter"):
+                template = getattr(operation, kind)
+                if template is not None and template.expression is not None:
+                    found[template.expression.runs] = f"{name}/{operation.name}/{kind}"
+    return found
+
+
+@functools.cache
+def compiled_transforms() -> set[str]:
+    return {source for source in shipped_expressions() if whole_subset(source) is not None}
+
+
+@functools.cache
+def fixture_inputs() -> dict[str, list[tuple[Any, dict[str, Any] | None]]]:
+    """What each shipped transform and filter is evaluated on while the fixtures replay (data, bindings)."""
+    wanted = shipped_expressions()
+    found: dict[str, list[tuple[Any, dict[str, Any] | None]]] = {}
+    real = jsonata_module.Expression.evaluate
+
+    def note(self: Expression, data: Any, bindings: dict[str, Any] | None = None) -> Any:
+        if self.runs in wanted:
+            kept = {name: value for name, value in (bindings or {}).items() if name in self.variables} or None
+            found.setdefault(self.runs, []).append(copy.deepcopy((data, kept)))
+        return real(self, data, bindings)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jsonata_module.Expression, "evaluate", note)
+        run_cases(discover_cases())
+    return found
+
+
+def test_the_fast_path_compiles_the_transforms_it_should() -> None:
+    """The shapes it cannot take (paths over arrays, ``**``, ``$each``, ``$reduce``...) are the only ones left out."""
+    names = {shipped_expressions()[source] for source in compiled_transforms()}
+    assert {
+        "cursor/daily_usage/transform",
+        "cursor/daily_usage/filter",
+        "cursor/usage_events/transform",
+        "confluent/costs/transform",
+        "openai/completions/transform",
+        "openai/costs/transform",
+        "claude/user_usage/transform",
+        "claude/user_cost/transform",
+        "claude-console/cost_report/transform",
+        "claude-console/messages_usage/transform",
+        "openai-codex/codex_usage/filter",
+    } <= names, sorted(names)
+
+
+_SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**60), 2**60),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(-1e3, 1e3).map(lambda f: math.floor(f) + 0.0),
+    st.text(max_size=8),
+    st.sampled_from(["", "0", "2026-11-26", "2026-11-26T12:00:00Z", "1700000000", "gpt-4o", "claude-3", "Usage-based"]),
+)
+_VALUE = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=6,
+)
+
+
+@st.composite
+def _variant(draw: st.DrawFn, record: Any) -> Any:
+    """``record`` with some of its fields (at any depth) dropped, nulled or given another value."""
+    if not isinstance(record, dict):
+        return record
+    result: dict[str, Any] = {}
+    for key, value in record.items():
+        choice = draw(st.integers(0, 15))
+        if choice == 0:
+            continue
+        if choice == 1:
+            result[key] = None
+        elif choice == 2:
+            result[key] = draw(_VALUE)
+        elif isinstance(value, dict):
+            result[key] = draw(_variant(value))
+        else:
+            result[key] = value
+    if draw(st.integers(0, 9)) == 0:
+        result[draw(st.text(max_size=6))] = draw(_VALUE)
+    return result
+
+
+TRANSFORMS = sorted(shipped_expressions().items(), key=lambda item: item[1])
+
+
+@pytest.mark.parametrize("source", [source for source, _ in TRANSFORMS], ids=[name for _, name in TRANSFORMS])
+def test_varied_fixture_records_give_the_same_result(source: str) -> None:
+    generated = whole_subset(source)
+    if generated is None:
+        pytest.skip("not in the fast path's subset: jsonatapy runs it")
+    inputs = fixture_inputs().get(source)
+    assert inputs, "no fixture evaluates this expression"
+    compiled = jsonata_module._compiled_here(source)
+    tally = {"answered": 0, "fell back": 0, "fell back where jsonatapy answered": 0}
+
+    @settings(
+        max_examples=300,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(st.sampled_from(inputs).flatmap(lambda pair: st.tuples(_variant(pair[0]), st.just(pair[1]))))
+    def check(case: tuple[Any, dict[str, Any] | None]) -> None:
+        data, bindings = case
+        try:
+            slow: tuple[str, Any] = ("value", compiled.evaluate(copy.deepcopy(data), bindings))
+        except ValueError as error:
+            slow = ("error", str(error))
+        try:
+            fast = generated(copy.deepcopy(data), copy.deepcopy(bindings))
+        except Exception:
+            tally["fell back"] += 1
+            tally["fell back where jsonatapy answered"] += slow[0] == "value"
+            return
+        tally["answered"] += 1
+        assert slow[0] == "value", f"fast gave {fast!r}, jsonatapy raised {slow[1]}"
+        assert same(fast, slow[1]), f"on {data!r}: fast gave {fast!r}, jsonatapy {slow[1]!r}"
+
+    check()
+    print(shipped_expressions()[source], tally)
+    # The variations must mostly stay inside what the fast path answers, or the test would compare little.
+    assert tally["answered"] > 150, tally
 
 
 def test_the_switch_turns_the_fast_path_off(monkeypatch: pytest.MonkeyPatch) -> None:
