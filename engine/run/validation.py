@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import jsonschema
 import jsonschema_rs
+
+if TYPE_CHECKING:
+    import jsonschema
 
 from ..errors import RowValidationError
 from ..resources import load_schema
@@ -40,6 +42,8 @@ def is_valid_row(row: Any) -> bool:
 def usage_validator() -> jsonschema.Draft202012Validator:
     """The reference validator, which places an error (built once per process); it asserts formats like the fast
     check, so the two never disagree on a date-time."""
+    import jsonschema  # only to place a failing row's error: its import costs more than loading every mapping
+
     schema = load_schema("usage.schema.json")
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
@@ -56,6 +60,8 @@ def validate_row(row: dict[str, Any], *, integration: str, file: str, operation:
     if _compiled_check()(row):
         return
     fallback = "the row does not match the Usage schema"
+    import jsonschema
+
     error = jsonschema.exceptions.best_match(usage_validator().iter_errors(row))
     # Both validators implement the same schema; should only the compiled one object (a format check), its message
     # is reported rather than letting the row through.

@@ -6,10 +6,12 @@ broken mapping fails at load with ``file:line:col: message (key path)`` and neve
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import jsonschema
+import jsonschema_rs
 
 from ..errors import ExpressionSyntaxError, SpecError
 from ..resources import load_schema
@@ -289,7 +291,19 @@ class _Builder:
         return NestedSpec(field=raw["field"], bind_as=bind_as)
 
 
+@functools.cache
+def _is_valid_spec() -> Callable[[Any], bool]:
+    """The fast yes/no of ``integration.schema.json`` (jsonschema-rs). A valid mapping, the common case at start-up,
+    never imports ``jsonschema``, whose import alone took longer than loading every mapping."""
+    schema = load_schema("integration.schema.json")
+    return cast(Callable[[Any], bool], jsonschema_rs.validator_for(schema).is_valid)
+
+
 def _schema_errors(document: SourceDocument) -> list[SpecError]:
+    if _is_valid_spec()(document.data):
+        return []
+    import jsonschema  # only to explain an invalid mapping: which key, and the best-placed error first
+
     validator = jsonschema.Draft202012Validator(load_schema("integration.schema.json"))
     found: list[SpecError] = []
     # Unknown keys first: a misspelt key also makes the right key "missing", and the typo is what to show.
