@@ -61,6 +61,8 @@ def read_value(value: Any) -> Any:
     kind = type(value)
     if kind is str or value is None or kind is bool or kind is dict or value is UNDEF:
         return value
+    if kind is int and -_INT_LIMIT <= value <= _INT_LIMIT:
+        return value
     if kind is int or kind is float:
         return number(value)
     if kind is list:

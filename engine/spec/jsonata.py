@@ -230,17 +230,17 @@ class Expression:
 
     def evaluate(self, data: Any, bindings: dict[str, Any] | None = None) -> Any:
         """Evaluate against ``data`` with ``$name`` bindings; undefined comes back as None."""
-        if bindings:
-            bindings = {name: value for name, value in bindings.items() if name in self.variables} or None
         fast = self.fast
         if fast is None and self._uses >= 0:
             fast = self._warm()
         if fast is not None:
             self._uses += 1
             try:
-                return fast(data, bindings)
+                return fast(data, bindings)  # it reads only the bindings it names
             except Exception:  # not covered, or an error: jsonatapy gives its own result or its own error
                 self._fell_back()
+        if bindings:
+            bindings = {name: value for name, value in bindings.items() if name in self.variables} or None
         try:
             return self._compiled().evaluate(data, bindings)
         except ValueError as error:
