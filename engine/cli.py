@@ -25,7 +25,6 @@ from .run.destination import ALLOWED_BASE_URLS_ENV
 from .spec import MAPPINGS_PATH_ENV, add_mapping_folders, available_integrations, integration_sources, lint_spec
 from .spec.functions import parse_instant
 from .spec.registry import load_integration
-from .spec.semantic_lint import LintWarning
 from .store import ACCOUNT_STATUSES, DATABASE_URL_ENV, Store, open_store
 from .store.expiry import parse_expiry
 from .store.model import show_time
@@ -144,6 +143,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
+    from .spec.semantic_lint import LintWarning
+
     files = [Path(f) for f in args.files] or [source.file for source in integration_sources().values()]
     bad = 0
     for file in files:

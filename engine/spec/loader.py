@@ -35,7 +35,6 @@ from .model import (
     RequestSpec,
     Template,
 )
-from .semantic_lint import LintWarning, semantic_problems, source_position
 from .yaml_source import KeyPath, SourceDocument, format_key_path, load_yaml
 
 
@@ -51,8 +50,8 @@ class _Builder:
         """The mapping's ``helpers:``, each checked alone: it parses, evaluates to a function, and its name shadows
         no engine binding or function (a shadowed ``$money`` would silently change every expression using it)."""
         from .functions import FUNCTIONS
+        from .jsonata_names import JSONATA_BUILTINS
         from .scope import Scope
-        from .semantic_lint import _JSONATA_BUILTINS as JSONATA_BUILTINS
 
         engine_bindings = {f for f in Scope.__dataclass_fields__}
         for name, body in raw.items():
@@ -104,6 +103,8 @@ class _Builder:
                     raise self.error(
                         f"JSONata syntax error: {error}", (*path, "jsonata"), ExpressionSyntaxError
                     ) from None
+                from .semantic_lint import source_position
+
                 at = source_position(self.doc, lines, (*path, "jsonata"), min(error.position, len(source)))
                 offset = min(error.position, len(source))
                 line_start = source.rfind("\n", 0, offset) + 1
@@ -351,6 +352,8 @@ def lint_spec(path: Path | str, text: str | None = None) -> list[SpecError]:
         spec = _Builder(document).build()
     except SpecError as error:
         return [error]
+    from .semantic_lint import LintWarning, semantic_problems  # the lint is not needed to load a mapping
+
     semantic = semantic_problems(document, text if text is not None else Path(path).read_text(encoding="utf-8"))
     if any(not isinstance(problem, LintWarning) for problem in semantic):
         return semantic

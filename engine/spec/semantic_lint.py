@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import SpecError
 from ..resources import load_schema
 from .functions import FUNCTIONS
+from .jsonata_names import JSONATA_BUILTINS as _JSONATA_BUILTINS
 from .lint_fills import fills_problems
 from .lint_paths import response_path_problems
 from .scope import Scope
@@ -43,76 +44,6 @@ _PAGINATION_KEYS = {
     "offset": {"start", "limit", "stop"},
     "link_header": {"stop"},
 }
-# JSONata 2.x built-in functions, from the function library of the JSONata documentation
-# (https://docs.jsonata.org: string, numeric, aggregation, boolean, array, object, date/time, higher-order).
-_JSONATA_BUILTINS = frozenset(
-    [
-        "string",
-        "length",
-        "substring",
-        "substringBefore",
-        "substringAfter",
-        "uppercase",
-        "lowercase",
-        "trim",
-        "pad",
-        "contains",
-        "split",
-        "join",
-        "match",
-        "replace",
-        "eval",
-        "base64encode",
-        "base64decode",
-        "encodeUrlComponent",
-        "encodeUrl",
-        "decodeUrlComponent",
-        "decodeUrl",
-        "number",
-        "abs",
-        "floor",
-        "ceil",
-        "round",
-        "power",
-        "sqrt",
-        "random",
-        "formatNumber",
-        "formatBase",
-        "formatInteger",
-        "parseInteger",
-        "sum",
-        "max",
-        "min",
-        "average",
-        "boolean",
-        "not",
-        "exists",
-        "count",
-        "append",
-        "sort",
-        "reverse",
-        "shuffle",
-        "distinct",
-        "zip",
-        "keys",
-        "lookup",
-        "spread",
-        "merge",
-        "sift",
-        "each",
-        "error",
-        "assert",
-        "type",
-        "now",
-        "millis",
-        "fromMillis",
-        "toMillis",
-        "map",
-        "filter",
-        "single",
-        "reduce",
-    ]
-)
 _ENGINE_VARIABLES = frozenset(field.name for field in dataclasses.fields(Scope))
 _DOLLAR_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)(\s*\()?")
 _BOUND = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*:=")
