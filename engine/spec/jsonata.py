@@ -34,7 +34,7 @@ from typing import Any
 
 import jsonatapy
 
-from . import fastpath
+from .fastpath import compile_expression
 from .functions import FUNCTIONS, format_instant
 
 _PINNED_NOW: ContextVar[datetime | None] = ContextVar("unimeter_pinned_now", default=None)
@@ -134,7 +134,7 @@ def fastpath_enabled() -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _fast(source: str) -> Any:
-    return fastpath.compile_expression(source, HOST_FUNCTIONS)
+    return compile_expression(source, HOST_FUNCTIONS)
 
 
 HOT = 32
