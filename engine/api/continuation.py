@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from ..run.destination import http_transport
+
 MAX_ENTRIES = 8
 MAX_BYTES = 32 * 1024 * 1024
 """The cache's whole size: a vendor page can be megabytes, and eight of them held for a stream that never resumes
@@ -47,7 +49,7 @@ class ContinuationCache:
         self, inner: httpx.AsyncBaseTransport | None, binding: str, continuing: bool
     ) -> httpx.AsyncBaseTransport:
         """A transport for one call: records its responses; when ``continuing``, its first request may hit."""
-        return _CachingTransport(self, inner or httpx.AsyncHTTPTransport(), binding, continuing)
+        return _CachingTransport(self, inner or http_transport(), binding, continuing)
 
     def get(self, key: tuple[str, str, str, bytes]) -> _Entry | None:
         entry = self._entries.get(key)

@@ -29,7 +29,7 @@ from ..errors import (
     VendorAuthError,
 )
 from ..redaction import account_secrets, redact
-from ..run.destination import GuardedTransport
+from ..run.destination import GuardedTransport, http_transport
 from ..run.pipeline import QueryOptions, ResumePoint, VendorPage, check_query, iter_pages
 from ..run.ratelimit import RateBudget, RateLimiter, StoreRateLimiter
 from ..run.send import Sleep
@@ -163,7 +163,7 @@ class UsageService:
         if self.transport is not None:
             return self.transport
         if self._owned_transport is None:
-            self._owned_transport = GuardedTransport(httpx.AsyncHTTPTransport())
+            self._owned_transport = GuardedTransport(http_transport())
         return self._owned_transport
 
     async def aclose(self) -> None:
