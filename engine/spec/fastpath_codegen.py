@@ -351,10 +351,12 @@ class _Generator:
         return _Code(f"{helper}({left.text}, {right.text})", boolean=boolean, data=True, defined=boolean)
 
     def compare_literal(self, equal: bool, value: _Code, literal: str) -> _Code:
-        """``value = literal`` or ``value != literal`` for a string or null literal, inline (a function compared
-        falls back, as in :func:`unimeter.spec.fastpath_values.equal`)."""
+        """``value = literal`` or ``value != literal`` for a string, boolean or null literal, inline (a function
+        compared falls back, as in :func:`unimeter.spec.fastpath_values.equal`; a boolean equals only a boolean)."""
+        check = "==" if literal.startswith(("'", '"')) else "is"
+        if equal and value.data:
+            return _Code(f"({value.text} {check} {literal})", boolean=True, data=True, defined=True)
         temp = self.fresh("t")
-        check = "is" if literal == "None" else "=="
         text = f"({temp} {check} {literal})" if equal else f"({temp} is not UNDEF and not {temp} {check} {literal})"
         if value.data:
             text = text.replace(f"({temp} ", f"(({temp} := {value.text}) ", 1)
@@ -493,8 +495,9 @@ def _is_literal(node: Any) -> bool:
 
 
 def _is_text_or_null(node: Any) -> bool:
+    """A string, boolean or null literal (``=`` with one is a Python ``==`` or ``is``)."""
     kind = lint_ast.kind(node)
-    return (kind == "string" and isinstance(node.value, str)) or (kind == "value" and node.value is None)
+    return (kind == "string" and isinstance(node.value, str)) or (kind == "value" and node.value in (None, True, False))
 
 
 def _truth(code: _Code) -> str:
