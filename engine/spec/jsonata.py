@@ -137,9 +137,10 @@ def _fast(source: str) -> Any:
     return compile_expression(source, HOST_FUNCTIONS)
 
 
-HOT = 32
-"""Evaluations of one Expression before its source is compiled to Python (the parse costs 0.1-2 ms: an expression
-evaluated once per request or page never earns that back, a transform does within its first page)."""
+HOT = 100
+"""Evaluations of one Expression before its source is compiled to Python. Parsing and generating cost 1-20 ms (the
+largest transforms), which 100 evaluations at 10-70 us saved each about earn back; an expression evaluated once per
+request or page never pays it, a transform pays it once in its first pages."""
 
 
 _THIS_THREAD = threading.local()
