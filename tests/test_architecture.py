@@ -14,6 +14,10 @@ def _module_name(file: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _is_module(folder: Path, name: str) -> bool:
+    return (folder / f"{name}.py").is_file() or (folder / name / "__init__.py").is_file()
+
+
 def _top_level_imports(file: Path) -> set[str]:
     """Modules imported when ``file`` is imported (not inside functions, not under TYPE_CHECKING)."""
     tree = ast.parse(file.read_text(encoding="utf-8"))
@@ -27,7 +31,12 @@ def _top_level_imports(file: Path) -> set[str]:
             else:
                 target = node.module or ""
             if target.startswith("unimeter"):
-                found.add(target)
+                # ``from . import sibling`` (every name a module beside this one) names the module's own package,
+                # which Python has initialised before running any module of it: only the siblings are imported. A
+                # name the package's __init__ defines would need it complete, so that stays an edge to the package.
+                siblings = node.level == 1 and node.module is None and file.name != "__init__.py"
+                if not (siblings and all(_is_module(file.parent, alias.name) for alias in node.names)):
+                    found.add(target)
                 found.update(f"{target}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.startswith("unimeter"))
