@@ -160,9 +160,9 @@ class _Generator:
         return f"{prefix}{next(self.counter)}"
 
     def imported(self, text: str, helper: str) -> str:
-        """``helper(text)`` with the commonest case, a string, tested inline."""
+        """``helper(text)`` with the commonest cases, a string or null, tested inline."""
         temp = self.fresh("t")
-        return f"({temp} if type({temp} := {text}) is str else {helper}({temp}))"
+        return f"({temp} if type({temp} := {text}) is str or {temp} is None else {helper}({temp}))"
 
     # scopes ----------------------------------------------------------------------------------------------------------
     def scope_of(self, parent: _Scope | None, nodes: list[Any], params: dict[str, str] | None = None) -> _Scope:
@@ -466,6 +466,21 @@ class _Generator:
         self.direct.add(name)
         if name == "type" and len(args) == 1:
             return _Code(f"TYPES.get(type({args[0].text}), UNDEF)", data=True)
+        if name == "string" and len(args) == 1:
+            temp = self.fresh("t")
+            text = f"({temp} if type({temp} := {args[0].text}) is str else B_string([{temp}]))"
+            self.namespace["B_string"] = builtin
+            return _Code(text, data=True)
+        start, count = [*node.arguments[1:], None, None][:2]
+        if name == "substring" and len(args) == 3 and _is_int(start, 0) and _is_int(count):
+            # a prefix of an ASCII string is a slice; anything else goes through the full rules
+            temp = self.fresh("t")
+            self.namespace["B_substring"] = builtin
+            text = (
+                f"({temp}[:{int(count.value)}] if type({temp} := {args[0].text}) is str and {temp}.isascii() "
+                f"else B_substring([{temp}, 0, {int(count.value)}]))"
+            )
+            return _Code(text, data=True)
         if name == "exists" and len(args) == 1:
             if args[0].defined and _is_literal(node.arguments[0]):
                 return _Code("True", boolean=True, data=True, defined=True)
@@ -488,6 +503,16 @@ _OPERATORS = {
     ">=": "ge",
     "in": "member",
 }
+
+
+def _is_int(node: Any, value: int | None = None) -> bool:
+    """A non-negative integer literal (``value`` when given)."""
+    if lint_ast.kind(node) != "number" or type(node.value) not in (int, float):
+        return False
+    number_value = node.value
+    if not float(number_value).is_integer() or number_value < 0 or number_value > 2**31:
+        return False
+    return value is None or number_value == value
 
 
 def _is_literal(node: Any) -> bool:
