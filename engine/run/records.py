@@ -17,41 +17,64 @@ from ..spec.scope import Scope
 from .validation import validate_row
 
 
-def _prune_dict(value: dict[str, Any]) -> dict[str, Any]:
-    """Drop nulls and empty objects in place (the transform's output is ours; ``remote_data`` is left untouched).
+def _pruned_dict(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` without nulls and empty objects (``remote_data`` left untouched), copied only where something goes.
 
-    One pass over the items, noting what to drop: every row goes through here, so it does no work for the common
-    case of a key whose value is a plain scalar beyond one type test."""
-    drop: list[str] | None = None
+    Never in place: a row may hold the vendor's own objects (a transform that passes ``tokenUsage`` through hands
+    JSONata's input dict on), which are also the row's ``remote_data``; pruning them in place would drop the nulls
+    the vendor sent from the record. The common case, nothing to drop, costs one type test per value and no copy.
+    """
+    result: dict[str, Any] | None = None
     for key, item in value.items():
         kind = type(item)
         if kind is dict:
-            if key != "remote_data" and not _prune_dict(item):
-                drop = [key] if drop is None else [*drop, key]
+            new: Any = item if key == "remote_data" else (_pruned_dict(item) or None)
         elif kind is list:
-            if key != "remote_data":
-                value[key] = _prune_list(item)  # replacing a key's value while iterating is allowed: no resize
+            new = item if key == "remote_data" else _pruned_list(item)
         elif item is None:
-            drop = [key] if drop is None else [*drop, key]
-    if drop is not None:
-        for key in drop:
-            del value[key]
-    return value
+            new = None
+        else:
+            if result is not None:
+                result[key] = item
+            continue
+        if new is item and item is not None:
+            if result is not None:
+                result[key] = item
+            continue
+        if result is None:  # the first change: copy what came before it
+            result = {}
+            for earlier, kept in value.items():
+                if earlier == key:
+                    break
+                result[earlier] = kept
+        if new is not None:
+            result[key] = new
+    return value if result is None else result
 
 
-def _prune_list(value: list[Any]) -> list[Any]:
-    result = []
-    for item in value:
+def _pruned_list(value: list[Any]) -> list[Any]:
+    result: list[Any] | None = None
+    for index, item in enumerate(value):
         kind = type(item)
         if kind is dict:
-            if not _prune_dict(item):
-                continue
+            new: Any = _pruned_dict(item) or None
         elif kind is list:
-            item = _prune_list(item)
+            new = _pruned_list(item)
         elif item is None:
+            new = None
+        else:
+            if result is not None:
+                result.append(item)
             continue
-        result.append(item)
-    return result
+        if new is item and item is not None:
+            if result is not None:
+                result.append(item)
+            continue
+        if result is None:
+            result = value[:index]
+        if new is not None:
+            result.append(new)
+    return value if result is None else result
 
 
 _SIMPLE_PATH = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?:\[\])?\s*$")
@@ -199,7 +222,7 @@ def transform_records(
                     f"{type(row).__name__} for record {index}; it must return an object or an array of objects",
                     record_index=index,
                 )
-            tidy = _prune_dict(row)
+            tidy = _pruned_dict(row)
             # The filter sees the unified row without remote_data: it decides on unified fields, and handing the
             # vendor record to JSONata a second time per row would double the cost of a filtered mapping.
             if operation.filter is not None:

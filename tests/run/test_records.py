@@ -327,3 +327,17 @@ def test_nested_as_may_not_shadow_an_engine_binding() -> None:
     with pytest.raises(SpecError) as caught:
         _nested_spec("params")
     assert "nested.as 'params'" in caught.value.message
+
+
+def test_pruning_a_row_never_changes_the_vendor_record_it_shares_objects_with() -> None:
+    """A transform that passes a vendor object through (``usage.tokens: tokens``) hands the record's own dict to the
+    row; the row loses its nulls, the record (the row's remote_data) keeps what the vendor sent."""
+    transform = "{jsonata: \"{'id': id, 'usage': {'tokens': tokens}}\"}"
+    spec = load_spec(
+        "mappings/demo.yaml",
+        text=_spec_text(transform).replace("fills: [id]", "fills: [id, usage.tokens, remote_data]"),
+    )
+    record = {"id": "r1", "tokens": {"input": 5, "output": None, "cache_read": None}}
+    rows = _run(spec, {"data": [record]})
+    assert rows[0]["usage"] == {"tokens": {"input": 5}}
+    assert rows[0]["remote_data"] == {"id": "r1", "tokens": {"input": 5, "output": None, "cache_read": None}}
