@@ -308,14 +308,33 @@ def _variant(draw: st.DrawFn, record: Any) -> Any:
     return result
 
 
-TRANSFORMS = sorted(shipped_expressions().items(), key=lambda item: item[1])
+UNCOMPILED = [
+    "claude/activity/transform",
+    "claude/claude_code/transform",
+    "datadog/historical_cost/transform",  # and estimated_cost: one transform (a YAML anchor), named once
+    "openai-codex/codex_usage/transform",
+]
+"""Shipped transforms outside the generated code's subset (paths over arrays, mapping steps, $each, $reduce ...):
+jsonatapy runs them; bench/RESULTS.md says what compiling them would take."""
+
+# Only the shipped transforms and filters the generated code compiles: the others always run on jsonatapy, so there
+# is nothing to compare (they are listed by test_the_uncompiled_shipped_expressions_are_the_known_ones).
+TRANSFORMS = sorted(
+    ((source, name) for source, name in shipped_expressions().items() if whole_subset(source) is not None),
+    key=lambda item: item[1],
+)
+
+
+def test_the_uncompiled_shipped_expressions_are_the_known_ones() -> None:
+    """A transform that stops compiling (or starts) is seen here, not silently left out of the test above."""
+    uncompiled = sorted(name for source, name in shipped_expressions().items() if whole_subset(source) is None)
+    assert uncompiled == UNCOMPILED, uncompiled
 
 
 @pytest.mark.parametrize("source", [source for source, _ in TRANSFORMS], ids=[name for _, name in TRANSFORMS])
 def test_varied_fixture_records_give_the_same_result(source: str) -> None:
     generated = whole_subset(source)
-    if generated is None:
-        pytest.skip("not in the fast path's subset: jsonatapy runs it")
+    assert generated is not None
     inputs = fixture_inputs().get(source)
     assert inputs, "no fixture evaluates this expression"
     compiled = jsonata_module._compiled_here(source)
