@@ -46,10 +46,11 @@ class ContinuationCache:
         self._bytes = 0
 
     def transport(
-        self, inner: httpx.AsyncBaseTransport | None, binding: str, continuing: bool
+        self, inner: httpx.AsyncBaseTransport | None, binding: str, continuing: bool, *, record: bool = True
     ) -> httpx.AsyncBaseTransport:
-        """A transport for one call: records its responses; when ``continuing``, its first request may hit."""
-        return _CachingTransport(self, inner or http_transport(), binding, continuing)
+        """A transport for one call: records its responses (unless ``record`` is false); when ``continuing``, its
+        first request may hit."""
+        return _CachingTransport(self, inner or http_transport(), binding, continuing, record)
 
     def get(self, key: tuple[str, str, str, bytes]) -> _Entry | None:
         entry = self._entries.get(key)
@@ -81,12 +82,18 @@ class ContinuationCache:
 
 class _CachingTransport(httpx.AsyncBaseTransport):
     def __init__(
-        self, cache: ContinuationCache, inner: httpx.AsyncBaseTransport, binding: str, continuing: bool
+        self,
+        cache: ContinuationCache,
+        inner: httpx.AsyncBaseTransport,
+        binding: str,
+        continuing: bool,
+        record: bool = True,
     ) -> None:
         self.cache = cache
         self.inner = inner
         self.binding = binding
         self.first_request_may_hit = continuing
+        self.record = record
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         key = (self.binding, request.method, str(request.url), request.content)
@@ -104,7 +111,7 @@ class _CachingTransport(httpx.AsyncBaseTransport):
             for name, value in response.headers.raw
             if name.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
         ]
-        if 200 <= response.status_code < 300:
+        if self.record and 200 <= response.status_code < 300:
             self.cache.put(key, _Entry(response.status_code, headers, content, time.monotonic()))
         return httpx.Response(response.status_code, headers=headers, content=content, request=request)
 

@@ -263,7 +263,15 @@ class UsageService:
         self, call: _Call, *, row_budget: int | None = None, max_concurrency: int | None = None
     ) -> AsyncIterator[VendorPage]:
         query = call.query
-        transport = self.continuations.transport(self._vendor_transport(), call.binding, call.start is not None)
+        # A stream keeps no copy of its pages for a later continuation: it holds one vendor page at a time, and only
+        # a stream that fails part-way is continued, reading that one page again (a limited response keeps its last
+        # page, which its next_cursor points into as a matter of course).
+        transport = self.continuations.transport(
+            self._vendor_transport(),
+            call.binding,
+            call.start is not None,
+            record=query.response_format != "stream",
+        )
         options = QueryOptions(
             rate_limiter=self._budget(call),
             timeout=self.limits.vendor_timeout_seconds,
