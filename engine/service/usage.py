@@ -56,7 +56,7 @@ def usage_endpoint(service: UsageService) -> Callable[[Request], Awaitable[Respo
 
 class FastJSONResponse(JSONResponse):
     """The usage body encoded by orjson: Starlette's ``json.dumps`` took ~4 ms of a one-page request's CPU (cProfile,
-    100 Confluent rows), orjson a tenth of it. An integer orjson cannot hold (past 64 bits) falls back to the
+    100 rows of one vendor), orjson a tenth of it. An integer orjson cannot hold (past 64 bits) falls back to the
     standard encoder, so no body is refused."""
 
     def render(self, content: Any) -> bytes:
