@@ -39,7 +39,38 @@ def _literal_key(node: Any) -> str | None:
     return None
 
 
+_CHILDREN = (
+    "steps",
+    "lhs",
+    "rhs",
+    "expressions",
+    "arguments",
+    "procedure",
+    "body",
+    "condition",
+    "then",
+    "_else",
+    "expression",
+    "lhs_object",
+    "predicate",
+    "stages",
+    "expr",
+)
+"""The attributes of a jsonata-python node that hold sub-expressions."""
+
+
+def _children(node: Any) -> list[Any]:
+    """A node's sub-expressions (a node, or a list of nodes, each)."""
+    found = []
+    for name in _CHILDREN:
+        child = _attr(node, name)
+        if child is not None and not isinstance(child, str | int | float | bool):
+            found.append(child)
+    return found
+
+
 def _walk(node: Any) -> list[Any]:
+    """Every node of the tree under ``node``, itself included."""
     found: list[Any] = []
     stack = [node]
     while stack:
@@ -50,24 +81,5 @@ def _walk(node: Any) -> list[Any]:
         if current is None or not hasattr(current, "type"):
             continue
         found.append(current)
-        for name in (
-            "steps",
-            "lhs",
-            "rhs",
-            "expressions",
-            "arguments",
-            "procedure",
-            "body",
-            "condition",
-            "then",
-            "_else",
-            "expression",
-            "lhs_object",
-            "predicate",
-            "stages",
-            "expr",
-        ):
-            child = _attr(current, name)
-            if child is not None and not isinstance(child, str | int | float | bool):
-                stack.append(child)
+        stack.extend(_children(current))
     return found

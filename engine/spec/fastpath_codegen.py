@@ -25,7 +25,7 @@ from typing import Any
 
 from . import fastpath_runtime as runtime
 from . import lint_ast
-from .fastpath_ast import Unsupported, _literal_key, _plain, _plain_except_predicate, _walk
+from .fastpath_ast import Unsupported, _children, _literal_key, _plain, _plain_except_predicate, _walk
 from .fastpath_builtins import BUILTINS
 from .fastpath_values import UNDEF, Fallback, number
 
@@ -546,34 +546,6 @@ def _concat_chain(node: Any) -> list[Any]:
 
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
-
-
-_CHILDREN = (
-    "steps",
-    "lhs",
-    "rhs",
-    "expressions",
-    "arguments",
-    "procedure",
-    "body",
-    "condition",
-    "then",
-    "_else",
-    "expression",
-    "lhs_object",
-    "predicate",
-    "stages",
-    "expr",
-)
-
-
-def _children(node: Any) -> list[Any]:
-    found = []
-    for name in _CHILDREN:
-        child = lint_ast.attr(node, name)
-        if child is not None and not isinstance(child, str | int | float | bool):
-            found.append(child)
-    return found
 
 
 @dataclass(frozen=True)
