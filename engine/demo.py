@@ -12,6 +12,7 @@ import json
 import sys
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -59,25 +60,50 @@ def _table(summaries: dict[str, dict[str, Any]], out: TextIO) -> None:
         )
 
 
-async def _collect(
-    name: str,
-    credentials: dict[str, Any],
-    context: dict[str, Any],
-    params: dict[str, Any],
-    progress: TextIO,
-    position: str,
-    now: datetime | None = None,
-    label: str | None = None,
-) -> tuple[list[dict[str, Any]], int]:
+@dataclass(frozen=True)
+class _Query:
+    """One query of the demo, as its table names it."""
+
+    label: str
+    integration: str
+    credentials: dict[str, Any]
+    context: dict[str, Any]
+    params: dict[str, Any]
+    now: datetime | None = None
+
+
+async def _collect(query: _Query, progress: TextIO, position: str) -> tuple[list[dict[str, Any]], int]:
     rows: list[dict[str, Any]] = []
     pages = 0
-    label = label or query_label(name, params)
-    async for page in iter_pages(name, credentials=credentials, context=context, params=params, now=now):
+    async for page in iter_pages(
+        query.integration, credentials=query.credentials, context=query.context, params=query.params, now=query.now
+    ):
         rows.extend(page.rows)
         pages += 1
-        print(f"\r{position} {label}: {pages} page(s), {len(rows)} rows", end="", file=progress, flush=True)
+        print(f"\r{position} {query.label}: {pages} page(s), {len(rows)} rows", end="", file=progress, flush=True)
     print(file=progress)
     return rows, pages
+
+
+def _run_queries(
+    queries: list[_Query], progress: TextIO
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], bool]:
+    """Each query's response and summary by label, and whether any failed (a failure is reported and the rest
+    still run)."""
+    responses: dict[str, dict[str, Any]] = {}
+    summaries: dict[str, dict[str, Any]] = {}
+    failed = False
+    for index, query in enumerate(queries, start=1):
+        position = f"[{index}/{len(queries)}]"
+        try:
+            rows, pages = asyncio.run(_collect(query, progress, position))
+        except UnimeterError as error:
+            print(f"\n{position} {query.label}: {error.code}: {error.message}", file=progress)
+            failed = True
+            continue
+        responses[query.label] = {"result": rows, "next_cursor": None}
+        summaries[query.label] = {**_summary(rows), "pages": pages}
+    return responses, summaries, failed
 
 
 def _print_results(
@@ -107,9 +133,6 @@ def run_replay_demo(
     except ValueError as error:
         print(f"unimeter demo: {error}", file=progress)
         return 2
-    responses: dict[str, dict[str, Any]] = {}
-    summaries: dict[str, dict[str, Any]] = {}
-    failed = False
     with sandbox:
         endpoints = sandbox.endpoints()
         allow_base_urls(endpoint["base_url"] for endpoint in endpoints.values())
@@ -120,29 +143,20 @@ def run_replay_demo(
             if chosen is not None:
                 queries.append((name, endpoint, chosen))
         print(f"replay sandbox: {len(queries)} integration(s) from recorded fixtures on 127.0.0.1", file=progress)
-        for index, (name, endpoint, case) in enumerate(queries, start=1):
-            position = f"[{index}/{len(queries)}]"
-            label = f"{name}/{case['name']}"
-            context = {**case["context"], "base_url": endpoint["base_url"]}
-            try:
-                rows, pages = asyncio.run(
-                    _collect(
-                        name,
-                        case["credentials"],
-                        context,
-                        case["params"],
-                        progress,
-                        position,
-                        now=parse_instant(case["now"]) if case.get("now") else None,
-                        label=label,
-                    )
+        responses, summaries, failed = _run_queries(
+            [
+                _Query(
+                    f"{name}/{case['name']}",
+                    name,
+                    case["credentials"],
+                    {**case["context"], "base_url": endpoint["base_url"]},
+                    case["params"],
+                    parse_instant(case["now"]) if case.get("now") else None,
                 )
-            except UnimeterError as error:
-                print(f"\n{position} {label}: {error.code}: {error.message}", file=progress)
-                failed = True
-                continue
-            responses[label] = {"result": rows, "next_cursor": None}
-            summaries[label] = {**_summary(rows), "pages": pages}
+                for name, endpoint, case in queries
+            ],
+            progress,
+        )
     _print_results(
         responses,
         summaries,
@@ -175,23 +189,18 @@ def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, 
                 )
             )
         print(f"sandbox: {len(accounts)} simulators on 127.0.0.1; one integrated account each", file=progress)
-        responses: dict[str, dict[str, Any]] = {}
-        summaries: dict[str, dict[str, Any]] = {}
-        failed = False
-        queries = [(account, params) for account in accounts for params in SIMULATORS[account.integration].demo_queries]
-        for index, (account, params) in enumerate(queries, start=1):
-            position = f"[{index}/{len(queries)}]"
-            label = query_label(account.integration, params)
-            try:
-                rows, pages = asyncio.run(
-                    _collect(account.integration, account.credentials, account.context, params, progress, position)
-                )
-            except UnimeterError as error:
-                print(f"\n{position} {label}: {error.code}: {error.message}", file=progress)
-                failed = True
-                continue
-            responses[label] = {"result": rows, "next_cursor": None}
-            summaries[label] = {**_summary(rows), "pages": pages}
+        queries = [
+            _Query(
+                query_label(account.integration, params),
+                account.integration,
+                account.credentials,
+                account.context,
+                params,
+            )
+            for account in accounts
+            for params in SIMULATORS[account.integration].demo_queries
+        ]
+        responses, summaries, failed = _run_queries(queries, progress)
     _print_results(
         responses,
         summaries,
