@@ -168,17 +168,17 @@ def _undocumented(source: str) -> set[str]:
     return paths
 
 
-def _expressions(data: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+def expressions(data: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     """(key path, source) of each JSONata expression in a template (a ``{jsonata: ...}`` or an object/array of them)."""
     if isinstance(data, dict):
         if set(data) == {"jsonata"} and isinstance(data["jsonata"], str):
             yield (*path, "jsonata"), data["jsonata"]
             return
         for key, value in data.items():
-            yield from _expressions(value, (*path, key))
+            yield from expressions(value, (*path, key))
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            yield from _expressions(value, (*path, index))
+            yield from expressions(value, (*path, index))
 
 
 def _plain_path(tree: Any) -> bool:
@@ -215,7 +215,7 @@ def _check_operation(
         roles.append((f"pagination {key}", (*path, "pagination", key), pagination.get(key)))
     record: _Context | None = None
     for role, key_path, template in roles:
-        for expression_path, source in _expressions(template, key_path):
+        for expression_path, source in expressions(template, key_path):
             tree = parse(source)
             if tree is None:
                 continue
@@ -235,7 +235,7 @@ def _check_operation(
         if group is None:
             return
         record = _Context(tuple(item for found in group for item in schema.items(found)), "")
-    for expression_path, source in _expressions(operation.get("transform"), (*path, "transform")):
+    for expression_path, source in expressions(operation.get("transform"), (*path, "transform")):
         tree = parse(source)
         if tree is not None:
             _walk(tree, source, schema, record, "the transform", reference, expression_path, report, "a record", env)

@@ -19,7 +19,7 @@ from ..resources import load_schema
 from .functions import FUNCTIONS
 from .jsonata_names import JSONATA_BUILTINS as _JSONATA_BUILTINS
 from .lint_fills import fills_problems
-from .lint_paths import response_path_problems
+from .lint_paths import expressions, response_path_problems
 from .scope import Scope
 from .yaml_source import KeyPath, SourceDocument, format_key_path
 
@@ -70,18 +70,6 @@ def _code_spans(source: str) -> Iterator[tuple[int, str]]:
             continue
         index += 1
     yield start, source[start:]
-
-
-def _expressions(data: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
-    if isinstance(data, dict):
-        if set(data) == {"jsonata"} and isinstance(data["jsonata"], str):
-            yield (*path, "jsonata"), data["jsonata"]
-            return
-        for key, value in data.items():
-            yield from _expressions(value, (*path, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _expressions(value, (*path, index))
 
 
 def source_position(document: SourceDocument, lines: list[str], path: KeyPath, offset: int) -> tuple[int, int]:
@@ -138,7 +126,7 @@ def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
         for operation in data.get("operations") or []
         if isinstance(operation, dict) and operation.get("nested")
     }
-    for path, source in _expressions(data, ()):
+    for path, source in expressions(data, ()):
         spans = list(_code_spans(source))
         code_only = " ".join(code for _, code in spans)
         bound = set(_BOUND.findall(code_only))
