@@ -35,6 +35,7 @@ from .model import (
     RequestSpec,
     Template,
 )
+from .scope import ENGINE_BINDINGS
 from .yaml_source import KeyPath, SourceDocument, format_key_path, load_yaml
 
 
@@ -51,13 +52,11 @@ class _Builder:
         no engine binding or function (a shadowed ``$money`` would silently change every expression using it)."""
         from .functions import FUNCTIONS
         from .jsonata_names import JSONATA_BUILTINS
-        from .scope import Scope
 
-        engine_bindings = {f for f in Scope.__dataclass_fields__}
         for name, body in raw.items():
             path: KeyPath = ("helpers", name)
-            if name in engine_bindings or name in FUNCTIONS or name in JSONATA_BUILTINS:
-                what = "an engine binding" if name in engine_bindings else "a built-in function"
+            if name in ENGINE_BINDINGS or name in FUNCTIONS or name in JSONATA_BUILTINS:
+                what = "an engine binding" if name in ENGINE_BINDINGS else "a built-in function"
                 raise self.error(f"helper name {name!r} is {what}; choose another name", path)
             template = self.template(body, path)
             assert template.expression is not None  # the schema makes every helper an expression
@@ -283,9 +282,7 @@ class _Builder:
         if raw is None:
             return None
         bind_as = raw.get("as", "bucket")
-        from .scope import Scope
-
-        if bind_as in Scope.__dataclass_fields__ or bind_as in self.helpers:
+        if bind_as in ENGINE_BINDINGS or bind_as in self.helpers:
             raise self.error(
                 f"nested.as {bind_as!r} is already an engine binding or a helper; choose another name", (*path, "as")
             )

@@ -53,3 +53,8 @@ class Scope:
         if self.named is not UNSET:
             bound.update(self.named)
         return bound
+
+
+ENGINE_BINDINGS = frozenset(f.name for f in dataclasses.fields(Scope))
+"""The ``$names`` the engine binds (``$params``, ``$window`` ...): a mapping's own names (helpers, ``nested.as``) may
+not take one, and lint counts them as defined."""

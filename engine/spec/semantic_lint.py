@@ -9,7 +9,6 @@ The expression scan is tokenizer-level: string literals, comments and backquoted
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,7 @@ from .functions import FUNCTIONS
 from .jsonata_names import JSONATA_BUILTINS as _JSONATA_BUILTINS
 from .lint_fills import fills_problems
 from .lint_paths import expressions, response_path_problems
-from .scope import Scope
+from .scope import ENGINE_BINDINGS
 from .yaml_source import KeyPath, SourceDocument, format_key_path
 
 
@@ -44,7 +43,6 @@ _PAGINATION_KEYS = {
     "offset": {"start", "limit", "stop"},
     "link_header": {"stop"},
 }
-_ENGINE_VARIABLES = frozenset(field.name for field in dataclasses.fields(Scope))
 _DOLLAR_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)(\s*\()?")
 _BOUND = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*:=")
 _FUNCTION_PARAMS = re.compile(r"(?:function|λ)\s*\(([^)]*)\)")
@@ -135,7 +133,7 @@ def semantic_problems(document: SourceDocument, text: str) -> list[SpecError]:
         for start, code in spans:
             for match in _DOLLAR_NAME.finditer(code):
                 name, call = match.group(1), match.group(2)
-                if name in bound or name in _ENGINE_VARIABLES or name in own_names:
+                if name in bound or name in ENGINE_BINDINGS or name in own_names:
                     continue
                 if name in _JSONATA_BUILTINS or name in FUNCTIONS:
                     continue
