@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -266,14 +267,34 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from .api.cursor import load_cursor_key
     from .api.limits import limits_from_env
     from .service import UsageService, create_app
+    from .store.sql import DATABASE_URL_ENV
 
+    if args.workers < 1:
+        print("unimeter serve: --workers must be at least 1", file=sys.stderr)
+        return 2
     try:
+        # Opened here even with several workers: a bad URL fails now, with a message, and the store's tables, the
+        # secret key and the cursor key exist before the workers start (so they cannot race to create them).
         store = open_store(args.database)
-        app = create_app(UsageService(store, load_cursor_key(), limits=limits_from_env()))
+        cursor_key = load_cursor_key()
     except UnimeterError as error:
         print(json.dumps(error_envelope(error), indent=2), file=sys.stderr)
         return 1
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    if args.workers == 1:
+        app = create_app(UsageService(store, cursor_key, limits=limits_from_env()))
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        return 0
+    # Worker processes build the same app from the environment they inherit (--mappings already went there).
+    if args.database:
+        os.environ[DATABASE_URL_ENV] = args.database
+    uvicorn.run(
+        "unimeter.service.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
     return 0
 
 
@@ -470,6 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="sqlite:///path.db or postgresql://... "
         "(default: UNIMETER_DATABASE_URL, else a file under the user's data directory)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="service processes on one port (default 1); one per core uses every core, since one process runs "
+        "its transforms on one; accounts, tokens and rate budgets are shared through the store",
     )
     serve.set_defaults(handler=_cmd_serve)
     sandbox = commands.add_parser(

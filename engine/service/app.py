@@ -148,4 +148,14 @@ def create_app(service: UsageService) -> Starlette:
     return app
 
 
-__all__ = ["AccountLike", "AccountStore", "UsageService", "create_app", "load_cursor_key"]
+def app_from_environment() -> Starlette:
+    """The application a worker of ``unimeter serve --workers N`` builds: the store of ``UNIMETER_DATABASE_URL``
+    (else the default file), the cursor key and limits from the environment, as the parent process set them up;
+    every worker thus signs and accepts the same ``next_cursor`` and shares accounts, tokens and rate budgets."""
+    from ..api.limits import limits_from_env
+    from ..store import open_store
+
+    return create_app(UsageService(open_store(), load_cursor_key(), limits=limits_from_env()))
+
+
+__all__ = ["AccountLike", "AccountStore", "UsageService", "app_from_environment", "create_app", "load_cursor_key"]

@@ -495,8 +495,23 @@ def test_a_user_mapping_overrides_the_builtin_of_that_name(user: UserFolder, acm
     assert json.loads(other.stdout)["result"] == expected_rows() and "overrides" not in other.stderr
 
 
+def _worker_processes(server: subprocess.Popen[Any]) -> int:
+    """How many worker processes ``server`` started: its children (from /proc's parent ids) that multiprocessing
+    spawned (uvicorn's workers; not multiprocessing's resource tracker, also a child)."""
+    workers = 0
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (process / "stat").read_text().rpartition(")")[2].split()
+            command = (process / "cmdline").read_bytes()
+        except OSError:
+            continue  # the process ended while we looked
+        workers += int(fields[1]) == server.pid and b"spawn_main" in command
+    return workers
+
+
+@pytest.mark.parametrize("workers", [1, 2])
 def test_serve_answers_usage_for_an_account_of_the_user_integration(
-    user: UserFolder, acme: AcmeApi, tmp_path: Path
+    user: UserFolder, acme: AcmeApi, tmp_path: Path, workers: int
 ) -> None:
     env = cli_env(
         user.mappings,
@@ -528,7 +543,7 @@ def test_serve_answers_usage_for_an_account_of_the_user_integration(
     port = free_port()
     log = (tmp_path / "serve.log").open("w+", encoding="utf-8")
     server = subprocess.Popen(
-        [sys.executable, "-m", "unimeter.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "unimeter.cli", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=user.run_dir,
         env=env,
         stdout=log,
@@ -556,6 +571,26 @@ def test_serve_answers_usage_for_an_account_of_the_user_integration(
             assert response.json() == {"result": expected_rows(), "next_cursor": None}
             assert {s.authorization for s in acme.since(start)} == {f"Bearer {API_KEY}"}
             assert len(acme.since(start)) == 2
+            if workers > 1 and sys.platform == "linux":
+                assert _worker_processes(server) == workers
+            # Page by page, each request on a new connection (so, with workers, not always the same process): every
+            # worker signs and accepts the same next_cursor, and the pages add up to the whole result once.
+            pages: list[dict[str, Any]] = []
+            cursor: str | None = None
+            while len(pages) < 10:
+                query = {"integrated_account_id": account["id"], "start_date": "2026-11-01", "limit": "1"}
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=TIMEOUT, trust_env=False) as fresh:
+                    page = fresh.get(
+                        "/unified/usage-metering/usage",
+                        params={**query, **({"next_cursor": cursor} if cursor else {})},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                assert page.status_code == 200, page.text
+                pages.extend(page.json()["result"])
+                cursor = page.json()["next_cursor"]
+                if cursor is None:
+                    break
+            assert pages == expected_rows()
             unauthenticated = client.get(
                 "/unified/usage-metering/usage", params={"integrated_account_id": account["id"]}
             )
