@@ -8,6 +8,7 @@ the benchmark measures the memory of ``truto_response_format=stream``. :class:`S
 from __future__ import annotations
 
 import json
+import os
 import resource
 import socket
 import subprocess
@@ -46,10 +47,11 @@ class ServiceProcess:
         python: str = sys.executable,
         tree: Path = _ROOT,
         env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         """``python`` and ``tree``: the interpreter and the checkout whose ``bench/service_process.py`` and engine
         serve (another commit's worktree and venv, for the figure against it); ``env``: the child's environment."""
-        argument = json.dumps({"integration": integration, "endpoint": endpoint, "now": now})
+        argument = json.dumps({"integration": integration, "endpoint": endpoint, "now": now, "workers": workers})
         self._child = subprocess.Popen(
             [python, "-m", "bench.service_process", argument],
             stdin=subprocess.PIPE,
@@ -109,8 +111,11 @@ def _main(argument: str) -> None:
             environment="bench",
             **account_fields(endpoint),
         )
-        service = UsageService(store, b"bench-cursor-key-0123456789abcdef", now=parse_instant(spec["now"]))
         port = _free_port()
+        if spec.get("workers", 1) > 1:
+            _serve_workers(spec["workers"], port, Path(folder), token, str(account.id))
+            return
+        service = UsageService(store, b"bench-cursor-key-0123456789abcdef", now=parse_instant(spec["now"]))
         server = uvicorn.Server(
             uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning", access_log=False)
         )
@@ -133,6 +138,41 @@ def _main(argument: str) -> None:
         server.should_exit = True
         thread.join(timeout=10)
         print(json.dumps({"maxrss_mb": _maxrss_mb()}), flush=True)
+
+
+def _serve_workers(workers: int, port: int, folder: Path, token: str, account_id: str) -> None:
+    """``unimeter serve --workers N`` over the store just made (its database URL and secret key passed on as an
+    operator would), until stdin closes. Its RSS is that of several processes, so none is reported. The service's
+    clock is the real one here (the workload's dates are explicit and in the past)."""
+    import httpx
+
+    env = {
+        **os.environ,
+        "UNIMETER_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+        "UNIMETER_SECRET_KEY": (folder / "secret.key").read_text().strip(),
+        "UNIMETER_CURSOR_KEY": "bench-cursor-key",
+        "XDG_DATA_HOME": str(folder),
+    }
+    command = [sys.executable, "-m", "unimeter.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"unimeter serve --workers {workers} did not start")
+            time.sleep(0.05)
+        info = {"url": f"http://127.0.0.1:{port}", "token": token, "account_id": account_id}
+        print(json.dumps({**info, "idle_maxrss_mb": float("nan")}), flush=True)
+        sys.stdin.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(json.dumps({"maxrss_mb": float("nan")}), flush=True)
 
 
 if __name__ == "__main__":
