@@ -24,6 +24,7 @@ from .model import (
     CredentialField,
     ErrorRule,
     ErrorSpec,
+    FocusSpec,
     IntegrationSpec,
     LateDataSpec,
     NestedSpec,
@@ -161,6 +162,36 @@ class _Builder:
             rate_limit=RateLimitSpec(**data["rate_limit"]) if "rate_limit" in data else None,
             allowed_base_urls=self.allowed_base_urls(data),
             late_data=self.late_data(data.get("late_data"), ("late_data",)),
+            focus=self.focus(data),
+        )
+
+    def focus(self, data: dict[str, Any]) -> FocusSpec | None:
+        """The ``focus:`` block, defaults filled in; each query names declared parameters only, and never the range
+        (start_date and end_date are the export's)."""
+        raw = data.get("focus")
+        if raw is None:
+            return None
+        params = data.get("params") or {}
+        queries = tuple(raw.get("queries") or [{}])
+        for index, query in enumerate(queries):
+            for key, value in query.items():
+                path: KeyPath = ("focus", "queries", index, key)
+                if key in ("start_date", "end_date"):
+                    raise self.error(f"a focus query does not set {key}: the export gives the range", path)
+                if key not in params:
+                    raise self.error(f"focus query parameter {key!r} is not a declared parameter", path)
+                allowed = params[key].get("enum")
+                if allowed is not None and value not in allowed:
+                    raise self.error(f"focus query {key}={value!r} is not one of {', '.join(allowed)}", path)
+        provider = raw["provider"]
+        return FocusSpec(
+            provider=provider,
+            publisher=raw.get("publisher", provider),
+            invoice_issuer=raw.get("invoice_issuer", provider),
+            service_name=raw.get("service_name", data["label"]),
+            service_category=raw["service_category"],
+            resource_type=raw.get("resource_type"),
+            queries=queries,
         )
 
     def late_data(self, raw: dict[str, Any] | None, path: KeyPath) -> LateDataSpec | None:

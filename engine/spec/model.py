@@ -192,6 +192,24 @@ class LateDataSpec:
 
 
 @dataclass(frozen=True)
+class FocusSpec:
+    """How an integration's money rows read as FOCUS rows (``focus:``; docs/focus.md): who provides, publishes and
+    invoices its services, and which queries make its billed money. Plain strings only, so a SQL view over synced
+    rows can state the same values as the export."""
+
+    provider: str
+    publisher: str
+    invoice_issuer: str
+    service_name: str
+    """ServiceName of a row with no product (a row's product name comes first)."""
+    service_category: str
+    resource_type: str | None = None
+    """ResourceType of a row's resource; None: the row's product name, else ``service_name``."""
+    queries: tuple[dict[str, str], ...] = ({},)
+    """Parameter sets besides start_date/end_date whose rows together are the billed money (one row once)."""
+
+
+@dataclass(frozen=True)
 class IntegrationSpec:
     """One vendor integration, ready to run."""
 
@@ -213,6 +231,8 @@ class IntegrationSpec:
     allowed_base_urls: tuple[str, ...] = ()
     """Where this integration's credentials may go: the declared ``allowed_base_urls``, else the literal base_url."""
     late_data: LateDataSpec | None = None
+    focus: FocusSpec | None = None
+    """The ``focus:`` block; None when the mapping has none (engine/focus then derives it from the label)."""
 
     @property
     def file_name(self) -> str:
