@@ -544,7 +544,50 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("integrations", nargs="*", metavar="INTEGRATION", help="with --from-fixtures: only these")
     demo.set_defaults(handler=_cmd_demo)
     _add_store_commands(commands, mappings)
+    _add_export_command(commands, mappings)
     return parser
+
+
+def _cmd_export_focus(args: argparse.Namespace) -> int:
+    from .focus.command import ExportCommand
+
+    return ExportCommand(
+        out=args.out,
+        start=args.start,
+        end=args.end,
+        integrations=args.integration or [],
+        account_ids=args.account or [],
+        environment=args.environment,
+        database=args.database,
+    ).run()
+
+
+def _add_export_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], mappings: argparse.ArgumentParser
+) -> None:
+    """``export focus``: FOCUS rows (docs/focus.md) of the store's accounts, as CSV or Parquet."""
+    export = commands.add_parser("export", help="export usage and cost in an exchange format")
+    formats = export.add_subparsers(dest="format", required=True)
+    focus = formats.add_parser(
+        "focus",
+        parents=[mappings],
+        help="FOCUS 1.0 rows (the FinOps Open Cost and Usage Specification) to a .csv or .parquet file",
+    )
+    focus.add_argument("--out", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
+    focus.add_argument("--start", metavar="DATE", help="first UTC day (default: the 1st of the current month)")
+    focus.add_argument("--end", metavar="DATE", help="last UTC day, included (default: today)")
+    chosen = focus.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--integration", action="append", metavar="NAME", help="every account of this integration (repeatable)"
+    )
+    chosen.add_argument("--account", action="append", metavar="ID", help="this account (repeatable)")
+    focus.add_argument("--environment", metavar="NAME", help="only accounts of this environment")
+    focus.add_argument(
+        "--database",
+        metavar="URL",
+        help=f"the accounts store: sqlite:///ABSOLUTE/PATH.db or postgresql://... (default: ${DATABASE_URL_ENV})",
+    )
+    focus.set_defaults(handler=_cmd_export_focus)
 
 
 def _run_on_store(args: argparse.Namespace, action: Callable[[Store], Any]) -> int:

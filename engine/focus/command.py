@@ -1,0 +1,84 @@
+"""``unimeter export focus``: FOCUS rows of a range to a CSV or Parquet file.
+
+The rows come from a live query over the store's integrated accounts (every account, those of ``--integration``,
+or those named by ``--account``). A wrong command line (a bad date, an extension that is neither .csv nor .parquet,
+a folder that does not exist) exits 2 before any vendor call; an error while reading exits 1 with the error envelope
+on stderr, and no file is left under the name asked for. A progress line per account goes to stderr, the summary
+to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TextIO
+
+from ..api.envelope import error_envelope
+from ..errors import UnimeterError
+from ..store import open_store
+from .columns import FOCUS_VERSION
+from .export import ExportRange, export_range, live_focus_rows, select_accounts
+from .writer import FocusWriter, output_format
+
+PROG = "unimeter export focus"
+
+
+@dataclass
+class ExportCommand:
+    out: str
+    start: str | None = None
+    end: str | None = None
+    integrations: list[str] = field(default_factory=list)
+    account_ids: list[str] = field(default_factory=list)
+    environment: str | None = None
+    database: str | None = None
+    today: date | None = None
+
+    def run(self, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+        try:
+            span = export_range(self.start, self.end, self.today or datetime.now(UTC).date())
+            target = Path(self.out)
+            output_format(target)
+            if not target.parent.is_dir():
+                raise ValueError(f"--out {self.out}: the folder {target.parent} does not exist")
+            if target.is_dir():
+                raise ValueError(f"--out {self.out} is a folder; name a .csv or .parquet file")
+        except ValueError as error:
+            print(f"{PROG}: {error}", file=stderr)
+            return 2
+        try:
+            count = self._live(span, target, stderr)
+        except UnimeterError as error:
+            print(json.dumps(error_envelope(error), indent=2), file=stderr)
+            return 1
+        days = f"{span.start.isoformat()} to {span.end.isoformat()}"
+        print(f"wrote {count} FOCUS {FOCUS_VERSION} rows ({days}) to {target}", file=stdout)
+        return 0
+
+    def _live(self, span: ExportRange, target: Path, stderr: TextIO) -> int:
+        store = open_store(self.database)
+        accounts = select_accounts(
+            store, integrations=self.integrations, account_ids=self.account_ids, environment=self.environment
+        )
+
+        async def copy(writer: FocusWriter) -> None:
+            label, rows = None, 0
+            async for account, lines in live_focus_rows(accounts, span):
+                writer.write(lines)
+                current = f"{account.integration} {account.id}"
+                if current != label:
+                    if label is not None:
+                        print(file=stderr)
+                    label, rows = current, 0
+                rows += len(lines)
+                print(f"\r{label}: {rows} FOCUS rows", end="", file=stderr, flush=True)
+            if label is not None:
+                print(file=stderr)
+
+        with FocusWriter(target) as writer:
+            asyncio.run(copy(writer))
+        return writer.count
