@@ -32,6 +32,15 @@ def _plain_except_predicate(node: Any) -> None:
         raise Unsupported("keep array")
 
 
+def _plain_step(node: Any) -> None:
+    """A path step may carry predicates (``stages``), nothing else the subset does not model."""
+    for name in ("predicate", "group", "focus", "index", "tuple", "ancestor", "seeking_parent"):
+        if _attr(node, name):
+            raise Unsupported(name)
+    if _attr(node, "keep_array") or _attr(node, "keep_singleton_array"):
+        raise Unsupported("keep array")
+
+
 def _literal_key(node: Any) -> str | None:
     if lint_ast.kind(node) == "string" and isinstance(node.value, str):
         _plain(node)

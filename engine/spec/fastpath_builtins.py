@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from types import FunctionType
 from typing import Any
 
+from .fastpath_paths import distinct_of
 from .fastpath_values import (
     UNDEF,
     Fallback,
@@ -152,10 +153,7 @@ def _lookup(args: list[Any]) -> Any:
     obj, key = args
     key = _string_arg(key)
     if type(obj) is dict:
-        value = obj.get(key, UNDEF)
-        if type(value) is list:
-            raise Fallback("$lookup of an array")
-        return read_value(value)
+        return read_value(obj.get(key, UNDEF))
     if type(obj) is list:
         raise Fallback("$lookup over an array")
     if obj is UNDEF or type(obj) is str or obj is None or is_number(obj) or type(obj) is bool:
@@ -224,7 +222,7 @@ def _map(args: list[Any]) -> Any:
         return UNDEF
     if type(items) is not list:
         items = [items]
-    arity = func.__code__.co_argcount
+    arity = _arity_of(func)
     results = []
     for index, item in enumerate(items):
         result = func(*[item, index, items][:arity])
@@ -242,8 +240,74 @@ def _filter(args: list[Any]) -> Any:
         return UNDEF
     if type(items) is not list:
         items = [items]
-    arity = func.__code__.co_argcount
+    arity = _arity_of(func)
     return collapse([item for index, item in enumerate(items) if boolean(func(*[item, index, items][:arity]))])
+
+
+def _arity_of(func: Callable[..., Any]) -> int:
+    return func.__code__.co_argcount
+
+
+def _each(args: list[Any]) -> Any:
+    """``$each(object, function($value, $key, $object))``: the results in key order, undefined ones left out."""
+    _arity(args, 2, 2)
+    obj, func = args[0], _function_arg(args[1])
+    if obj is UNDEF:
+        return UNDEF
+    if type(obj) is not dict:
+        raise Fallback("$each of a non-object")
+    arity = _arity_of(func)
+    results = []
+    for key, value in obj.items():
+        result = func(*[read_value(value), key, obj][:arity])
+        if type(result) is FunctionType:
+            raise Fallback("$each to functions")
+        if result is not UNDEF:
+            results.append(result)
+    return collapse(results)
+
+
+def _reduce(args: list[Any]) -> Any:
+    """``$reduce(array, function($total, $item[, $index]) [, init])``, folding from the left."""
+    _arity(args, 2, 3)
+    items, func = args[0], _function_arg(args[1])
+    init = args[2] if len(args) == 3 else UNDEF
+    if items is UNDEF:
+        return UNDEF
+    if type(items) is not list:
+        items = [items]
+    arity = _arity_of(func)
+    if arity < 2 or arity > 3:
+        raise Fallback("$reduce with a function of this arity")
+    if init is UNDEF:
+        if not items:
+            raise Fallback("$reduce of nothing without a start")  # jsonatapy gives null there
+        total, start = items[0], 1
+    else:
+        total, start = init, 0
+    for index in range(start, len(items)):
+        total = func(*[total, items[index], index][:arity])
+    return total
+
+
+def _append(args: list[Any]) -> Any:
+    """``$append(a, b)``: an array of both (either undefined is the other as it is)."""
+    _arity(args, 2, 2)
+    first, second = args
+    if type(first) is FunctionType or type(second) is FunctionType:
+        raise Fallback("$append of a function")
+    if first is UNDEF:
+        return second
+    if second is UNDEF:
+        return first
+    return (first if type(first) is list else [first]) + (second if type(second) is list else [second])
+
+
+def _distinct(args: list[Any]) -> Any:
+    """``$distinct`` of a value whose origin (sequence or array) is not known; the code generator passes what it
+    knows to :func:`unimeter.spec.fastpath_paths.distinct_of` directly."""
+    _arity(args, 1, 1)
+    return distinct_of(args[0], None)
 
 
 def _merge(args: list[Any]) -> Any:
@@ -317,6 +381,7 @@ def _millis_of(text: str) -> int:
 
 
 _DAY_PICTURE = "[Y0001]-[M01]-[D01]"
+_SECOND_PICTURE = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01]Z"
 
 
 def _from_millis(args: list[Any]) -> Any:
@@ -326,13 +391,13 @@ def _from_millis(args: list[Any]) -> Any:
         return UNDEF
     millis = _integer_arg(value)
     picture = args[1] if len(args) == 2 else UNDEF
-    if picture is not UNDEF and picture != _DAY_PICTURE:
+    if picture is not UNDEF and picture != _DAY_PICTURE and picture != _SECOND_PICTURE:
         raise Fallback("$fromMillis with a picture")
-    return _instant_of(millis, picture is not UNDEF)
+    return _instant_of(millis, None if picture is UNDEF else picture)
 
 
 @functools.lru_cache(maxsize=4096)
-def _instant_of(millis: int, day_only: bool) -> str:
+def _instant_of(millis: int, picture: str | None) -> str:
     try:
         moment = _EPOCH + timedelta(milliseconds=millis)
     except OverflowError:
@@ -340,9 +405,12 @@ def _instant_of(millis: int, day_only: bool) -> str:
     if not 1 <= moment.year <= 9999:
         raise Fallback("$fromMillis out of range")
     day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-    if day_only:
+    if picture == _DAY_PICTURE:
         return day
-    return f"{day}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    seconds = f"{day}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    if picture == _SECOND_PICTURE:
+        return seconds + "Z"
+    return f"{seconds}.{moment.microsecond // 1000:03d}Z"
 
 
 BUILTINS: dict[str, Callable[[list[Any]], Any]] = {
@@ -364,6 +432,10 @@ BUILTINS: dict[str, Callable[[list[Any]], Any]] = {
     "map": _map,
     "filter": _filter,
     "merge": _merge,
+    "each": _each,
+    "reduce": _reduce,
+    "append": _append,
+    "distinct": _distinct,
     "abs": _abs,
     "number": _number,
     "toMillis": _to_millis,

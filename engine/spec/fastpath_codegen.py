@@ -17,15 +17,17 @@ function it calls directly, falls back as a whole.
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any
 
+from . import fastpath_paths as paths
 from . import fastpath_runtime as runtime
 from . import lint_ast
-from .fastpath_ast import Unsupported, _children, _literal_key, _plain, _plain_except_predicate, _walk
+from .fastpath_ast import Unsupported, _children, _literal_key, _plain, _plain_except_predicate, _plain_step, _walk
 from .fastpath_builtins import BUILTINS
 from .fastpath_values import UNDEF, Fallback, number
 
@@ -152,8 +154,13 @@ class _Generator:
         self.bound: set[str] = set()
         self.externals: dict[str, str] = {}
         self.namespace: dict[str, Any] = {
-            name: getattr(runtime, name) for name in runtime.__dict__ if not name.startswith("_")
+            name: getattr(module, name)
+            for module in (runtime, paths)
+            for name in module.__dict__
+            if not name.startswith("_")
         }
+        self.bare: set[int] = set()
+        """Nodes whose predicate the caller applies (a path's head, or :meth:`code` itself)."""
         self.namespace.update({"UNDEF": UNDEF, "Fallback": Fallback, "FunctionType": FunctionType})
 
     def fresh(self, prefix: str) -> str:
@@ -184,8 +191,8 @@ class _Generator:
                 if lint_ast.kind(target) != "variable" or lint_ast.attr(target, "predicate"):
                     raise Unsupported("bind target")
                 name = target.value
-                if not isinstance(name, str) or name in ("", "$") or self.is_function_name(name):
-                    raise Unsupported("binding a function's name")
+                if not isinstance(name, str) or name in ("", "$"):
+                    raise Unsupported("bind target")
                 if name not in names:
                     names[name] = self.fresh("v")
                 self.assignments[names[name]] = self.assignments.get(names[name], 0) + 1
@@ -217,8 +224,46 @@ class _Generator:
         method = getattr(self, f"_{kind}", None)
         if method is None:
             raise Unsupported(str(kind))
+        predicates = lint_ast.attr(node, "predicate")
+        if predicates and id(node) not in self.bare and kind in ("variable", "function", "unary"):
+            value = self.bare_code(node, scope, ctx, fn)
+            return _Code(f"select({value.text}, {self.stages(predicates, scope)})", data=True)
         result: _Code = method(node, scope, ctx, fn)
         return result
+
+    def bare_code(self, node: Any, scope: _Scope | None, ctx: _Context, fn: _Function | None) -> _Code:
+        """``node``'s code without its predicate (which the caller applies)."""
+        self.bare.add(id(node))
+        try:
+            return self.code(node, scope, ctx, fn)
+        finally:
+            self.bare.discard(id(node))
+
+    def plain(self, node: Any) -> None:
+        if id(node) in self.bare:
+            _plain_except_predicate(node)
+        else:
+            _plain(node)
+
+    def stages(self, predicates: list[Any], scope: _Scope | None) -> str:
+        """A tuple of predicates for :func:`unimeter.spec.fastpath_paths.sieve`: an index literal as an int (floored),
+        any other as a function of the item (no bindings or lambdas in it: it is a Python lambda)."""
+        parts = []
+        for predicate in predicates:
+            if lint_ast.kind(predicate) != "filter":
+                raise Unsupported("a stage that is not a filter")
+            expr = lint_ast.attr(predicate, "expr")
+            if lint_ast.kind(expr) == "number":
+                _plain(expr)
+                value = expr.value
+                if type(value) not in (int, float) or not math.isfinite(value) or abs(value) > 2**31:
+                    raise Unsupported("index")
+                parts.append(f"{math.floor(value)}, ")
+                continue
+            item = self.fresh("it")
+            test = self.code(expr, scope, _Context(item, item, False), None)
+            parts.append(f"lambda {item}: {test.text}, ")
+        return "(" + "".join(parts) + ")"
 
     def _string(self, node: Any, scope: _Scope | None, ctx: _Context, fn: _Function | None) -> _Code:
         _plain(node)
@@ -256,52 +301,101 @@ class _Generator:
         return _Code(f"whole({self.external(name)})", data=True)
 
     def _variable(self, node: Any, scope: _Scope | None, ctx: _Context, fn: _Function | None) -> _Code:
-        _plain_except_predicate(node)
-        value = self.read(node.value, scope, ctx)
-        predicates = lint_ast.attr(node, "predicate")
-        if not predicates:
-            return value
-        if len(predicates) != 1 or lint_ast.kind(predicates[0]) != "filter":
-            raise Unsupported("predicate")
-        item = self.fresh("it")
-        test = self.code(lint_ast.attr(predicates[0], "expr"), scope, _Context(item, item, False), None)
-        return _Code(f"select({value.text}, lambda {item}: {test.text})", data=True)
+        self.plain(node)
+        return self.read(node.value, scope, ctx)
 
     def _path(self, node: Any, scope: _Scope | None, ctx: _Context, fn: _Function | None) -> _Code:
+        return self.path(node, scope, ctx, fn, sequence=False)
+
+    def path(self, node: Any, scope: _Scope | None, ctx: _Context, fn: _Function | None, sequence: bool) -> _Code:
+        """A path; with ``sequence``, the pair (value, whether it is a sequence) of ``path_seq``."""
         _plain(node)
         steps = list(lint_ast.attr(node, "steps") or [])
         if not steps:
             raise Unsupported("empty path")
+        if not sequence and all(self.simple(step, step is steps[0]) for step in steps):
+            return self.names(steps, scope, ctx)
         head = steps[0]
-        names: list[str] = []
+        kind = lint_ast.kind(head)
+        if kind == "name":
+            start, rest = f"[{ctx.lookup}]", steps
+        else:
+            if kind == "variable" and head.value == "$":
+                raise Unsupported("$$")
+            if kind not in ("variable", "function") and not (kind == "unary" and lint_ast.attr(head, "consarray")):
+                raise Unsupported(f"a path from {kind}")
+            value = self.bare_code(head, scope, ctx, fn)
+            predicates = lint_ast.attr(head, "predicate")
+            start = (
+                f"sieve({value.text}, {self.stages(predicates, scope)})" if predicates else f"items_of({value.text})"
+            )
+            rest = steps[1:]
+        parts = [self.step(step, scope, fn) for step in rest]
+        helper = "path_seq" if sequence else "path"
+        return _Code(f"{helper}({start}, ({''.join(part + ', ' for part in parts)}))", data=True)
+
+    @staticmethod
+    def simple(step: Any, first: bool) -> bool:
+        """A step of a plain field path: a name, or a variable other than ``$`` first; no predicate."""
+        kind = lint_ast.kind(step)
+        if lint_ast.attr(step, "stages") or lint_ast.attr(step, "predicate"):
+            return False
+        if kind == "name":
+            return isinstance(step.value, str)
+        return first and kind == "variable" and step.value not in ("", "$")
+
+    def names(self, steps: list[Any], scope: _Scope | None, ctx: _Context) -> _Code:
+        """``a.b.c`` or ``$v.a.b``: objects walked in a loop (arrays met on the way take the general rules)."""
+        head = steps[0]
         for step in steps:
             _plain(step)
-            if step is head and lint_ast.kind(step) == "variable":
-                continue
-            if lint_ast.kind(step) != "name" or not isinstance(step.value, str):
-                raise Unsupported("path step")
-            names.append(step.value)
+        names = tuple(step.value for step in steps if lint_ast.kind(step) == "name")
         if lint_ast.kind(head) == "variable":
             name = head.value
-            if name in ("", "$"):
-                raise Unsupported("path from $")
             local = self.local(name, scope)
             if local is not None:
-                return _Code(f"walk({local}, {tuple(names)!r})", data=True)
+                return _Code(f"walk({local}, {names!r})", data=True)
             if self.is_function_name(name):
                 return _Code("fallback('a path from a built-in function')")
-            return _Code(f"walk_bound({self.external(name)}, {tuple(names)!r})", data=True)
+            return _Code(f"walk_bound({self.external(name)}, {names!r})", data=True)
         if len(names) == 1:
             if ctx.root:
                 return _Code(self.imported(f"{ctx.lookup}.get({names[0]!r}, UNDEF)", "val"), data=True)
             return _Code(f"field({ctx.lookup}, {names[0]!r})", data=True)
-        return _Code(f"walk({ctx.lookup}, {tuple(names)!r})", data=True)
+        return _Code(f"walk({ctx.lookup}, {names!r})", data=True)
+
+    def step(self, step: Any, scope: _Scope | None, fn: _Function | None) -> str:
+        """One step after the head, as the ``(kind, payload, stages)`` triple of ``path_seq``."""
+        _plain_step(step)
+        stages = self.stages(lint_ast.attr(step, "stages") or [], scope)
+        kind = lint_ast.kind(step)
+        if kind == "name" and isinstance(step.value, str):
+            return f"({paths.NAME}, {step.value!r}, {stages})"
+        if kind == "wildcard":
+            return f"({paths.WILDCARD}, None, {stages})"
+        if kind == "descendant":
+            return f"({paths.DESCENDANTS}, None, {stages})"
+        if kind not in ("function", "block", "unary") or (kind == "unary" and step.value != "{"):
+            raise Unsupported(f"a {kind} step")
+        if kind != "block" and any(lint_ast.kind(n) == "bind" for n in _walk(step)):
+            raise Unsupported("a binding in a step outside a block")  # it would bind in the path's frame
+        item = self.fresh("it")
+        inner = _Context(item, item, False)
+        if fn is None:  # inside a predicate: a Python lambda (no bindings, no lambdas, as the predicate itself)
+            return f"({paths.BODY}, lambda {item}: {self.code(step, scope, inner, None).text}, {stages})"
+        body_fn = _Function()
+        body = self.code(step, scope, inner, body_fn)
+        name = self.fresh("s")
+        lines = [f"def {name}({item}):"]
+        lines.extend(_indent(text) for text in body_fn.defs)
+        lines.append(f"    return {body.text}")
+        fn.defs.append("\n".join(lines))
+        return f"({paths.BODY}, {name}, {stages})"
 
     def _unary(self, node: Any, scope: _Scope | None, ctx: _Context, fn: _Function | None) -> _Code:
-        _plain(node)
+        self.plain(node)
         if node.value == "{":
-            if not ctx.root:
-                raise Unsupported("object constructor in a predicate")
+            # the context is never an array here (a step or predicate over one falls back), so no grouping
             return self.object(lint_ast.attr(node, "lhs_object") or [], scope, ctx, fn)
         if node.value == "[":
             if lint_ast.attr(node, "consarray") is None:
@@ -438,7 +532,7 @@ class _Generator:
         return _Code(name, defined=True)
 
     def _function(self, node: Any, scope: _Scope | None, ctx: _Context, fn: _Function | None) -> _Code:
-        _plain(node)
+        self.plain(node)
         procedure = node.procedure
         if (
             lint_ast.kind(procedure) != "variable"
@@ -464,6 +558,8 @@ class _Generator:
         if builtin is None:
             raise Unsupported(f"function {name}")
         self.direct.add(name)
+        if name == "distinct" and len(args) == 1:
+            return self.distinct(node.arguments[0], args[0], scope, ctx, fn)
         if name == "type" and len(args) == 1:
             return _Code(f"TYPES.get(type({args[0].text}), UNDEF)", data=True)
         if name == "string" and len(args) == 1:
@@ -487,6 +583,18 @@ class _Generator:
             return _Code(f"({args[0].text} is not UNDEF)", boolean=True, data=True, defined=True)
         self.namespace[f"B_{name}"] = builtin
         return _Code(f"B_{name}([{listed}])", data=True)
+
+    def distinct(self, argument: Any, value: _Code, scope: _Scope | None, ctx: _Context, fn: _Function | None) -> _Code:
+        """``$distinct(x)`` with what is known of whether ``x`` is a sequence (one item left of a sequence collapses):
+        a path says so at run time, an array constructor is an array, a predicate's result a sequence."""
+        kind = lint_ast.kind(argument)
+        if kind == "path":
+            return _Code(f"distinct_of(*{self.path(argument, scope, ctx, fn, sequence=True).text})", data=True)
+        if lint_ast.attr(argument, "predicate"):
+            return _Code(f"distinct_of({value.text}, True)", data=True)
+        if kind == "unary" and argument.value == "[":
+            return _Code(f"distinct_of({value.text}, False)", data=True)
+        return _Code(f"distinct_of({value.text}, None)", data=True)
 
 
 _OPERATORS = {
@@ -592,7 +700,7 @@ def generate(source: str, host: dict[str, Callable[..., Any]]) -> Generated | No
         ]
     lines += [f"    {var} = b.get({name!r}, UNDEF)" for name, var in generator.externals.items()]
     lines += [_indent(text) for text in root.defs]
-    lines.append(f"    return output({body.text})")
+    lines.append(f"    return output({body.text}, data)")
     text = "\n".join(lines) + "\n"
     namespace = dict(generator.namespace, FORBIDDEN=forbidden)
     try:

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any
 
+from .fastpath_output import arranged, arranged_argument
+from .fastpath_paths import walk
 from .fastpath_values import (
     UNDEF,
     Fallback,
     bmp_only,
     boolean,
-    collapse,
     concat_part,
     equal,
     import_value,
@@ -58,37 +59,11 @@ def whole(value: Any) -> Any:
     return import_value(value)
 
 
-def field(context: Any, name: str) -> Any:
-    """``name`` of any context item (inside a predicate the item may be anything)."""
-    kind = type(context)
-    if kind is dict:
-        return val(context.get(name, UNDEF))
-    if kind is list:
-        raise Fallback("path over an array")
-    if kind is FunctionType:
-        raise Fallback("path from a function")
-    return UNDEF
-
-
-def walk(value: Any, names: tuple[str, ...]) -> Any:
-    """A path of field names from ``value``, imported."""
-    for name in names:
-        kind = type(value)
-        if kind is dict:
-            value = value.get(name, UNDEF)
-        elif kind is list:
-            raise Fallback("path over an array")
-        elif kind is FunctionType:
-            raise Fallback("path from a function")
-        else:
-            return UNDEF
-    return read_value(value)
-
-
 def walk_bound(value: Any, names: tuple[str, ...]) -> Any:
     """A path of field names from a binding: converted like the binding (:func:`whole`)."""
     value = walk(value, names)
-    return import_value(value) if type(value) is dict else value
+    kind = type(value)
+    return import_value(value) if kind is dict or kind is list else value
 
 
 def strip(result: dict[str, Any]) -> dict[str, Any]:
@@ -244,36 +219,27 @@ def member(a: Any, b: Any) -> bool:
     return any(_equal(a, item) for item in items)
 
 
-def select(value: Any, test: Callable[[Any], Any]) -> Any:
-    """``$v[predicate]``: the items for which the predicate holds (a number would index: that falls back)."""
-    if value is UNDEF:
-        return UNDEF
-    if type(value) is FunctionType:
-        raise Fallback("predicate on a function")
-    items = value if type(value) is list else [value]
-    kept = []
-    for item in items:
-        verdict = test(item)
-        if is_number(verdict) or (type(verdict) is list and any(is_number(v) for v in verdict)):
-            raise Fallback("index predicate")
-        if truthy(verdict):
-            kept.append(item)
-    return collapse(kept)
-
-
 def host_argument(value: Any) -> Any:
+    """A value as jsonatapy hands it to a host function: undefined as None; objects and arrays as the fast path holds
+    them (the input's own objects, arrays with their numbers normalised), which is what jsonatapy passes too."""
     if value is UNDEF:
         return None
     kind = type(value)
-    if kind is dict or kind is list or kind is FunctionType:
-        raise Fallback("container passed to a host function")
+    if kind is FunctionType:
+        raise Fallback("function passed to a host function")
+    if kind is list or kind is dict:
+        return arranged_argument(value)
     return value
 
 
-def output(value: Any) -> Any:
-    """The final result: undefined is None; a function cannot be returned."""
+def output(value: Any, data: Any) -> Any:
+    """The final result: undefined is None; a function cannot be returned; objects in arrays in jsonatapy's key
+    order (:mod:`unimeter.spec.fastpath_output`)."""
     if value is UNDEF:
         return None
-    if type(value) is FunctionType:
+    kind = type(value)
+    if kind is FunctionType:
         raise Fallback("function as a result")
+    if kind is list or kind is dict:
+        return arranged(value, data)
     return value

@@ -57,7 +57,7 @@ def is_number(value: Any) -> bool:
 def read_value(value: Any) -> Any:
     """A value read from the input data by a path, as jsonatapy gives it: a scalar in normal form, an object as the
     input's own dict (jsonatapy hands input objects through by reference, inner numbers untouched: ``{"x": 1.0}``
-    stays so); an array falls back (sequence semantics flatten and collapse it)."""
+    stays so), an array as a new list of its items so (:func:`opened`; an array inside it falls back)."""
     kind = type(value)
     if kind is str or value is None or kind is bool or kind is dict or value is UNDEF:
         return value
@@ -66,7 +66,7 @@ def read_value(value: Any) -> Any:
     if kind is int or kind is float:
         return number(value)
     if kind is list:
-        raise Fallback("path to an array")
+        return opened(value)
     raise Fallback(f"unsupported value type {kind.__name__}")
 
 
