@@ -28,6 +28,7 @@ import httpx
 
 from ..errors import ConfigurationError, DestinationError
 from ..spec.model import IntegrationSpec
+from .network import pooled_transport
 
 ALLOWED_BASE_URLS_ENV = "UNIMETER_ALLOWED_BASE_URLS"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -185,8 +186,8 @@ def shared_ssl_context() -> ssl.SSLContext:
 
 
 def http_transport() -> httpx.AsyncHTTPTransport:
-    """A pooled HTTP transport on the shared TLS context."""
-    return httpx.AsyncHTTPTransport(verify=shared_ssl_context())
+    """A pooled HTTP transport on the shared TLS context (:func:`unimeter.run.network.pooled_transport`)."""
+    return pooled_transport(shared_ssl_context())
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
