@@ -1,0 +1,226 @@
+"""The Procrastinate app of unimeter's queue: its tasks, its schema, and how a retry meets a queued job.
+
+Tasks (their names are what the queue's rows carry, so they never change):
+
+- ``unimeter.sync_account``: one sync run of one account (:class:`SyncJob` as keyword arguments). Deferred with
+  ``lock`` and ``queueing_lock`` both set to the account's key: one running and at most one waiting job per account.
+  Retried with exponential backoff on retryable failures only (:mod:`.retry`).
+- ``unimeter.retry_stalled_jobs``: Procrastinate's documented recovery of the jobs of a worker that died (kill -9,
+  a lost machine): jobs in ``doing`` whose worker's heartbeat is older than the stalled timeout go back to ``todo``.
+  Each worker registers it as a periodic task; the database defers each tick once, and one worker runs it.
+- ``unimeter.remove_old_jobs``: hourly, deletes succeeded jobs older than three days, so the stalled-job ticks and
+  finished syncs do not pile up (failed jobs stay for a person to read).
+- ``unimeter.scheduled_sync``: one tick of ``unimeter sync --schedule CRON``: defers a sync job per account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import procrastinate
+from procrastinate import exceptions as queue_errors
+from procrastinate import manager, utils
+from procrastinate.job_context import JobContext
+
+from .retry import sync_retry_strategy
+from .settings import SCHEDULE_QUEUE, SYNC_QUEUE
+
+logger = logging.getLogger("unimeter.queue")
+
+SYNC_TASK = "unimeter.sync_account"
+RETRY_STALLED_TASK = "unimeter.retry_stalled_jobs"
+REMOVE_OLD_JOBS_TASK = "unimeter.remove_old_jobs"
+SCHEDULED_SYNC_TASK = "unimeter.scheduled_sync"
+KEEP_SUCCEEDED_HOURS = 72
+MAINTENANCE_PRIORITY = 10
+"""Above sync jobs (priority 0): a free worker first puts a dead worker's jobs back, then takes the next sync."""
+RUNNER = "unimeter_sync_runner"
+"""The key of the worker's :data:`SyncRunner` in Procrastinate's ``additional_context``."""
+ACCOUNT_LISTER = "unimeter_account_lister"
+"""The key of the scheduler's :data:`AccountLister` in ``additional_context``."""
+# A schema lock id of our own (any constant: it only has to differ from the other advisory locks on the database).
+_SCHEMA_LOCK = 72026113
+
+
+@dataclass(frozen=True)
+class SyncJob:
+    """What one sync job asks for: an account (by id, never its credentials) and the sync's options."""
+
+    account_id: str
+    environment: str
+    since: str | None = None
+    full_refresh: bool = False
+
+    def kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def lock(self) -> str:
+        """The account's key for both locks: one running and one waiting job per account, whoever enqueued it."""
+        return f"unimeter-sync:{self.environment}:{self.account_id}"
+
+
+SyncRunner = Callable[[SyncJob], dict[str, Any]]
+"""Runs one sync in the worker's thread and returns a small summary (rows, high-water mark) for the job's log."""
+AccountLister = Callable[[Sequence[str], str | None], list[SyncJob]]
+"""The sync jobs of a schedule's tick: (account ids, or none for all; environment or None) -> jobs."""
+
+
+@dataclass
+class DeferReport:
+    """What an enqueue did: the accounts it queued, and those that already had a job waiting."""
+
+    queued: list[SyncJob] = field(default_factory=list)
+    already_waiting: list[SyncJob] = field(default_factory=list)
+
+
+class SyncJobManager(manager.JobManager):
+    """Procrastinate's job manager, except that a retry that would make a second waiting job of an account ends the
+    retried job instead.
+
+    Why: a job (retried after a vendor outage, or put back after its worker died) goes back to ``todo``, and the
+    ``queueing_lock`` index allows one ``todo`` job per account. If a schedule queued the account's next sync in the
+    meantime, that job syncs the same account from the same state, so the retry is redundant; but Procrastinate would
+    raise, leaving the job in ``doing`` on a live worker, where its ``lock`` would block the account for ever.
+    """
+
+    async def retry_job_by_id_async(
+        self,
+        job_id: int,
+        retry_at: datetime,
+        priority: int | None = None,
+        queue: str | None = None,
+        lock: str | None = None,
+    ) -> None:
+        try:
+            await super().retry_job_by_id_async(job_id, retry_at, priority, queue, lock)
+        except queue_errors.UniqueViolation as error:
+            if error.constraint_name != manager.QUEUEING_LOCK_CONSTRAINT:
+                raise
+            logger.warning("job %s is not retried: its account already has a job waiting, which will sync it", job_id)
+            await self.finish_job_by_id_async(job_id, status=procrastinate.jobs.Status.FAILED, delete_job=False)
+
+
+def build_app(url: str, *, concurrency: int = 1) -> procrastinate.App:
+    """The queue at ``url`` (PostgreSQL) with unimeter's tasks; open it with ``async with app.open_async()``."""
+    # A small pool: a worker holds one connection to listen, one for its heartbeats and fetches, and one while a
+    # job's status changes; the jobs' own work (store, destination) opens connections of its own.
+    connector = procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=concurrency + 3)
+    app = procrastinate.App(connector=connector)
+    app.job_manager = SyncJobManager(connector)
+    app.task(name=SYNC_TASK, queue=SYNC_QUEUE, pass_context=True, retry=sync_retry_strategy())(_sync_account)
+    app.task(name=RETRY_STALLED_TASK, queue=SYNC_QUEUE, pass_context=True, priority=MAINTENANCE_PRIORITY)(
+        _retry_stalled_jobs
+    )
+    app.task(name=REMOVE_OLD_JOBS_TASK, queue=SYNC_QUEUE, pass_context=True, priority=MAINTENANCE_PRIORITY)(
+        _remove_old_jobs
+    )
+    app.task(name=SCHEDULED_SYNC_TASK, queue=SCHEDULE_QUEUE, pass_context=True)(_scheduled_sync)
+    return app
+
+
+def register_worker_periodics(app: procrastinate.App, stalled_check_cron: str) -> None:
+    """The periodic tasks every worker defers (deduplicated by the database, so N workers make one job a tick)."""
+    app.periodic_registry.register_task(
+        task=app.tasks[RETRY_STALLED_TASK],
+        cron=stalled_check_cron,
+        periodic_id="",
+        configure_kwargs={"queueing_lock": RETRY_STALLED_TASK},
+    )
+    app.periodic_registry.register_task(
+        task=app.tasks[REMOVE_OLD_JOBS_TASK],
+        cron="17 * * * *",
+        periodic_id="",
+        configure_kwargs={"queueing_lock": REMOVE_OLD_JOBS_TASK},
+    )
+
+
+def register_schedule(app: procrastinate.App, cron: str, account_ids: Sequence[str], environment: str | None) -> None:
+    """A schedule's periodic tick. Its id is the cron and the accounts, so two schedule processes with the same
+    schedule defer each tick once, and two different schedules both run."""
+    schedule_id = f"{cron}|{environment or '*'}|{','.join(sorted(account_ids)) or '*'}"
+    app.periodic_registry.register_task(
+        task=app.tasks[SCHEDULED_SYNC_TASK],
+        cron=cron,
+        periodic_id=schedule_id,
+        configure_kwargs={
+            "queueing_lock": f"{SCHEDULED_SYNC_TASK}:{schedule_id}",
+            "task_kwargs": {"account_ids": list(account_ids), "environment": environment},
+        },
+    )
+
+
+async def ensure_schema(app: procrastinate.App) -> bool:
+    """Create Procrastinate's tables unless they exist; True when this call created them.
+
+    Several workers may start at once on a fresh database: an advisory lock makes one of them create the schema and
+    the others wait and find it there.
+    """
+    pool = app.connector.pool  # type: ignore[attr-defined]
+    async with pool.connection() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        cursor = await connection.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+        row = await cursor.fetchone()
+        if row is not None and row[0]:
+            return False
+        await connection.execute(app.schema_manager.get_schema())
+    return True
+
+
+async def defer_syncs(app: procrastinate.App, jobs: Sequence[SyncJob]) -> DeferReport:
+    """Queue a sync job per account; an account whose job is already waiting is reported, not queued twice."""
+    report = DeferReport()
+    for job in jobs:
+        deferrer = app.configure_task(SYNC_TASK, lock=job.lock, queueing_lock=job.lock)
+        try:
+            await deferrer.defer_async(**job.kwargs())
+        except queue_errors.AlreadyEnqueued:
+            report.already_waiting.append(job)
+        else:
+            report.queued.append(job)
+    return report
+
+
+def _sync_account(
+    context: JobContext, *, account_id: str, environment: str, since: str | None = None, full_refresh: bool = False
+) -> dict[str, Any]:
+    """Run in a worker thread (Procrastinate runs a plain function's job off the event loop), so that a long sync
+    does not hold up the worker's heartbeats and its other jobs."""
+    runner: SyncRunner = context.additional_context[RUNNER]
+    job = SyncJob(account_id, environment, since, full_refresh)
+    logger.info("worker %s: job %s syncs account %s", context.worker_name, context.job.id, account_id)
+    return runner(job)
+
+
+async def _retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
+    """Procrastinate's recipe (docs: "Retry stalled jobs"): jobs of workers with no heartbeat for the timeout."""
+    seconds: float = context.additional_context.get("stalled_after", 30.0)
+    stalled = list(await context.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
+    for job in stalled:
+        logger.warning("job %s (%s) was running on a worker that stopped: queued again", job.id, job.task_name)
+        await context.app.job_manager.retry_job(job, retry_at=utils.utcnow())
+    return len(stalled)
+
+
+async def _remove_old_jobs(context: JobContext, timestamp: int) -> None:
+    await context.app.job_manager.delete_old_jobs(nb_hours=KEEP_SUCCEEDED_HOURS)
+
+
+async def _scheduled_sync(
+    context: JobContext, timestamp: int, account_ids: list[str], environment: str | None
+) -> dict[str, int]:
+    """One tick of a schedule: the accounts' sync jobs, each account queued at most once (its queueing lock)."""
+    lister: AccountLister = context.additional_context[ACCOUNT_LISTER]
+    report = await defer_syncs(context.app, await asyncio.to_thread(lister, account_ids, environment))
+    logger.info(
+        "schedule tick %s: %d accounts queued, %d already waiting",
+        timestamp,
+        len(report.queued),
+        len(report.already_waiting),
+    )
+    return {"queued": len(report.queued), "already_waiting": len(report.already_waiting)}

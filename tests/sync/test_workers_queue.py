@@ -1,0 +1,232 @@
+"""The queue's own rules, without workers: settings, which failures are retried, one job per account, the schema.
+
+The worker processes themselves (rate budgets, a killed worker, schedules) are in test_workers.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import procrastinate
+import psycopg
+import pytest
+from procrastinate import exceptions as queue_errors
+from procrastinate import manager
+
+from tests.sync.queue_helpers import fresh_database
+from unimeter.errors import (
+    ConfigurationError,
+    SecretKeyError,
+    StoreError,
+    VendorAuthError,
+    VendorRateLimitError,
+    VendorServerError,
+    VendorTimeoutError,
+)
+from unimeter.queue.app import SYNC_TASK, SyncJob, SyncJobManager, build_app, defer_syncs, ensure_schema
+from unimeter.queue.retry import SyncRetryStrategy, retryable
+from unimeter.queue.settings import QUEUE_URL_ENV, SYNC_QUEUE, WorkerSettings, check_cron, every, queue_url
+from unimeter.store import DATABASE_URL_ENV
+
+
+@pytest.fixture
+def queue_db(postgres_url: str) -> Iterator[str]:
+    with fresh_database(postgres_url) as url:
+        yield url
+
+
+# --- settings ---------------------------------------------------------------------------------------------------
+
+
+def test_the_queue_defaults_to_a_postgresql_accounts_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(QUEUE_URL_ENV, raising=False)
+    monkeypatch.setenv(DATABASE_URL_ENV, "postgresql://u@db.example/accounts")
+    assert queue_url() == "postgresql://u@db.example/accounts"
+    monkeypatch.setenv(QUEUE_URL_ENV, "postgresql://u@queue.example/q")
+    assert queue_url() == "postgresql://u@queue.example/q"
+    assert queue_url("postgres://u@other/q") == "postgres://u@other/q"
+
+
+def test_an_embedded_store_has_no_queue_and_the_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(QUEUE_URL_ENV, raising=False)
+    monkeypatch.setenv(DATABASE_URL_ENV, "sqlite:///tmp/accounts.db")
+    with pytest.raises(ConfigurationError, match="--queue-url") as raised:
+        queue_url()
+    assert "without a queue" in str(raised.value)
+
+
+def test_a_queue_url_that_is_not_postgresql_is_refused_without_its_password() -> None:
+    with pytest.raises(ConfigurationError, match="PostgreSQL") as raised:
+        queue_url("mysql://admin:hunter2@db/q")
+    assert "hunter2" not in str(raised.value)
+
+
+def test_worker_settings_refuse_what_cannot_work() -> None:
+    with pytest.raises(ConfigurationError, match="concurrency"):
+        WorkerSettings(queue_url="postgresql://x/q", concurrency=0)
+    for bad in (0.0, -5.0, float("nan")):
+        with pytest.raises(ConfigurationError, match="stalled-after"):
+            WorkerSettings(queue_url="postgresql://x/q", stalled_after=bad)
+
+
+def test_heartbeats_come_three_times_per_stalled_timeout_and_the_check_runs_as_often_as_the_timeout() -> None:
+    settings = WorkerSettings(queue_url="postgresql://x/q", stalled_after=6)
+    assert settings.heartbeat_every == 2
+    assert settings.stalled_check_cron == "* * * * * */6"
+    assert every(30) == "* * * * * */30"
+    assert every(300) == "*/5 * * * *"
+    assert every(7200) == "0 * * * *"
+    assert every(0.2) == "* * * * * */1"
+
+
+def test_a_schedule_must_be_a_cron_expression() -> None:
+    assert check_cron("0 * * * *") == "0 * * * *"
+    assert check_cron("*/15 * * * * 30") == "*/15 * * * * 30"
+    for bad in ("", "hourly", "61 * * * *", "* * *"):
+        with pytest.raises(ConfigurationError, match="cron"):
+            check_cron(bad)
+
+
+# --- retries ----------------------------------------------------------------------------------------------------
+
+
+def _raised_from(outer: BaseException, inner: BaseException) -> BaseException:
+    try:
+        try:
+            raise inner
+        except BaseException as error:
+            raise outer from error
+    except BaseException as error:
+        return error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        VendorServerError("503", status=503),
+        VendorRateLimitError("429", status=429),
+        VendorTimeoutError("slow"),
+        StoreError("cannot connect to the PostgreSQL store"),
+        ConnectionResetError("reset"),
+        psycopg.OperationalError("server closed the connection"),
+        _raised_from(RuntimeError("load step failed"), VendorServerError("502", status=502)),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_failures_that_may_pass_are_retried(error: BaseException) -> None:
+    assert retryable(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        VendorAuthError("401", status=401),
+        SecretKeyError("the key does not open the account"),
+        ValueError("a bug"),
+        _raised_from(VendorAuthError("401", status=401), ConnectionResetError("reset")),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_failures_another_attempt_cannot_mend_are_not_retried(error: BaseException) -> None:
+    assert not retryable(error)
+
+
+def test_a_from_none_ends_the_chain_that_decides() -> None:
+    try:
+        try:
+            raise ConnectionResetError("reset")
+        except ConnectionResetError:
+            raise ValueError("bad row") from None
+    except ValueError as error:
+        assert not retryable(error)
+
+
+def test_retries_back_off_exponentially_and_stop() -> None:
+    strategy = SyncRetryStrategy(max_attempts=3, exponential_wait=3)
+    job = procrastinate.jobs.Job(id=1, queue=SYNC_QUEUE, lock=None, queueing_lock=None, task_name=SYNC_TASK)
+    waits: list[float | None] = []
+    for attempts in range(4):
+        before = procrastinate.utils.utcnow()
+        decision = strategy.get_retry_decision(exception=VendorServerError("x"), job=job.evolve(attempts=attempts))
+        waits.append(
+            None
+            if decision is None or decision.retry_at is None
+            else round((decision.retry_at - before).total_seconds())
+        )
+    assert waits == [3, 9, 27, None]
+    assert strategy.get_retry_decision(exception=VendorAuthError("x"), job=job) is None
+
+
+# --- one job per account, against PostgreSQL ---------------------------------------------------------------------
+
+
+async def _statuses(app: procrastinate.App) -> dict[int, str]:
+    return {job.id: job.status for job in await app.job_manager.list_jobs_async() if job.id is not None}
+
+
+def test_an_account_has_at_most_one_waiting_job_and_one_running(queue_db: str) -> None:
+    async def scenario() -> None:
+        app = build_app(queue_db)
+        async with app.open_async():
+            assert await ensure_schema(app)
+            first = await defer_syncs(app, [SyncJob("a1", "prod"), SyncJob("a2", "prod"), SyncJob("a1", "prod")])
+            assert [job.account_id for job in first.queued] == ["a1", "a2"]
+            assert [job.account_id for job in first.already_waiting] == ["a1"]
+            # The same account id in another environment is another account.
+            assert (await defer_syncs(app, [SyncJob("a1", "test")])).queued
+            worker_id = await app.job_manager.register_worker()
+            running = await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id)
+            assert running is not None and running.task_kwargs["account_id"] == "a1"
+            # While a1 runs, its next job may wait, but no worker can take it before the first ends.
+            assert (await defer_syncs(app, [SyncJob("a1", "prod")])).queued
+            taken = [await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id) for _ in range(3)]
+            assert sorted((job.task_kwargs["account_id"], job.task_kwargs["environment"]) for job in taken if job) == [
+                ("a1", "test"),
+                ("a2", "prod"),
+            ]
+
+    asyncio.run(scenario())
+
+
+def test_a_retry_that_meets_a_waiting_job_of_its_account_ends_instead_of_jamming_the_account(queue_db: str) -> None:
+    async def scenario() -> None:
+        app = build_app(queue_db)
+        async with app.open_async():
+            await ensure_schema(app)
+            await defer_syncs(app, [SyncJob("a1", "prod")])
+            worker_id = await app.job_manager.register_worker()
+            running = await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id)
+            assert running is not None and running.id is not None
+            await defer_syncs(app, [SyncJob("a1", "prod")])  # a schedule's tick while the first runs
+
+            # Procrastinate's own manager raises, and the job would stay running on a live worker, its lock held.
+            with pytest.raises(queue_errors.UniqueViolation):
+                await manager.JobManager(app.connector).retry_job(running)
+            assert (await _statuses(app))[running.id] == "doing"
+
+            assert isinstance(app.job_manager, SyncJobManager)
+            await app.job_manager.retry_job(running)
+            statuses = await _statuses(app)
+            assert statuses[running.id] == "failed"
+            waiting = [job_id for job_id, status in statuses.items() if job_id != running.id]
+            assert [statuses[job_id] for job_id in waiting] == ["todo"]
+            # ...and the waiting job can now be taken: nothing holds the account's lock.
+            nxt = await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id)
+            assert nxt is not None and nxt.id == waiting[0]
+
+    asyncio.run(scenario())
+
+
+def test_workers_starting_together_on_a_fresh_database_create_the_schema_once(queue_db: str) -> None:
+    async def start() -> bool:
+        app = build_app(queue_db)
+        async with app.open_async():
+            return await ensure_schema(app)
+
+    async def scenario() -> list[bool]:
+        return list(await asyncio.gather(*(start() for _ in range(4))))
+
+    assert sorted(asyncio.run(scenario())) == [False, False, False, True]
+    with psycopg.connect(queue_db) as connection:
+        assert connection.execute("SELECT count(*) FROM procrastinate_jobs").fetchone() == (0,)
