@@ -114,6 +114,8 @@ class _Code:
     """Never a function (so a constructor need not check)."""
     defined: bool = False
     """Never undefined."""
+    truth: str | None = None
+    """A Python bool expression for the value's truthiness, cheaper than ``truthy(text)`` (None: use that)."""
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,8 @@ class _Generator:
 
     def stages(self, predicates: list[Any], scope: _Scope | None) -> str:
         """A tuple of predicates for :func:`unimeter.spec.fastpath_paths.sieve`: an index literal as an int (floored),
-        any other as a function of the item (no bindings or lambdas in it: it is a Python lambda)."""
+        any other as a function from the items to those it keeps, a list comprehension (no bindings or lambdas in the
+        predicate: it is inside a Python lambda)."""
         parts = []
         for predicate in predicates:
             if lint_ast.kind(predicate) != "filter":
@@ -260,9 +263,11 @@ class _Generator:
                     raise Unsupported("index")
                 parts.append(f"{math.floor(value)}, ")
                 continue
-            item = self.fresh("it")
+            item, items = self.fresh("it"), self.fresh("items")
             test = self.code(expr, scope, _Context(item, item, False), None)
-            parts.append(f"lambda {item}: {test.text}, ")
+            verdict = _truth(test) if test.boolean or test.truth is not None else f"keep({test.text})"
+            check = f"(type({item}) is not list or fallback('a predicate over an array item'))"
+            parts.append(f"lambda {items}: [{item} for {item} in {items} if {check} and {verdict}], ")
         return "(" + "".join(parts) + ")"
 
     def _string(self, node: Any, scope: _Scope | None, ctx: _Context, fn: _Function | None) -> _Code:
@@ -354,6 +359,9 @@ class _Generator:
             name = head.value
             local = self.local(name, scope)
             if local is not None:
+                if len(names) == 1:  # the commonest: a field of a local object, read inline
+                    read = f"({local}.get({names[0]!r}, UNDEF) if type({local}) is dict else walk({local}, {names!r}))"
+                    return _Code(self.imported(read, "val"), data=True)
                 return _Code(f"walk({local}, {names!r})", data=True)
             if self.is_function_name(name):
                 return _Code("fallback('a path from a built-in function')")
@@ -404,6 +412,8 @@ class _Generator:
             nested = tuple(lint_ast.kind(item) == "unary" and item.value == "[" for item in node.expressions)
             if not items:
                 return _Code("[]", data=True, defined=True)
+            if all(_single(item, code) for item, code in zip(node.expressions, items, strict=True)):
+                return _Code(f"[{', '.join(item.text for item in items)}]", data=True, defined=True)
             return _Code(f"array_of({nested!r}, ({''.join(i.text + ', ' for i in items)}))", data=True, defined=True)
         if node.value == "-":
             operand = self.code(lint_ast.attr(node, "expression"), scope, ctx, fn)
@@ -441,8 +451,24 @@ class _Generator:
                 return self.compare_literal(op == "=", left, right.text)
             if _is_text_or_null(node.lhs):
                 return self.compare_literal(op == "=", right, left.text)
+        if op in ("<", "<=", ">", ">=") and (_is_number(node.rhs) or _is_number(node.lhs)):
+            return self.compare_number(op, helper, left, right, _is_number(node.rhs))
         boolean = op in ("=", "!=", "in")
         return _Code(f"{helper}({left.text}, {right.text})", boolean=boolean, data=True, defined=boolean)
+
+    def compare_number(self, op: str, helper: str, left: _Code, right: _Code, literal_right: bool) -> _Code:
+        """An ordering with a number literal: a Python comparison when the other side is a number, the full rules
+        (:func:`unimeter.spec.fastpath_runtime.lt` ...) otherwise."""
+        temp = self.fresh("t")
+        other, literal = (left, right) if literal_right else (right, left)
+        test = f"{temp} {op} {literal.text}" if literal_right else f"{literal.text} {op} {temp}"
+        full = f"{helper}({temp}, {literal.text})" if literal_right else f"{helper}({literal.text}, {temp})"
+        bound = f"(type({temp} := {other.text}) is int or type({temp}) is float)"
+        return _Code(
+            f"({test} if {bound} else {full})",
+            data=True,
+            truth=f"({test} if {bound} else truthy({full}))",
+        )
 
     def compare_literal(self, equal: bool, value: _Code, literal: str) -> _Code:
         """``value = literal`` or ``value != literal`` for a string, boolean or null literal, inline (a function
@@ -634,7 +660,26 @@ def _is_text_or_null(node: Any) -> bool:
 
 
 def _truth(code: _Code) -> str:
-    return code.text if code.boolean else f"truthy({code.text})"
+    if code.boolean:
+        return code.text
+    return code.truth if code.truth is not None else f"truthy({code.text})"
+
+
+def _single(node: Any, code: _Code) -> bool:
+    """Always one value, never an array, undefined or a function (so an array constructor can hold it as it is)."""
+    if not (code.defined and code.data):
+        return False
+    kind = lint_ast.kind(node)
+    return (
+        code.text_value
+        or code.boolean
+        or kind in ("string", "number", "value")
+        or (kind == "unary" and node.value == "{")
+    )
+
+
+def _is_number(node: Any) -> bool:
+    return lint_ast.kind(node) == "number" and type(node.value) in (int, float) and math.isfinite(node.value)
 
 
 def _concat_chain(node: Any) -> list[Any]:

@@ -52,7 +52,7 @@ def items_of(value: Any) -> list[Any]:
 
 
 def sieve(value: Any, stages: tuple[Any, ...]) -> list[Any]:
-    """The items of ``value`` its predicates keep: an int selects by index, a function by its verdict."""
+    """The items of ``value`` its predicates keep: an int selects by index, a function ``items -> kept`` filters."""
     if value is UNDEF:
         return []
     kind = type(value)
@@ -70,22 +70,18 @@ def sieve(value: Any, stages: tuple[Any, ...]) -> list[Any]:
             else:
                 items = []
             continue
-        kept = []
-        for item in items:
-            if type(item) is list:
-                raise Fallback("a predicate over an array item")
-            verdict = stage(item)
-            kind = type(verdict)
-            if kind is bool:
-                if verdict:
-                    kept.append(item)
-                continue
-            if kind is int or kind is float or (kind is list and any(is_number(v) for v in verdict)):
-                raise Fallback("an index predicate computed at run time")
-            if verdict is not UNDEF and verdict is not None and boolean(verdict):
-                kept.append(item)
-        items = kept
+        items = stage(items)
     return items
+
+
+def keep(verdict: Any) -> bool:
+    """A predicate's verdict as a filter: truthiness; a number would select by index, which falls back."""
+    kind = type(verdict)
+    if kind is bool:
+        return verdict is True
+    if kind is int or kind is float or (kind is list and any(is_number(v) for v in verdict)):
+        raise Fallback("an index predicate computed at run time")
+    return verdict is not UNDEF and verdict is not None and boolean(verdict)
 
 
 def select(value: Any, stages: tuple[Any, ...]) -> Any:
@@ -107,17 +103,22 @@ def _wildcard(item: dict[str, Any]) -> list[Any]:
 
 
 def _descendants(value: Any, found: list[Any]) -> None:
-    kind = type(value)
-    if kind is list:
-        for member in value:
-            _descendants(member, found)
-        return
-    if kind is FunctionType:
-        raise Fallback("descendants of a function")
-    found.append(read_value(value))
-    if kind is dict:
-        for member in value.values():
-            _descendants(member, found)
+    """``value`` and everything below it, depth first, arrays looked into but left out (as JSONata's ``**``)."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        kind = type(current)
+        if kind is dict:
+            found.append(current)
+            stack.extend(reversed(current.values()))
+        elif kind is list:
+            stack.extend(reversed(current))
+        elif kind is str or kind is bool or current is None:
+            found.append(current)
+        elif kind is FunctionType:
+            raise Fallback("descendants of a function")
+        else:
+            found.append(read_value(current))
 
 
 def _flat(results: list[Any]) -> list[Any]:
