@@ -19,6 +19,7 @@ from typing import TextIO
 
 from ..api.envelope import error_envelope
 from ..errors import UnimeterError
+from ..spec import available_integrations
 from ..store import open_store
 from .columns import FOCUS_VERSION
 from .export import ExportRange, export_range, live_focus_rows, select_accounts
@@ -38,7 +39,9 @@ class ExportCommand:
     database: str | None = None
     today: date | None = None
 
-    def run(self, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+    def run(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+        stdout = stdout or sys.stdout
+        stderr = stderr or sys.stderr
         try:
             span = export_range(self.start, self.end, self.today or datetime.now(UTC).date())
             target = Path(self.out)
@@ -47,6 +50,11 @@ class ExportCommand:
                 raise ValueError(f"--out {self.out}: the folder {target.parent} does not exist")
             if target.is_dir():
                 raise ValueError(f"--out {self.out} is a folder; name a .csv or .parquet file")
+            unknown = sorted(set(self.integrations) - set(available_integrations()))
+            if unknown:
+                raise ValueError(
+                    f"unknown integration {unknown[0]!r}; available: {', '.join(available_integrations())}"
+                )
         except ValueError as error:
             print(f"{PROG}: {error}", file=stderr)
             return 2

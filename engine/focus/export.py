@@ -55,7 +55,9 @@ def export_range(start: str | None, end: str | None, today: date) -> ExportRange
     if first is None:
         first = (last or today).replace(day=1)
     if last is None:
-        last = max(today, first)
+        last = today
+        if first > last:
+            raise ValueError(f"--start {first.isoformat()} is after today ({last.isoformat()}, the default --end)")
     if first > last:
         raise ValueError(f"--start {first.isoformat()} is after --end {last.isoformat()}")
     return ExportRange(first, last)
