@@ -5,17 +5,24 @@ a transform that builds a row of plain fields pays that per row, where hand-writ
 microseconds. :mod:`unimeter.spec.fastpath_codegen` turns an expression whose every syntax node is in the subset below
 into the source of one Python function, compiled once.
 
-Subset: literals, field paths over objects (``a.b.c``, ``$v.a``), ``$`` and variables, object and array constructors,
-``& + - * / %``, comparisons, ``and``/``or``/``in``, ``? :``, blocks with ``:=``, lambdas (called in the expression or
-passed to ``$map``/``$filter``), a filter ``$v[predicate]`` on a variable, calls of the built-ins in
-:mod:`unimeter.spec.fastpath_builtins` and of the host functions unimeter registers (``$money``, ``$now``, ...).
+Subset: literals, field paths, ``$`` and variables, object and array constructors, ``& + - * / %``, comparisons,
+``and``/``or``/``in``, ``? :``, blocks with ``:=``, lambdas (called in the expression or passed to ``$map``,
+``$filter``, ``$each``, ``$reduce``), calls of the built-ins in :mod:`unimeter.spec.fastpath_builtins` and of the
+host functions unimeter registers (``$money``, ``$now``, ``$digest``, ...), and JSONata's sequence semantics
+(:mod:`unimeter.spec.fastpath_paths`): paths over arrays, mapping steps (``a.(...)``, ``a.{...}``, ``a.$f($)``),
+``*`` and ``**`` steps, predicates on steps, variables, calls and array constructors (by truthiness, or an index
+literal). Not in it: ``$$``, grouping ``a{...}``, ``[]`` (keep array), focus and index binds (``@``, ``#``), sorting
+``^(...)``, regular expressions, and the built-ins not listed.
 
-Exactness comes first, so the subset is only half of it. At run time the generated code handles objects and scalars;
-when it meets an array where JSONata's sequence semantics apply (a path step over an array), a value it does not
-cover, or anything that would be an error, it raises, and :class:`unimeter.spec.jsonata.Expression` evaluates the
-same input with jsonatapy, which returns its own result or raises its own error.
-tests/spec/test_fastpath_differential.py holds the two to the same results over the official JSONata suite, every
-fixture and generated vendor records.
+Exactness comes first, so the subset is only half of it. At run time the generated code handles what the subset
+describes; when it meets a value it does not cover (an array inside an array under a path, an index predicate
+computed at run time, an integer beyond 2**53, ...) or anything that would be an error, it raises, and
+:class:`unimeter.spec.jsonata.Expression` evaluates the same input with jsonatapy, which returns its own result or
+raises its own error. Where jsonatapy's own behaviour departs from JSONata's (it maps an object constructor step per
+item rather than grouping, and orders the keys of objects it built in an array by the first one's,
+:mod:`unimeter.spec.fastpath_output`), the fast path follows jsonatapy. tests/spec/test_fastpath_differential.py and
+tests/spec/test_fastpath_sequences.py hold the two to the same results over the official JSONata suite, every
+fixture, generated vendor records, written-out sequence cases and random paths.
 
 A first version compiled each syntax node into a closure: per node that cost about what jsonatapy costs per field,
 so whole transforms got slower. Generated source has no per-node call.

@@ -2,9 +2,11 @@
 
 A closure per syntax node (the first fast path) costs about what jsonatapy costs per field, so whole transforms did
 not get faster that way. Here the tree becomes the text of one Python function, compiled once: ``:=`` bindings are
-local variables (assignment expressions), paths, constructors and conditions are inline Python expressions, lambdas
-are nested ``def``s, and built-ins and unimeter's host functions are called directly. What remains per node is what
-hand-written code would do.
+local variables (assignment expressions), field paths, constructors and conditions are inline Python expressions,
+lambdas are nested ``def``s, and built-ins and unimeter's host functions are called directly. What remains per node
+is what hand-written code would do. A path with more than field names is one call of
+:func:`unimeter.spec.fastpath_paths.path` with its steps: a mapping step's body is a nested ``def`` (a block there
+binds in its own frame, per item, as in JSONata), a predicate a list comprehension over the items.
 
 Exactness as in :mod:`unimeter.spec.fastpath`: the same subset of the language and the same value rules
 (:mod:`unimeter.spec.fastpath_values`, :mod:`unimeter.spec.fastpath_runtime`); an input the generated code does not

@@ -2,9 +2,9 @@
 
 The generated source inlines what is cheap to inline (dict building, field reads, conditions) and calls these for the
 rest. Each reproduces one rule of :mod:`unimeter.spec.fastpath_values` on evaluated values and raises
-:class:`Fallback` where that rule does (an array under sequence semantics, a function where data is expected, a value
-outside the subset); the Expression then evaluates the input with jsonatapy. A function defined in the expression is
-a plain Python function here (:func:`is_function`).
+:class:`Fallback` where that rule does (a function where data is expected, a value outside the subset); the
+Expression then evaluates the input with jsonatapy. Paths over arrays are :mod:`unimeter.spec.fastpath_paths`'s. A
+function defined in the expression is a plain Python function here.
 """
 
 from __future__ import annotations
