@@ -16,25 +16,30 @@ from procrastinate.jobs import Job
 
 from ..errors import (
     DeadlineExceededError,
-    SecretKeyError,
     StoreError,
     TransportError,
     UnimeterError,
     VendorRateLimitError,
     VendorServerError,
+    VendorTimeoutError,
 )
 
 MAX_ATTEMPTS = 5
 EXPONENTIAL_WAIT_SECONDS = 3
 
-_RETRYABLE_UNIMETER: tuple[type[UnimeterError], ...] = (
-    VendorRateLimitError,
-    VendorServerError,
-    TransportError,
-    DeadlineExceededError,
-    StoreError,
+RETRYABLE_CODES = frozenset(
+    {
+        VendorRateLimitError.code,
+        VendorServerError.code,
+        TransportError.code,
+        VendorTimeoutError.code,
+        DeadlineExceededError.code,
+        StoreError.code,
+        "sync_destination_error",  # unimeter.sync.warehouse.SyncDestinationError: the destination is unreachable
+    }
 )
-_NEVER: tuple[type[UnimeterError], ...] = (SecretKeyError,)
+"""The codes of the unimeter errors that may pass by themselves (a code, not a class: a sync's failed stream
+reports only its error's code). A subclass with a code of its own is decided by that code."""
 _RETRYABLE_OTHER: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
 
@@ -57,8 +62,11 @@ def retryable(error: BaseException) -> bool:
     for it, checked by name so that this module imports no driver).
     """
     for cause in _chain(error):
+        verdict = getattr(cause, "retryable", None)
+        if isinstance(verdict, bool):  # an error that knows (a sync job's failed streams: see .jobs)
+            return verdict
         if isinstance(cause, UnimeterError):
-            return isinstance(cause, _RETRYABLE_UNIMETER) and not isinstance(cause, _NEVER)
+            return cause.code in RETRYABLE_CODES  # a SecretKeyError, a StoreError too, has a code of its own
         if isinstance(cause, _RETRYABLE_OTHER) or type(cause).__name__ == "OperationalError":
             return True
     return False

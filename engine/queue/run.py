@@ -11,9 +11,10 @@ import asyncio
 import os
 import socket
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
-from ..errors import ConfigurationError
-from ..redaction import redact_url
+from ..errors import UnimeterError
+from ..redaction import redact_text, redact_url
 from .app import (
     ACCOUNT_LISTER,
     RUNNER,
@@ -32,6 +33,13 @@ from .settings import SCHEDULE_QUEUE, SYNC_QUEUE, WorkerSettings
 CONNECT_TIMEOUT_SECONDS = 10
 
 
+class QueueUnavailableError(UnimeterError):
+    """The queue's database cannot be reached (its password is never in the message)."""
+
+    code = "queue_unavailable"
+    http_status = 503
+
+
 def check_reachable(url: str) -> None:
     """Connect once: a clear error now instead of a pool timeout later."""
     import psycopg
@@ -39,9 +47,10 @@ def check_reachable(url: str) -> None:
     try:
         psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS).close()
     except psycopg.Error as error:
-        raise ConfigurationError(
-            f"cannot connect to the queue database {redact_url(url)}: {str(error).strip()}", field="queue_url"
-        ) from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        password = urlsplit(url).password
+        reason = redact_text(reason, (password,) if password else ())
+        raise QueueUnavailableError(f"cannot connect to the queue database {redact_url(url)}: {reason}") from None
 
 
 def default_worker_name() -> str:
@@ -65,8 +74,9 @@ async def _work(settings: WorkerSettings, runner: SyncRunner) -> None:
 
 
 def run_worker(settings: WorkerSettings, runner: SyncRunner) -> None:
-    """Take sync jobs until SIGINT or SIGTERM (then finish the running ones; a second signal stops at once)."""
-    check_reachable(settings.queue_url)
+    """Take sync jobs until SIGINT or SIGTERM (then finish the running ones; a second signal stops at once).
+
+    The caller checks the queue is reachable first (:func:`check_reachable`)."""
     asyncio.run(_work(settings, runner))
 
 
