@@ -371,7 +371,9 @@ class _Generator:
         if len(names) == 1:
             if ctx.root:
                 return _Code(self.imported(f"{ctx.lookup}.get({names[0]!r}, UNDEF)", "val"), data=True)
-            return _Code(f"field({ctx.lookup}, {names[0]!r})", data=True)
+            item = ctx.lookup
+            read = f"({item}.get({names[0]!r}, UNDEF) if type({item}) is dict else field({item}, {names[0]!r}))"
+            return _Code(self.imported(read, "val"), data=True)
         return _Code(f"walk({ctx.lookup}, {names!r})", data=True)
 
     def step(self, step: Any, scope: _Scope | None, fn: _Function | None) -> str:
@@ -453,6 +455,14 @@ class _Generator:
                 return self.compare_literal(op == "=", left, right.text)
             if _is_text_or_null(node.lhs):
                 return self.compare_literal(op == "=", right, left.text)
+        if op in ("=", "!="):  # strings compared inline, anything else by the full rules
+            a, b = self.fresh("t"), self.fresh("t")
+            check = "==" if op == "=" else "!="
+            text = (
+                f"(({a} {check} {b}) if (type({a} := {left.text}) is str) & (type({b} := {right.text}) is str) "
+                f"else {helper}({a}, {b}))"
+            )
+            return _Code(text, boolean=True, data=True, defined=True)
         if op in ("<", "<=", ">", ">=") and (_is_number(node.rhs) or _is_number(node.lhs)):
             return self.compare_number(op, helper, left, right, _is_number(node.rhs))
         boolean = op in ("=", "!=", "in")

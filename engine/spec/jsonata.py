@@ -13,7 +13,10 @@ escape unreserved characters (``-`` becomes ``%2D``), which breaks vendor URLs.
 An expression evaluated often (:data:`HOT` times) and in the supported subset is then compiled to generated Python
 (:mod:`unimeter.spec.fastpath`), used instead of jsonatapy; whenever that code meets an input it does not cover,
 jsonatapy evaluates that input. Compiling waits for use because parsing for it costs milliseconds, which loading every
-mapping must not pay. ``UNIMETER_JSONATA_FASTPATH=0`` turns the fast path off.
+mapping must not pay. Both give the same results, but not always at the same cost: generated Python wins where
+jsonatapy's conversions dominate and can lose where an expression computes a lot per record, so the next
+:data:`TRIAL` evaluations alternate between the two, timed, and the generated code stays only if it was faster.
+``UNIMETER_JSONATA_FASTPATH=0`` turns the fast path off.
 
 The clock is injectable: ``$now()`` and ``$millis()`` read :func:`pinned_now` so a caller (and every fixture) can pin
 "now" without touching the expressions.
@@ -26,9 +29,11 @@ import functools
 import os
 import re
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,6 +148,17 @@ largest transforms), which 100 evaluations at 10-70 us saved each about earn bac
 request or page never pays it, a transform pays it once in its first pages."""
 
 
+TRIAL = 64
+"""Evaluations after compiling, half on each path, timed, that decide which one an Expression keeps."""
+
+
+@dataclass
+class _Trial:
+    fast: float = 0.0
+    slow: float = 0.0
+    count: int = 0
+
+
 _THIS_THREAD = threading.local()
 CACHE_SIZE = 4096
 """Compiled expressions kept per thread; past this many (only a process loading ever-new mappings gets there) the
@@ -210,6 +226,7 @@ class Expression:
         self.fast: Any = None
         self._uses = 0 if fastpath_enabled() else -1  # -1: no fast path for this Expression (any more)
         self._fallbacks = 0
+        self._trial: _Trial | None = None
 
     def _compiled(self) -> Any:
         return _compiled_here(self.runs)
@@ -221,7 +238,35 @@ class Expression:
             self.fast = _fast(self.runs)
             if self.fast is None:
                 self._uses = -1
+            else:
+                self._trial = _Trial()
         return self.fast
+
+    def _judge(self, trial: _Trial) -> None:
+        trial.count += 1
+        if trial.count >= TRIAL:
+            self._trial = None
+            if trial.fast >= trial.slow:  # the generated code was not faster on this expression's inputs
+                self.fast, self._uses = None, -1
+
+    def _timed(self, fast: Any, data: Any, bindings: dict[str, Any] | None, trial: _Trial) -> Any:
+        """One evaluation of the trial: the generated code on even turns (its fallbacks count as its cost),
+        jsonatapy on odd ones."""
+        started = time.perf_counter()
+        if trial.count % 2:
+            try:
+                return self._evaluated(data, bindings)
+            finally:
+                trial.slow += time.perf_counter() - started
+                self._judge(trial)
+        try:
+            return fast(data, bindings)
+        except Exception:
+            self._fell_back()
+            return self._evaluated(data, bindings)
+        finally:
+            trial.fast += time.perf_counter() - started
+            self._judge(trial)
 
     def _fell_back(self) -> None:
         """Given up when it mostly falls back (an input shape it does not cover): trying first would cost."""
@@ -236,10 +281,17 @@ class Expression:
             fast = self._warm()
         if fast is not None:
             self._uses += 1
+            trial = self._trial
+            if trial is not None:
+                return self._timed(fast, data, bindings, trial)
             try:
                 return fast(data, bindings)  # it reads only the bindings it names
             except Exception:  # not covered, or an error: jsonatapy gives its own result or its own error
                 self._fell_back()
+        return self._evaluated(data, bindings)
+
+    def _evaluated(self, data: Any, bindings: dict[str, Any] | None) -> Any:
+        """jsonatapy's result."""
         if bindings:
             bindings = {name: value for name, value in bindings.items() if name in self.variables} or None
         try:
