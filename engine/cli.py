@@ -543,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("integrations", nargs="*", metavar="INTEGRATION", help="with --from-fixtures: only these")
     demo.set_defaults(handler=_cmd_demo)
+    _add_sync_command(commands, mappings)
     _add_store_commands(commands, mappings)
     _add_export_command(commands, mappings)
     return parser
@@ -588,6 +589,33 @@ def _add_export_command(
         help=f"the accounts store: sqlite:///ABSOLUTE/PATH.db or postgresql://... (default: ${DATABASE_URL_ENV})",
     )
     focus.set_defaults(handler=_cmd_export_focus)
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from .sync.command import run
+
+    return run(args)
+
+
+def _add_sync_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], mappings: argparse.ArgumentParser
+) -> None:
+    """``sync``: load every integrated account's usage into DuckDB or PostgreSQL (docs/sync.md)."""
+    from .sync.command import add_arguments
+
+    sync = commands.add_parser(
+        "sync",
+        parents=[mappings],
+        help="load the integrated accounts' usage into DuckDB (default) or PostgreSQL, incrementally (docs/sync.md)",
+    )
+    add_arguments(sync)
+    sync.add_argument(
+        "--database",
+        metavar="URL",
+        help=f"the accounts store: sqlite:///ABSOLUTE/PATH.db or postgresql://... "
+        f"(default: ${DATABASE_URL_ENV}, else unimeter.db in the user's data dir)",
+    )
+    sync.set_defaults(handler=_cmd_sync)
 
 
 def _run_on_store(args: argparse.Namespace, action: Callable[[Store], Any]) -> int:
