@@ -25,6 +25,12 @@ class SandboxConfig:
     """Answer 429 (and count a violation) when a client exceeds the vendor's documented rate limit."""
     rate_limit_retry_after: bool = True
     """Whether those 429s carry Retry-After (``retry_after_seconds``): vendors differ, and some document none."""
+    revision: int = 0
+    """How many times the vendors have restated their recent figures: with N > 0, the days less than
+    ``revised_days`` before the simulators' clock get other figures for the same records (same ids, new amounts and
+    counts), as vendors revise recent days; the figures of revision N are the same on every request. 0: as first
+    reported. Simulators that support it: Confluent (quantities, hence amounts), Cursor daily usage (lines)."""
+    revised_days: int = 2
     now: datetime | None = None
     """The simulators' clock (lookback limits, which months are final); None is the real UTC clock. Tests pin it to
     the same instant as the engine's clock so results do not change with the calendar."""

@@ -6,6 +6,7 @@ large bodies, dropped connections, slow answers), not a fast server.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import socket
@@ -235,6 +236,13 @@ class Sandbox:
 
     def clear_faults(self, name: str) -> None:
         self.servers[name].faults.clear()
+
+    def revise(self, revision: int) -> None:
+        """Restate the recent days' figures of every running simulator (``SandboxConfig.revision``), as a vendor
+        revises what it reported: the next requests see revision ``revision``."""
+        for server in self.servers.values():
+            server.config = dataclasses.replace(server.config, revision=revision)
+            server.simulator.config = dataclasses.replace(server.simulator.config, revision=revision)
 
     def rate_limit_violations(self, name: str) -> int:
         """Requests refused for breaking the vendor's rate limit (only counted with ``enforce_rate_limits``)."""

@@ -394,16 +394,30 @@ class SyncRun:
                 self._flush()
             stream.checkpoint = _resume(params, now, point, coverage)
         high_water_mark, refetch_from = refetch_point(stream.spec, coverage, self.now)
-        old = stream.old or {}
-        if not self.options.full_refresh and old.get("refetch_from") is not None:
+        old = {} if self.options.full_refresh else (stream.old or {})
+        synced_from = coverage.start
+        if old.get("synced_from") is not None:
+            previous_start = _instant(old["synced_from"])
+            synced_from = previous_start if synced_from is None else min(synced_from, previous_start)
+        if old.get("refetch_from") is not None:
             # A run that started later than the saved point (a narrow --since) must not forget an earlier open period.
             previous = _instant(old["refetch_from"])
             if coverage.start is None or coverage.start > previous:
                 refetch_from = min(refetch_from, previous)
-            if old.get("high_water_mark") is not None:
-                high_water_mark = max(high_water_mark, _instant(old["high_water_mark"]))
+        if old.get("high_water_mark") is not None:
+            high_water_mark = max(high_water_mark, _instant(old["high_water_mark"]))
+        if synced_from is not None:
+            # Re-fetching means reading again: never before the first day this stream ever held.
+            refetch_from = max(refetch_from, synced_from)
         self.batch.states[stream.key] = self._state(
-            stream, "ok", None, None, high_water_mark=high_water_mark, refetch_from=refetch_from, success=True
+            stream,
+            "ok",
+            None,
+            None,
+            synced_from=synced_from,
+            high_water_mark=high_water_mark,
+            refetch_from=refetch_from,
+            success=True,
         )
 
     def _failed(self, stream: _Stream, error: BaseException) -> None:
@@ -423,6 +437,7 @@ class SyncRun:
         error: str | None,
         resume: dict[str, Any] | None,
         *,
+        synced_from: datetime | None = None,
         high_water_mark: datetime | None = None,
         refetch_from: datetime | None = None,
         success: bool = False,
@@ -435,6 +450,7 @@ class SyncRun:
             environment=stream.account.environment,
             report=stream.report.key,
             status=status,
+            synced_from=synced_from or _maybe_instant(old.get("synced_from")),
             high_water_mark=high_water_mark or _maybe_instant(old.get("high_water_mark")),
             refetch_from=refetch_from or _maybe_instant(old.get("refetch_from")),
             last_run_at=self.now,

@@ -124,6 +124,7 @@ STATE_COLUMNS: dict[str, dict[str, Any]] = {
     "environment": {"data_type": "text"},
     "report": {"data_type": "text"},
     "status": {"data_type": "text"},
+    "synced_from": {"data_type": "timestamp"},
     "high_water_mark": {"data_type": "timestamp"},
     "refetch_from": {"data_type": "timestamp"},
     "last_run_at": {"data_type": "timestamp"},
@@ -132,8 +133,9 @@ STATE_COLUMNS: dict[str, dict[str, Any]] = {
     "last_rows": {"data_type": "bigint"},
     "resume": {"data_type": "json"},
 }
-"""One row per account and report: how far it is synced, when it last ran and how, and where an interrupted run
-goes on (``resume``: the query, its clock and the point after the last row loaded)."""
+"""One row per account and report: what it holds (``synced_from`` .. ``high_water_mark``), where the next run
+starts (``refetch_from``), when it last ran and how, and where an interrupted run goes on (``resume``: the query,
+its clock and the point after the last row loaded)."""
 
 _VIEWS = {
     "charges": ("usage__charges", "u.id AS usage_id, c.type, c.amount, c.currency", "c"),
@@ -282,7 +284,12 @@ class Warehouse:
     def _ensure_views(self) -> None:
         """``charges`` and ``resources`` views: each child row with its usage row's id. A child table dlt has not
         made yet (no row had such a list) gets an empty view of the same columns, replaced once it exists."""
-        tables = frozenset(self.pipeline.default_schema.tables)
+        from dlt.common.schema.utils import has_table_seen_data
+
+        # A table dlt knows of from the hints exists in the destination only once a row reached it.
+        tables = frozenset(
+            name for name, table in self.pipeline.default_schema.tables.items() if has_table_seen_data(table)
+        )
         if self._views_for == tables:
             return
         with self._errors("cannot create the views in"), self.pipeline.sql_client() as client:
@@ -308,6 +315,7 @@ def state_row(
     environment: str,
     report: str,
     status: str,
+    synced_from: datetime | None,
     high_water_mark: datetime | None,
     refetch_from: datetime | None,
     last_run_at: datetime,
@@ -324,6 +332,7 @@ def state_row(
         "environment": environment,
         "report": report,
         "status": status,
+        "synced_from": synced_from,
         "high_water_mark": high_water_mark,
         "refetch_from": refetch_from,
         "last_run_at": last_run_at,

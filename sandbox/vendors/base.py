@@ -67,6 +67,14 @@ class VendorSimulator:
         """The vendor's "now": the configured instant, else the real UTC clock."""
         return self.config.now if self.config.now is not None else datetime.now(UTC)
 
+    def revision(self, day: date) -> int:
+        """The revision of ``day``'s figures: ``config.revision`` for a day less than ``config.revised_days`` before
+        the simulator's clock (today included), else 0 (a settled day is never restated)."""
+        if not self.config.revision:
+            return 0
+        age = (self.now().date() - day).days
+        return self.config.revision if 0 <= age < self.config.revised_days else 0
+
     def rng(self, *key: object) -> random.Random:
         """A generator fixed by the seed and ``key``: the same entity and day always get the same numbers."""
         text = "|".join([self.name, str(self.config.seed), *map(str, key)])

@@ -310,6 +310,10 @@ class ConfluentSimulator(VendorSimulator):
         line = resource.kind.lines[slot % LINES_PER_RESOURCE]
         rng = self.rng("cost", day.isoformat(), resource.index, line.line_type)
         quantity = Decimal(rng.randint(line.low, line.high)) / 10_000
+        if revision := self.revision(day):
+            # A restated day: the same line (its id comes from the draws below, unchanged), another quantity.
+            change = self.rng("revision", day.isoformat(), resource.index, line.line_type, revision).randint(1, 25)
+            quantity = (quantity * (100 + change) / 100).quantize(Decimal("0.0001"))
         original = int((quantity * Decimal(line.price) * 100).quantize(Decimal(1), ROUND_HALF_UP))
         discount = original * resource.discount_percent // 100
         row = self._cost(day, rng.getrandbits(28), line.line_type, line.unit, original, discount)

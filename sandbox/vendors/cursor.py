@@ -136,6 +136,8 @@ class CursorSimulator(VendorSimulator):
             return rng.randint(0, high) if active else 0
 
         added, deleted = count(2000), count(1200)
+        if active and (revision := self.revision(day)):
+            added += self.rng("revision", user, day_ms, revision).randint(1, 50)  # a restated day: more lines
         model = rng.choice(MODELS) if active else None
         return {
             "userId": 10_000 + user,
