@@ -161,7 +161,15 @@ class Warehouse:
             Path(destination.target).parent.mkdir(parents=True, exist_ok=True)
             target = self._dlt.destinations.duckdb(credentials=destination.target)
         else:
-            target = self._dlt.destinations.postgres(credentials=destination.target)
+            from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+            credentials = PostgresCredentials()
+            credentials.parse_native_representation(destination.target)
+            if credentials.password is None:
+                # dlt requires a password field; a server that trusts the user (or a ~/.pgpass) needs none.
+                credentials.password = ""
+            credentials.resolve()
+            target = self._dlt.destinations.postgres(credentials=credentials)
         self.pipeline = self._dlt.pipeline(
             pipeline_name="unimeter_sync",
             destination=target,
