@@ -258,7 +258,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.integrations:
         print("unimeter demo: naming integrations needs --from-fixtures", file=sys.stderr)
         return 2
-    return run_demo(as_json=args.json, seed=args.seed)
+    if args.to and not args.sync:
+        print("unimeter demo: --to needs --sync", file=sys.stderr)
+        return 2
+    return run_demo(as_json=args.json, seed=args.seed, sync=args.sync, sync_to=args.to)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -542,6 +545,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay recorded fixture cases instead of the simulators: any integration with cases, YAML-only too",
     )
     demo.add_argument("integrations", nargs="*", metavar="INTEGRATION", help="with --from-fixtures: only these")
+    demo.add_argument(
+        "--sync",
+        action="store_true",
+        help="end by syncing the sandbox's accounts into DuckDB (unimeter sync) and printing an example query",
+    )
+    demo.add_argument("--to", metavar="URL", help="with --sync: keep the rows in this FILE.duckdb or postgresql://...")
     demo.set_defaults(handler=_cmd_demo)
     _add_sync_command(commands, mappings)
     _add_store_commands(commands, mappings)
