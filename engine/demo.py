@@ -168,8 +168,56 @@ def run_replay_demo(
     return 1 if failed else 0
 
 
-def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, progress: TextIO = sys.stderr) -> int:
-    """Print unified usage from every simulator; 0 on success, 1 when any vendor query failed."""
+DEMO_QUERY = """SELECT u.integration, c.currency, SUM(c.amount) AS net, COUNT(*) AS net_charges
+FROM unimeter.usage u JOIN unimeter.charges c ON c.usage_id = u.id
+WHERE c.type = 'net'
+GROUP BY u.integration, c.currency
+ORDER BY u.integration"""
+"""The example the demo runs on what it synced: the bill per vendor (docs/sync.md)."""
+
+
+def _sync_ending(store: Any, folder: Path, to: str | None, out: TextIO, progress: TextIO) -> bool:
+    """Sync the demo's accounts into DuckDB (or ``to``) and print an example query's result; False when it failed."""
+    from decimal import Decimal as Exact
+
+    from .sync import SyncOptions, parse_destination, sync
+    from .sync.command import print_summary
+    from .sync.warehouse import Warehouse
+
+    try:
+        destination = parse_destination(to or str(folder / "demo.duckdb"))
+        report = sync(store, destination, SyncOptions(), progress=progress)
+        with Warehouse(destination) as warehouse:
+            names, rows = warehouse.query(DEMO_QUERY)
+    except ValueError as error:
+        print(f"unimeter demo: {error}", file=progress)
+        return False
+    except UnimeterError as error:
+        print(f"unimeter demo: sync: {error.code}: {error.message}", file=progress)
+        return False
+    print(file=out)
+    print_summary(report, out)
+    print(f"\n{DEMO_QUERY};", file=out)
+    print("".join(f"{name:<18}" for name in names), file=out)
+    for row in rows:
+        cells = [format(value.normalize(), ",f") if isinstance(value, Exact) else str(value) for value in row]
+        print("".join(f"{cell:<18}" for cell in cells), file=out)
+    kept = f"kept in {destination.shown}" if to else "a temporary DuckDB file; --to FILE.duckdb keeps it"
+    print(f"(the sandbox's rows synced by `unimeter sync`, {kept}; docs/sync.md has more queries)", file=out)
+    return not report.failed
+
+
+def run_demo(
+    *,
+    as_json: bool = False,
+    seed: int = 0,
+    out: TextIO = sys.stdout,
+    progress: TextIO = sys.stderr,
+    sync: bool = False,
+    sync_to: str | None = None,
+) -> int:
+    """Print unified usage from every simulator; 0 on success, 1 when any vendor query failed. With ``sync``, end
+    by syncing the sandbox's accounts into DuckDB (``sync_to``: another destination) and printing a query."""
     from .sandbox import SIMULATORS, SandboxConfig, account_fields, start_sandbox
 
     with (
@@ -201,12 +249,15 @@ def run_demo(*, as_json: bool = False, seed: int = 0, out: TextIO = sys.stdout, 
             for params in SIMULATORS[account.integration].demo_queries
         ]
         responses, summaries, failed = _run_queries(queries, progress)
-    _print_results(
-        responses,
-        summaries,
-        as_json,
-        out,
-        "(unified rows from the local vendor sandbox, default queries on today's clock plus each money report;"
-        " net is the bill, docs/money.md; `unimeter demo --json` prints the rows in full)",
-    )
+        _print_results(
+            responses,
+            summaries,
+            as_json,
+            out,
+            "(unified rows from the local vendor sandbox, default queries on today's clock plus each money report;"
+            " net is the bill, docs/money.md; `unimeter demo --json` prints the rows in full)",
+        )
+        ending = progress if as_json else out  # --json keeps stdout one JSON document
+        if sync and not _sync_ending(store, Path(folder), sync_to, ending, progress):
+            failed = True
     return 1 if failed else 0

@@ -289,6 +289,16 @@ class Warehouse:
             except DatabaseUndefinedRelation:
                 return 0
 
+    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Column names and rows of one read-only query (``unimeter demo --sync`` prints one)."""
+        with (
+            self._errors("cannot query"),
+            self.pipeline.sql_client() as client,
+            client.execute_query(sql) as cursor,
+        ):
+            names = [column[0] for column in cursor.description]
+            return names, [tuple(row) for row in cursor.fetchall()]
+
     def _ensure_views(self) -> None:
         """``charges`` and ``resources`` views: each child row with its usage row's id. A child table dlt has not
         made yet (no row had such a list) gets an empty view of the same columns, replaced once it exists."""
