@@ -183,6 +183,7 @@ class SyncRun:
         self.batch = _Batch()
         self.report = SyncReport(destination.shown)
         self.warehouse: Warehouse | None = None
+        self._matched: set[str] = set()
 
     def run(self) -> SyncReport:
         with Warehouse(self.destination) as warehouse:
@@ -230,6 +231,21 @@ class SyncRun:
     async def _run(self, accounts: list[Account], states: dict[str, dict[str, Any]]) -> None:
         for number, account in enumerate(accounts, start=1):
             await self._sync_account(account, states, f"[{number}/{len(accounts)}]")
+        for text in self.options.reports:
+            if text not in self._matched:
+                # A typo must not look like a sync with nothing to do.
+                names = sorted({account.integration for account in accounts})
+                self.report.streams.append(
+                    StreamResult(
+                        "",
+                        "",
+                        self.options.environment or "",
+                        text,
+                        "failed",
+                        error=f"no report {text!r} in the integrations synced ({', '.join(names) or 'none'})",
+                        code="unknown_report",
+                    )
+                )
 
     def _reports(self, spec: IntegrationSpec) -> list[Report]:
         if not self.options.reports:
@@ -240,6 +256,7 @@ class SyncRun:
                 chosen.append(parse_report(spec, text))
             except ValueError:
                 continue  # a report of another integration in the same run
+            self._matched.add(text)
         return chosen
 
     async def _sync_account(self, account: Account, states: dict[str, dict[str, Any]], position: str) -> None:

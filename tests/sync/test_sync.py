@@ -6,6 +6,7 @@ Expected rows and sums come from the API's own rows (``unimeter.list_usage`` ove
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -16,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.sync.sync_helpers import NOW, SyncWorld, net_by_integration, query, sync_world
+from tests.sync.sync_helpers import NOW, SyncWorld, net_by_integration, no_sleep, query, sync_world
 from unimeter.spec.registry import load_integration
+from unimeter.sync import SyncOptions, sync
 from unimeter.sync.streams import reports_of
 
 FAST = ["confluent", "cursor", "openai", "datadog"]
@@ -236,3 +238,28 @@ def test_reports_of_an_integration_default_first() -> None:
     assert keys == ["report_type=daily_usage", "report_type=usage_events"]
     assert [report.key for report in reports_of(load_integration("datadog"))] == ["default"]
     assert Counter(r.key for r in reports_of(load_integration("claude")))["report_type=user_cost"] == 1
+
+
+def test_an_unknown_report_fails_and_progress_shows_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    with sync_world(tmp_path, monkeypatch, ["confluent"]) as world:
+        report = sync(
+            world.store,
+            world.duckdb_destination(),
+            SyncOptions(now=NOW, sleep=no_sleep, reports=("default", "report_type=nope")),
+            progress=terminal,
+        )
+    assert [(s.integration, s.report, s.status) for s in report.streams] == [
+        ("confluent", "default", "ok"),
+        ("", "report_type=nope", "failed"),
+    ]
+    assert "no report 'report_type=nope'" in (report.streams[1].error or "")
+    lines = terminal.getvalue().split("\r")
+    assert any(line.startswith("[1/1] confluent default (") and "page(s)" in line for line in lines)
+    assert terminal.getvalue().rstrip().endswith("rows, ok")
