@@ -555,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sync_command(commands, mappings)
     _add_store_commands(commands, mappings)
     _add_export_command(commands, mappings)
+    _add_worker_command(commands, mappings)
     return parser
 
 
@@ -598,6 +599,53 @@ def _add_export_command(
         help=f"the accounts store: sqlite:///ABSOLUTE/PATH.db or postgresql://... (default: ${DATABASE_URL_ENV})",
     )
     focus.set_defaults(handler=_cmd_export_focus)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from .queue.command import WorkerArgs, worker_command
+
+    return worker_command(
+        WorkerArgs(
+            queue_url=args.queue_url,
+            database=args.database,
+            destination=args.to,
+            concurrency=args.concurrency,
+            stalled_after=args.stalled_after,
+            batch_rows=args.batch_rows,
+        )
+    )
+
+
+def _add_worker_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], mappings: argparse.ArgumentParser
+) -> None:
+    """``worker``: take sync jobs from the PostgreSQL queue (docs/sync.md, "Distributed set-up")."""
+    worker = commands.add_parser(
+        "worker", parents=[mappings], help="take sync jobs from a PostgreSQL queue (any number, on any machines)"
+    )
+    worker.add_argument(
+        "--queue-url",
+        metavar="URL",
+        help="the queue's PostgreSQL database (default: $UNIMETER_QUEUE_URL, else the accounts store's database)",
+    )
+    worker.add_argument("--to", metavar="URL", required=True, help="where rows go: postgresql://..., shared by workers")
+    worker.add_argument("--concurrency", type=int, default=1, metavar="N", help="jobs run at once (default 1)")
+    worker.add_argument(
+        "--stalled-after",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="a worker silent this long is dead and its jobs run again elsewhere (default 30)",
+    )
+    worker.add_argument(
+        "--batch-rows", type=int, metavar="N", help="rows per load into the destination (default: the sync's, 5000)"
+    )
+    worker.add_argument(
+        "--database",
+        metavar="URL",
+        help=f"the accounts store, shared by every worker: postgresql://... (default: ${DATABASE_URL_ENV})",
+    )
+    worker.set_defaults(handler=_cmd_worker)
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import procrastinate
 import psycopg
@@ -15,6 +16,7 @@ from procrastinate import exceptions as queue_errors
 from procrastinate import manager
 
 from tests.sync.queue_helpers import fresh_database
+from unimeter.cli import main
 from unimeter.errors import (
     ConfigurationError,
     SecretKeyError,
@@ -230,3 +232,61 @@ def test_workers_starting_together_on_a_fresh_database_create_the_schema_once(qu
     assert sorted(asyncio.run(scenario())) == [False, False, False, True]
     with psycopg.connect(queue_db) as connection:
         assert connection.execute("SELECT count(*) FROM procrastinate_jobs").fetchone() == (0,)
+
+
+# --- the worker command's refusals --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_a_worker_refuses_a_duckdb_destination(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["worker", "--to", str(tmp_path / "usage.duckdb"), "--queue-url", "postgresql://u@127.0.0.1/q"])
+    assert code == 2
+    assert "one process at a time" in capsys.readouterr().err
+
+
+def test_a_worker_without_a_queue_says_how_to_get_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(QUEUE_URL_ENV, raising=False)
+    code = main(["worker", "--to", "postgresql://u@127.0.0.1/d", "--database", f"sqlite://{tmp_path / 's.db'}"])
+    assert code == 2
+    assert "--queue-url" in capsys.readouterr().err
+
+
+def test_a_worker_whose_queue_is_down_fails_with_the_url_but_not_its_password(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    queue = f"postgresql://admin:s3cret-pw@127.0.0.1:{_free_port()}/queue"
+    code = main(
+        [
+            "worker",
+            "--to",
+            "postgresql://u@127.0.0.1/d",
+            "--queue-url",
+            queue,
+            "--database",
+            f"sqlite://{tmp_path / 's.db'}",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cannot connect to the queue database postgresql://admin:***@127.0.0.1" in err
+    assert "s3cret-pw" not in err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--concurrency", "0"), ("--stalled-after", "0"), ("--batch-rows", "0")])
+def test_worker_numbers_out_of_range_are_refused(
+    option: str, value: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["worker", "--to", "postgresql://u@127.0.0.1/d", "--queue-url", "postgresql://u@127.0.0.1/q"]
+    code = main([*args, "--database", f"sqlite://{tmp_path / 's.db'}", option, value])
+    assert code == 2
+    assert option in capsys.readouterr().err

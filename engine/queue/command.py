@@ -1,0 +1,181 @@
+"""The command-line side of the queue: ``unimeter worker``, ``unimeter sync --enqueue`` and ``--schedule CRON``.
+
+Each checks its options and reaches its databases before any job moves, and reports a problem as one line naming
+it (exit 2 for a wrong command line, 1 for a database or account that is not there); no password is ever shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigurationError, UnimeterError
+from ..redaction import redact_url
+from ..store import Store, open_store
+from ..store.model import Account
+from .app import SyncJob
+from .settings import DEFAULT_STALLED_AFTER_SECONDS, WorkerSettings, check_cron, queue_url
+
+MAINTENANCE_TASKS = ("unimeter.retry_stalled_jobs", "unimeter.remove_old_jobs")
+
+
+class _QuietMaintenance(logging.Filter):
+    """Drop the routine INFO lines of the maintenance ticks (every ``--stalled-after`` seconds), keep the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        job = getattr(record, "job", None)
+        task = job.get("task_name") if isinstance(job, dict) else getattr(record, "task", None)
+        return task not in MAINTENANCE_TASKS
+
+
+def configure_logging() -> None:
+    """Job starts and ends (Procrastinate's lines, with the account ids the jobs carry) on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_QuietMaintenance())
+    for name in ("procrastinate", "unimeter.queue"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+    logging.getLogger("procrastinate.periodic").setLevel(logging.WARNING)  # "deferred for timestamp ..." each tick
+
+
+def _fail(command: str, error: UnimeterError | ValueError) -> int:
+    print(f"unimeter {command}: {error}", file=sys.stderr)
+    return 2 if isinstance(error, ValueError | ConfigurationError) else 1
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    queue_url: str | None
+    database: str | None
+    destination: str | None
+    concurrency: int
+    stalled_after: float = DEFAULT_STALLED_AFTER_SECONDS
+    batch_rows: int | None = None
+    key_file: Path | None = None
+
+
+def worker_command(args: WorkerArgs) -> int:
+    """``unimeter worker``: take sync jobs until stopped (SIGINT or SIGTERM: the running jobs finish first)."""
+    from ..sync.warehouse import parse_destination
+    from .jobs import SyncJobRunner
+    from .run import check_reachable, run_worker
+
+    try:
+        if args.batch_rows is not None and args.batch_rows < 1:
+            raise ConfigurationError("--batch-rows must be at least 1", field="batch_rows")
+        destination = parse_destination(args.destination)
+        if destination.kind == "duckdb":
+            raise ConfigurationError(
+                f"workers need a destination they can all write: a DuckDB file ({destination.target}) takes one "
+                "process at a time. Give --to postgresql://...; on one machine, `unimeter sync` runs without a queue",
+                field="to",
+            )
+        settings = WorkerSettings(
+            queue_url=queue_url(args.queue_url, store_url=args.database),
+            store_url=args.database,
+            key_file=args.key_file,
+            destination=args.destination,
+            concurrency=args.concurrency,
+            stalled_after=args.stalled_after,
+        )
+        store = open_store(args.database, key_file=args.key_file)
+        check_reachable(settings.queue_url)
+    except (UnimeterError, ValueError) as error:
+        return _fail("worker", error)
+    configure_logging()
+    print(
+        f"unimeter worker: sync jobs from {redact_url(settings.queue_url)} into {destination.shown}, "
+        f"{settings.concurrency} at a time",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        run_worker(settings, SyncJobRunner(store, destination, batch_rows=args.batch_rows))
+    except UnimeterError as error:
+        return _fail("worker", error)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+@dataclass(frozen=True)
+class EnqueueArgs:
+    queue_url: str | None
+    database: str | None
+    accounts: Sequence[str]
+    environment: str | None
+    since: str | None = None
+    full_refresh: bool = False
+    schedule: str | None = None
+    key_file: Path | None = None
+
+
+def _jobs(
+    store: Store, accounts: Sequence[str], environment: str | None, since: str | None, full: bool
+) -> list[SyncJob]:
+    """The accounts' sync jobs (every account of ``environment``, or all, when none is named); an id that names no
+    account is an error now rather than a failed job later."""
+    listed = [account for account in store.list_accounts(environment) if isinstance(account, Account)]
+    by_id = {str(account.id): account for account in listed}
+    unknown = [key for key in accounts if key not in by_id]
+    if unknown:
+        where = f" in environment {environment!r}" if environment else ""
+        raise ConfigurationError(f"no account {unknown[0]!r}{where}", field="account")
+    chosen = [by_id[key] for key in accounts] if accounts else listed
+    return [SyncJob(str(account.id), account.environment, since, full) for account in chosen]
+
+
+def enqueue_command(args: EnqueueArgs) -> int:
+    """``unimeter sync --enqueue``: a sync job per account on the queue, for the workers; prints what it queued."""
+    from .run import enqueue, run_schedule
+
+    try:
+        url = queue_url(args.queue_url, store_url=args.database)
+        cron = check_cron(args.schedule) if args.schedule is not None else None
+        if cron is not None and (args.since or args.full_refresh):
+            raise ConfigurationError(
+                "--schedule syncs each account from where it stopped; --since and --full-refresh would read the "
+                "whole range again at every tick (use them with --enqueue, once)",
+                field="schedule",
+            )
+        store = open_store(args.database, key_file=args.key_file)
+        jobs = _jobs(store, args.accounts, args.environment, args.since, args.full_refresh)
+    except (UnimeterError, ValueError) as error:
+        return _fail("sync", error)
+    if cron is not None:
+        configure_logging()
+        print(
+            f"unimeter sync: queueing {'every account' if not args.accounts else f'{len(jobs)} account(s)'} "
+            f"on {redact_url(url)} at '{cron}' until stopped",
+            file=sys.stderr,
+            flush=True,
+        )
+
+        def lister(account_ids: Sequence[str], environment: str | None) -> list[SyncJob]:
+            # Listed again at every tick, so an account added since the schedule started is synced too.
+            return _jobs(store, account_ids, environment, None, False)
+
+        try:
+            run_schedule(url, cron, list(args.accounts), args.environment, lister)
+        except UnimeterError as error:
+            return _fail("sync", error)
+        except KeyboardInterrupt:
+            return 130
+        return 0
+    try:
+        report = enqueue(url, jobs)
+    except UnimeterError as error:
+        return _fail("sync", error)
+    for job in report.queued:
+        print(f"queued {job.account_id} ({job.environment})")
+    for job in report.already_waiting:
+        print(f"already waiting {job.account_id} ({job.environment})")
+    print(f"{len(report.queued)} queued, {len(report.already_waiting)} already waiting on {redact_url(url)}")
+    return 0
