@@ -570,13 +570,15 @@ def _cmd_export_focus(args: argparse.Namespace) -> int:
         account_ids=args.account or [],
         environment=args.environment,
         database=args.database,
+        source=args.source,
     ).run()
 
 
 def _add_export_command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], mappings: argparse.ArgumentParser
 ) -> None:
-    """``export focus``: FOCUS rows (docs/focus.md) of the store's accounts, as CSV or Parquet."""
+    """``export focus``: FOCUS rows (docs/focus.md) of the store's accounts or a sync destination, as CSV or
+    Parquet."""
     export = commands.add_parser("export", help="export usage and cost in an exchange format")
     formats = export.add_subparsers(dest="format", required=True)
     focus = formats.add_parser(
@@ -597,6 +599,13 @@ def _add_export_command(
         "--database",
         metavar="URL",
         help=f"the accounts store: sqlite:///ABSOLUTE/PATH.db or postgresql://... (default: ${DATABASE_URL_ENV})",
+    )
+    focus.add_argument(
+        "--from",
+        dest="source",
+        metavar="URL",
+        help="read a sync destination (PATH.duckdb, duckdb:///PATH or postgresql://...) instead of querying the "
+        "vendors",
     )
     focus.set_defaults(handler=_cmd_export_focus)
 
