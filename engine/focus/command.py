@@ -1,7 +1,8 @@
 """``unimeter export focus``: FOCUS rows of a range to a CSV or Parquet file.
 
 The rows come from a live query over the store's integrated accounts (every account, those of ``--integration``,
-or those named by ``--account``). A wrong command line (a bad date, an extension that is neither .csv nor .parquet,
+or those named by ``--account``), or with ``--from`` from a sync destination (synced.py), the same rows for the same
+data. A wrong command line (a bad date, an extension that is neither .csv nor .parquet,
 a folder that does not exist) exits 2 before any vendor call; an error while reading exits 1 with the error envelope
 on stderr, and no file is left under the name asked for. A progress line per account goes to stderr, the summary
 to stdout.
@@ -23,6 +24,7 @@ from ..spec import available_integrations
 from ..store import open_store
 from .columns import FOCUS_VERSION
 from .export import ExportRange, export_range, live_focus_rows, select_accounts
+from .synced import SyncSource, parse_source, synced_focus_rows
 from .writer import FocusWriter, output_format
 
 PROG = "unimeter export focus"
@@ -37,6 +39,8 @@ class ExportCommand:
     account_ids: list[str] = field(default_factory=list)
     environment: str | None = None
     database: str | None = None
+    source: str | None = None
+    """``--from``: a sync destination (DuckDB file or PostgreSQL URL) instead of a live query."""
     today: date | None = None
 
     def run(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -50,6 +54,7 @@ class ExportCommand:
                 raise ValueError(f"--out {self.out}: the folder {target.parent} does not exist")
             if target.is_dir():
                 raise ValueError(f"--out {self.out} is a folder; name a .csv or .parquet file")
+            synced = self._source()
             unknown = sorted(set(self.integrations) - set(available_integrations()))
             if unknown:
                 raise ValueError(
@@ -59,13 +64,30 @@ class ExportCommand:
             print(f"{PROG}: {error}", file=stderr)
             return 2
         try:
-            count = self._live(span, target, stderr)
+            count = self._synced(synced, span, target) if synced is not None else self._live(span, target, stderr)
         except UnimeterError as error:
             print(json.dumps(error_envelope(error), indent=2), file=stderr)
             return 1
         days = f"{span.start.isoformat()} to {span.end.isoformat()}"
         print(f"wrote {count} FOCUS {FOCUS_VERSION} rows ({days}) to {target}", file=stdout)
         return 0
+
+    def _source(self) -> SyncSource | None:
+        if self.source is None:
+            return None
+        if self.environment is not None or self.database is not None:
+            option = "--environment" if self.environment is not None else "--database"
+            raise ValueError(f"{option} names the accounts store of a live export; --from reads a sync destination")
+        source = parse_source(self.source)
+        if source.kind == "duckdb" and not Path(source.target).is_file():
+            raise ValueError(f"--from {self.source}: no such DuckDB file (unimeter sync --to makes it)")
+        return source
+
+    def _synced(self, source: SyncSource, span: ExportRange, target: Path) -> int:
+        with FocusWriter(target) as writer:
+            for batch in synced_focus_rows(source, span, integrations=self.integrations, account_ids=self.account_ids):
+                writer.write(batch)
+        return writer.count
 
     def _live(self, span: ExportRange, target: Path, stderr: TextIO) -> int:
         store = open_store(self.database)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any
 
 from ..errors import MappingError
@@ -37,6 +37,8 @@ from ..spec.model import FocusSpec, IntegrationSpec
 from .columns import COLUMNS
 
 DEFAULT_SERVICE_CATEGORY = "Other"
+EXACT = Context(prec=80)
+"""Enough digits that no difference of two stored amounts (38 digits at most) is ever rounded."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def _charges(row: Mapping[str, Any], row_id: str) -> tuple[dict[str, Decimal], s
 
 def _text(value: Any) -> str | None:
     """A string value, or None: FOCUS uses null, never an empty string, for a missing value (Null Handling)."""
-    return value if isinstance(value, str) and value.strip() else None
+    return value if isinstance(value, str) and value != "" else None
 
 
 def _resource(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -181,7 +183,8 @@ def focus_rows(row: Mapping[str, Any], source: FocusSource) -> list[dict[str, An
     credit = amounts.get("credit", Decimal(0))
     tax = amounts.get("tax", Decimal(0))
     total = amounts.get("total")
-    usage_cost = net - credit - tax
+    with localcontext(EXACT):
+        usage_cost = net - credit - tax
 
     start = floor_second(parse_instant(row.get("start_date"), row_id, "start_date"))
     end = ceil_second(parse_instant(row.get("end_date"), row_id, "end_date"))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .columns import COLUMNS
+from .mapping import EXACT
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
@@ -38,8 +39,10 @@ def output_format(path: Path | str) -> str:
 
 
 def decimal_text(value: Decimal) -> str:
-    """``Decimal('18')`` is ``18.0``, ``Decimal('1E-7')`` is ``0.0000001``: plain, exact, with a decimal point."""
-    text = format(value, "f")
+    """``Decimal('18')`` is ``18.0``, ``Decimal('1E-7')`` is ``0.0000001``, ``Decimal('0.250000')`` is ``0.25``:
+    plain, exact, with a decimal point, and the same text for the same number from any source (a database's
+    NUMERIC(38, 18) pads to 18 places)."""
+    text = format(value.normalize(EXACT), "f")
     if text.startswith("-") and value == 0:
         text = text[1:]
     return text if "." in text else f"{text}.0"
