@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import re
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +207,17 @@ def test_the_view_without_child_tables_is_empty_and_typed() -> None:
     with pytest.raises(ValueError, match="unknown SQL dialect 'mysql'"):
         focus_view_sql("mysql")
     assert parse_source("duckdb:///var/x.duckdb") == SyncSource("duckdb", "/var/x.duckdb")
+
+
+def test_the_docs_query_of_the_view_gives_the_bill_by_service(world: World) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "focus.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"```sql\n(.*?)```", page, flags=re.DOTALL)
+    with duckdb.connect(str(world.duckdb_file)) as connection:
+        for statement in create_focus_view_statements("duckdb"):
+            connection.execute(statement)
+        result = connection.execute(example).fetchall()
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for row in world.live.values():  # every synced money line is of November, through the clock's Nov 3
+        expected[row["ServiceName"]] += row["BilledCost"]
+    assert dict(result) == dict(expected)
+    assert [billed for _, billed in result] == sorted(expected.values(), reverse=True)
