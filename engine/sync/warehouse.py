@@ -249,22 +249,43 @@ class Warehouse:
             columns=STATE_COLUMNS,
         )
 
+    @contextlib.contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        """One load at a time into a PostgreSQL destination, whichever process or machine loads (``unimeter worker``s
+        syncing several accounts at once): dlt merges through staging tables that every pipeline on the database
+        shares, so two loads at once would mix or truncate each other's staged rows, and two first loads would both
+        create the tables. A session advisory lock on the destination database, released with its connection, so a
+        killed process never leaves it held. A DuckDB file admits one writing process anyway."""
+        if self.destination.kind != "postgres":
+            yield
+            return
+        import psycopg
+
+        with self._errors("cannot lock"):
+            connection = psycopg.connect(self.destination.target, autocommit=True, connect_timeout=10)
+        try:
+            connection.execute("SELECT pg_advisory_lock(hashtext('unimeter.sync.load'))")
+            yield
+        finally:
+            connection.close()
+
     def load(self, records: Sequence[dict[str, Any]], states: Sequence[dict[str, Any]]) -> None:
         """Upsert ``records`` by id, then (only once they are in) ``states`` by stream: a state never claims rows
         that did not arrive. Each is one dlt load, a transaction per table chain."""
-        if records:
-            with self._errors("cannot load rows into"):
-                self.pipeline.run(self._usage_resource(list(records)))
-            self._ensure_views()
-        if states:
-            with self._errors("cannot save the sync state in"):
-                self.pipeline.run(self._state_resource(list(states)))
+        with self._one_writer():
+            if records:
+                with self._errors("cannot load rows into"):
+                    self.pipeline.run(self._usage_resource(list(records)))
+                self._ensure_views()
+            if states:
+                with self._errors("cannot save the sync state in"):
+                    self.pipeline.run(self._state_resource(list(states)))
 
     def delete_rows(self, account_id: str, report: str) -> int:
         """Remove one account's rows of one report (``--full-refresh``), charges and resources included."""
         from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-        with self._errors("cannot delete rows from"):
+        with self._one_writer(), self._errors("cannot delete rows from"):
             try:
                 with self.pipeline.sql_client() as client:
                     usage = client.make_qualified_table_name(USAGE_TABLE)
