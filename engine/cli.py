@@ -658,6 +658,23 @@ def _add_worker_command(
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
+    if args.enqueue or args.schedule is not None:
+        from .queue.command import EnqueueArgs, enqueue_command
+
+        return enqueue_command(
+            EnqueueArgs(
+                queue_url=args.queue_url,
+                database=args.database,
+                accounts=args.account or [],
+                environment=args.environment,
+                since=args.since,
+                full_refresh=args.full_refresh,
+                reports=args.report or [],
+                schedule=args.schedule,
+                destination=args.to,
+                as_json=args.json,
+            )
+        )
     from .sync.command import run
 
     return run(args)
@@ -675,6 +692,19 @@ def _add_sync_command(
         help="load the integrated accounts' usage into DuckDB (default) or PostgreSQL, incrementally (docs/sync.md)",
     )
     add_arguments(sync)
+    queued = sync.add_mutually_exclusive_group()
+    queued.add_argument(
+        "--enqueue", action="store_true", help="queue a sync job per account for `unimeter worker`s instead of running"
+    )
+    queued.add_argument(
+        "--schedule", metavar="CRON", help="queue them at every tick of CRON (e.g. '0 * * * *'), until stopped"
+    )
+    sync.add_argument(
+        "--queue-url",
+        metavar="URL",
+        help="with --enqueue/--schedule: the queue's PostgreSQL database (default: $UNIMETER_QUEUE_URL, else the "
+        "accounts store's)",
+    )
     sync.add_argument(
         "--database",
         metavar="URL",

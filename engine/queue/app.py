@@ -1,16 +1,23 @@
-"""The Procrastinate app of unimeter's queue: its tasks, its schema, and how a retry meets a queued job.
+"""The Procrastinate app of unimeter's queue: its tasks, its schema, and how jobs are queued.
 
 Tasks (their names are what the queue's rows carry, so they never change):
 
-- ``unimeter.sync_account``: one sync run of one account (:class:`SyncJob` as keyword arguments). Deferred with
-  ``lock`` and ``queueing_lock`` both set to the account's key: one running and at most one waiting job per account.
-  Retried with exponential backoff on retryable failures only (:mod:`.retry`).
+- ``unimeter.sync_account``: one sync run of one account (:class:`SyncJob` as keyword arguments), with Procrastinate's
+  ``lock`` set to the account: however many workers run, one job of an account runs at a time, and the next starts
+  once it ended. A job identical to one already waiting is not queued again (:func:`defer_syncs`), so a schedule
+  faster than the syncs never piles jobs up. Retried with exponential backoff on retryable failures only
+  (:mod:`.retry`).
 - ``unimeter.retry_stalled_jobs``: Procrastinate's documented recovery of the jobs of a worker that died (kill -9,
   a lost machine): jobs in ``doing`` whose worker's heartbeat is older than the stalled timeout go back to ``todo``.
   Each worker registers it as a periodic task; the database defers each tick once, and one worker runs it.
 - ``unimeter.remove_old_jobs``: hourly, deletes succeeded jobs older than three days, so the stalled-job ticks and
   finished syncs do not pile up (failed jobs stay for a person to read).
-- ``unimeter.scheduled_sync``: one tick of ``unimeter sync --schedule CRON``: defers a sync job per account.
+- ``unimeter.scheduled_sync``: one tick of ``unimeter sync --schedule CRON``: queues a sync job per account.
+
+Why not Procrastinate's ``queueing_lock`` for sync jobs: it allows one waiting job per lock, and a job going back to
+waiting (a retry after a vendor outage, a dead worker's job put back) while the account's next job waits would
+violate it; Procrastinate then raises and the job stays running on a live worker, its ``lock`` blocking the account
+for ever. Dropping only identical jobs also keeps a ``--since`` or ``--full-refresh`` job that meets a routine one.
 """
 
 from __future__ import annotations
@@ -19,13 +26,13 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 import procrastinate
 from procrastinate import exceptions as queue_errors
-from procrastinate import manager, utils
+from procrastinate import utils
 from procrastinate.job_context import JobContext
+from psycopg.types.json import Jsonb
 
 from .retry import sync_retry_strategy
 from .settings import SCHEDULE_QUEUE, SYNC_QUEUE
@@ -43,8 +50,9 @@ RUNNER = "unimeter_sync_runner"
 """The key of the worker's :data:`SyncRunner` in Procrastinate's ``additional_context``."""
 ACCOUNT_LISTER = "unimeter_account_lister"
 """The key of the scheduler's :data:`AccountLister` in ``additional_context``."""
-# A schema lock id of our own (any constant: it only has to differ from the other advisory locks on the database).
+# Advisory lock ids of our own (any constants: they only have to differ from the other advisory locks on the database).
 _SCHEMA_LOCK = 72026113
+_DEFER_LOCK = 72026114
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,15 @@ class SyncJob:
     environment: str
     since: str | None = None
     full_refresh: bool = False
+    reports: tuple[str, ...] = ()
+    """Only these reports (``--report``); empty: every report of the account's integration."""
 
     def kwargs(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "reports": list(self.reports)}
 
     @property
     def lock(self) -> str:
-        """The account's key for both locks: one running and one waiting job per account, whoever enqueued it."""
+        """The account's key: Procrastinate runs one job of a lock at a time, whoever queued it."""
         return f"unimeter-sync:{self.environment}:{self.account_id}"
 
 
@@ -73,37 +83,10 @@ AccountLister = Callable[[Sequence[str], str | None], list[SyncJob]]
 
 @dataclass
 class DeferReport:
-    """What an enqueue did: the accounts it queued, and those that already had a job waiting."""
+    """What an enqueue did: the jobs it queued, and those already waiting (the same job, not queued twice)."""
 
     queued: list[SyncJob] = field(default_factory=list)
     already_waiting: list[SyncJob] = field(default_factory=list)
-
-
-class SyncJobManager(manager.JobManager):
-    """Procrastinate's job manager, except that a retry that would make a second waiting job of an account ends the
-    retried job instead.
-
-    Why: a job (retried after a vendor outage, or put back after its worker died) goes back to ``todo``, and the
-    ``queueing_lock`` index allows one ``todo`` job per account. If a schedule queued the account's next sync in the
-    meantime, that job syncs the same account from the same state, so the retry is redundant; but Procrastinate would
-    raise, leaving the job in ``doing`` on a live worker, where its ``lock`` would block the account for ever.
-    """
-
-    async def retry_job_by_id_async(
-        self,
-        job_id: int,
-        retry_at: datetime,
-        priority: int | None = None,
-        queue: str | None = None,
-        lock: str | None = None,
-    ) -> None:
-        try:
-            await super().retry_job_by_id_async(job_id, retry_at, priority, queue, lock)
-        except queue_errors.UniqueViolation as error:
-            if error.constraint_name != manager.QUEUEING_LOCK_CONSTRAINT:
-                raise
-            logger.warning("job %s is not retried: its account already has a job waiting, which will sync it", job_id)
-            await self.finish_job_by_id_async(job_id, status=procrastinate.jobs.Status.FAILED, delete_job=False)
 
 
 def build_app(url: str, *, concurrency: int = 1) -> procrastinate.App:
@@ -112,7 +95,6 @@ def build_app(url: str, *, concurrency: int = 1) -> procrastinate.App:
     # job's status changes; the jobs' own work (store, destination) opens connections of its own.
     connector = procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=concurrency + 3)
     app = procrastinate.App(connector=connector)
-    app.job_manager = SyncJobManager(connector)
     app.task(name=SYNC_TASK, queue=SYNC_QUEUE, pass_context=True, retry=sync_retry_strategy())(_sync_account)
     app.task(name=RETRY_STALLED_TASK, queue=SYNC_QUEUE, pass_context=True, priority=MAINTENANCE_PRIORITY)(
         _retry_stalled_jobs
@@ -173,26 +155,42 @@ async def ensure_schema(app: procrastinate.App) -> bool:
 
 
 async def defer_syncs(app: procrastinate.App, jobs: Sequence[SyncJob]) -> DeferReport:
-    """Queue a sync job per account; an account whose job is already waiting is reported, not queued twice."""
+    """Queue a sync job per account; a job identical to one that already waits is reported, not queued twice.
+
+    The check and the insert are one transaction under an advisory lock on the account, so two processes queueing
+    the same job at once queue it once.
+    """
     report = DeferReport()
+    pool = app.connector.pool  # type: ignore[attr-defined]
     for job in jobs:
-        deferrer = app.configure_task(SYNC_TASK, lock=job.lock, queueing_lock=job.lock)
-        try:
-            await deferrer.defer_async(**job.kwargs())
-        except queue_errors.AlreadyEnqueued:
-            report.already_waiting.append(job)
-        else:
+        async with pool.connection() as connection, connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_DEFER_LOCK, job.lock))
+            cursor = await connection.execute(
+                "SELECT 1 FROM procrastinate_jobs WHERE task_name = %s AND lock = %s AND status = 'todo' "
+                "AND args = %s LIMIT 1",
+                (SYNC_TASK, job.lock, Jsonb(job.kwargs())),
+            )
+            if await cursor.fetchone() is not None:
+                report.already_waiting.append(job)
+                continue
+            await app.configure_task(SYNC_TASK, lock=job.lock, connection=connection).defer_async(**job.kwargs())
             report.queued.append(job)
     return report
 
 
 def _sync_account(
-    context: JobContext, *, account_id: str, environment: str, since: str | None = None, full_refresh: bool = False
+    context: JobContext,
+    *,
+    account_id: str,
+    environment: str,
+    since: str | None = None,
+    full_refresh: bool = False,
+    reports: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run in a worker thread (Procrastinate runs a plain function's job off the event loop), so that a long sync
     does not hold up the worker's heartbeats and its other jobs."""
     runner: SyncRunner = context.additional_context[RUNNER]
-    job = SyncJob(account_id, environment, since, full_refresh)
+    job = SyncJob(account_id, environment, since, full_refresh, tuple(reports or ()))
     logger.info("worker %s: job %s syncs account %s", context.worker_name, context.job.id, account_id)
     return runner(job)
 
@@ -202,8 +200,17 @@ async def _retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
     seconds: float = context.additional_context.get("stalled_after", 30.0)
     stalled = list(await context.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
     for job in stalled:
-        logger.warning("job %s (%s) was running on a worker that stopped: queued again", job.id, job.task_name)
-        await context.app.job_manager.retry_job(job, retry_at=utils.utcnow())
+        try:
+            await context.app.job_manager.retry_job(job, retry_at=utils.utcnow())
+        except queue_errors.UniqueViolation:
+            # A maintenance or schedule tick (they have a queueing lock) whose next tick already waits: that one runs.
+            assert job.id is not None
+            await context.app.job_manager.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, False)
+            logger.warning(
+                "job %s (%s) was running on a worker that stopped: its next tick will run", job.id, job.task_name
+            )
+        else:
+            logger.warning("job %s (%s) was running on a worker that stopped: queued again", job.id, job.task_name)
     return len(stalled)
 
 

@@ -6,6 +6,7 @@ it (exit 2 for a wrong command line, 1 for a database or account that is not the
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ConfigurationError, UnimeterError
 from ..redaction import redact_url
+from ..spec.functions import parse_instant
 from ..store import Store, open_store
 from ..store.model import Account
 from .app import SyncJob
@@ -107,19 +109,23 @@ def worker_command(args: WorkerArgs) -> int:
 
 @dataclass(frozen=True)
 class EnqueueArgs:
+    """``unimeter sync --enqueue`` / ``--schedule CRON``: the sync command's own selection, for the workers."""
+
     queue_url: str | None
     database: str | None
     accounts: Sequence[str]
     environment: str | None
     since: str | None = None
     full_refresh: bool = False
+    reports: Sequence[str] = ()
     schedule: str | None = None
+    destination: str | None = None
+    """Refused when given: the workers' ``--to`` decides where rows go."""
+    as_json: bool = False
     key_file: Path | None = None
 
 
-def _jobs(
-    store: Store, accounts: Sequence[str], environment: str | None, since: str | None, full: bool
-) -> list[SyncJob]:
+def _jobs(store: Store, args: EnqueueArgs, accounts: Sequence[str], environment: str | None) -> list[SyncJob]:
     """The accounts' sync jobs (every account of ``environment``, or all, when none is named); an id that names no
     account is an error now rather than a failed job later."""
     listed = [account for account in store.list_accounts(environment) if isinstance(account, Account)]
@@ -129,52 +135,68 @@ def _jobs(
         where = f" in environment {environment!r}" if environment else ""
         raise ConfigurationError(f"no account {unknown[0]!r}{where}", field="account")
     chosen = [by_id[key] for key in accounts] if accounts else listed
-    return [SyncJob(str(account.id), account.environment, since, full) for account in chosen]
+    return [
+        SyncJob(str(account.id), account.environment, args.since, args.full_refresh, tuple(args.reports))
+        for account in chosen
+    ]
+
+
+def _check(args: EnqueueArgs) -> None:
+    if args.destination is not None:
+        raise ConfigurationError(
+            "--to is the workers' (unimeter worker --to URL): queued jobs name accounts only", field="to"
+        )
+    if args.since is not None:
+        parse_instant(args.since)  # a ValueError naming the problem, now rather than in every worker
+    if args.schedule is not None and (args.since or args.full_refresh):
+        raise ConfigurationError(
+            "--schedule syncs each account from where it stopped; --since and --full-refresh would read the "
+            "whole range again at every tick (use them with --enqueue, once)",
+            field="schedule",
+        )
 
 
 def enqueue_command(args: EnqueueArgs) -> int:
-    """``unimeter sync --enqueue``: a sync job per account on the queue, for the workers; prints what it queued."""
+    """``unimeter sync --enqueue``: a sync job per account on the queue, for the workers; prints what it queued.
+    With ``--schedule CRON``: the same at every tick of the cron, until stopped."""
     from .run import enqueue, run_schedule
 
     try:
+        _check(args)
         url = queue_url(args.queue_url, store_url=args.database)
         cron = check_cron(args.schedule) if args.schedule is not None else None
-        if cron is not None and (args.since or args.full_refresh):
-            raise ConfigurationError(
-                "--schedule syncs each account from where it stopped; --since and --full-refresh would read the "
-                "whole range again at every tick (use them with --enqueue, once)",
-                field="schedule",
-            )
         store = open_store(args.database, key_file=args.key_file)
-        jobs = _jobs(store, args.accounts, args.environment, args.since, args.full_refresh)
+        jobs = _jobs(store, args, args.accounts, args.environment)
     except (UnimeterError, ValueError) as error:
         return _fail("sync", error)
-    if cron is not None:
-        configure_logging()
-        print(
-            f"unimeter sync: queueing {'every account' if not args.accounts else f'{len(jobs)} account(s)'} "
-            f"on {redact_url(url)} at '{cron}' until stopped",
-            file=sys.stderr,
-            flush=True,
-        )
-
-        def lister(account_ids: Sequence[str], environment: str | None) -> list[SyncJob]:
-            # Listed again at every tick, so an account added since the schedule started is synced too.
-            return _jobs(store, account_ids, environment, None, False)
-
-        try:
-            run_schedule(url, cron, list(args.accounts), args.environment, lister)
-        except UnimeterError as error:
-            return _fail("sync", error)
-        except KeyboardInterrupt:
-            return 130
-        return 0
     try:
-        report = enqueue(url, jobs)
+        if cron is None:
+            report = enqueue(url, jobs)
+        else:
+            configure_logging()
+            chosen = f"{len(jobs)} account(s)" if args.accounts else "every account"
+            print(f"unimeter sync: queueing {chosen} on {redact_url(url)} at '{cron}' until stopped", file=sys.stderr)
+
+            def lister(account_ids: Sequence[str], environment: str | None) -> list[SyncJob]:
+                # Listed again at every tick, so an account added since the schedule started is synced too.
+                return _jobs(store, args, account_ids, environment)
+
+            run_schedule(url, cron, list(args.accounts), args.environment, lister)
+            return 0
     except UnimeterError as error:
         return _fail("sync", error)
+    except KeyboardInterrupt:
+        return 130
+    if args.as_json:
+        shown = {
+            "queue": redact_url(url),
+            "queued": [job.kwargs() for job in report.queued],
+            "already_waiting": [job.kwargs() for job in report.already_waiting],
+        }
+        print(json.dumps(shown, indent=2))
+        return 0
     for job in report.queued:
-        print(f"queued {job.account_id} ({job.environment})")
+        print(f"queued          {job.account_id} ({job.environment})")
     for job in report.already_waiting:
         print(f"already waiting {job.account_id} ({job.environment})")
     print(f"{len(report.queued)} queued, {len(report.already_waiting)} already waiting on {redact_url(url)}")

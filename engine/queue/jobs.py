@@ -49,6 +49,7 @@ class SyncJobRunner:
             environment=job.environment,
             since=parse_instant(job.since) if job.since else None,
             full_refresh=job.full_refresh,
+            reports=job.reports,
             batch_rows=self.batch_rows or DEFAULT_BATCH_ROWS,
         )
         report = sync(self.store, self.destination, options, progress=None)

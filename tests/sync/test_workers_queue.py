@@ -12,8 +12,6 @@ from pathlib import Path
 import procrastinate
 import psycopg
 import pytest
-from procrastinate import exceptions as queue_errors
-from procrastinate import manager
 
 from tests.sync.queue_helpers import fresh_database
 from unimeter.cli import main
@@ -26,7 +24,7 @@ from unimeter.errors import (
     VendorServerError,
     VendorTimeoutError,
 )
-from unimeter.queue.app import SYNC_TASK, SyncJob, SyncJobManager, build_app, defer_syncs, ensure_schema
+from unimeter.queue.app import SYNC_TASK, SyncJob, build_app, defer_syncs, ensure_schema
 from unimeter.queue.retry import SyncRetryStrategy, retryable
 from unimeter.queue.settings import QUEUE_URL_ENV, SYNC_QUEUE, WorkerSettings, check_cron, every, queue_url
 from unimeter.store import DATABASE_URL_ENV
@@ -167,7 +165,7 @@ async def _statuses(app: procrastinate.App) -> dict[int, str]:
     return {job.id: job.status for job in await app.job_manager.list_jobs_async() if job.id is not None}
 
 
-def test_an_account_has_at_most_one_waiting_job_and_one_running(queue_db: str) -> None:
+def test_an_identical_waiting_job_is_not_queued_twice_and_an_account_runs_one_job_at_a_time(queue_db: str) -> None:
     async def scenario() -> None:
         app = build_app(queue_db)
         async with app.open_async():
@@ -175,47 +173,48 @@ def test_an_account_has_at_most_one_waiting_job_and_one_running(queue_db: str) -
             first = await defer_syncs(app, [SyncJob("a1", "prod"), SyncJob("a2", "prod"), SyncJob("a1", "prod")])
             assert [job.account_id for job in first.queued] == ["a1", "a2"]
             assert [job.account_id for job in first.already_waiting] == ["a1"]
-            # The same account id in another environment is another account.
+            # Another environment's account of the same id, and a job asking for more, are other jobs.
             assert (await defer_syncs(app, [SyncJob("a1", "test")])).queued
+            assert (await defer_syncs(app, [SyncJob("a1", "prod", since="2026-01-01")])).queued
+            assert len(await app.job_manager.list_jobs_async(status="todo")) == 4
+
             worker_id = await app.job_manager.register_worker()
             running = await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id)
             assert running is not None and running.task_kwargs["account_id"] == "a1"
-            # While a1 runs, its next job may wait, but no worker can take it before the first ends.
-            assert (await defer_syncs(app, [SyncJob("a1", "prod")])).queued
+            # While a1 runs, its other job waits: no worker can take it before the first ends.
             taken = [await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id) for _ in range(3)]
             assert sorted((job.task_kwargs["account_id"], job.task_kwargs["environment"]) for job in taken if job) == [
                 ("a1", "test"),
                 ("a2", "prod"),
             ]
+            assert running.id is not None
+            await app.job_manager.finish_job_by_id_async(running.id, procrastinate.jobs.Status.SUCCEEDED, False)
+            after = await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id)
+            assert after is not None and after.task_kwargs["since"] == "2026-01-01"
 
     asyncio.run(scenario())
 
 
-def test_a_retry_that_meets_a_waiting_job_of_its_account_ends_instead_of_jamming_the_account(queue_db: str) -> None:
+def test_a_job_going_back_to_the_queue_while_its_account_has_one_waiting_keeps_both(queue_db: str) -> None:
+    """A retry (a vendor outage, a dead worker) while a schedule's next job of the account waits: no error, no job
+    stuck running (with Procrastinate's queueing_lock the retry would raise and leave the job in doing)."""
+
     async def scenario() -> None:
         app = build_app(queue_db)
         async with app.open_async():
             await ensure_schema(app)
-            await defer_syncs(app, [SyncJob("a1", "prod")])
+            await defer_syncs(app, [SyncJob("a1", "prod", since="2026-01-01")])
             worker_id = await app.job_manager.register_worker()
             running = await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id)
             assert running is not None and running.id is not None
-            await defer_syncs(app, [SyncJob("a1", "prod")])  # a schedule's tick while the first runs
-
-            # Procrastinate's own manager raises, and the job would stay running on a live worker, its lock held.
-            with pytest.raises(queue_errors.UniqueViolation):
-                await manager.JobManager(app.connector).retry_job(running)
-            assert (await _statuses(app))[running.id] == "doing"
-
-            assert isinstance(app.job_manager, SyncJobManager)
+            assert (await defer_syncs(app, [SyncJob("a1", "prod")])).queued  # a schedule's tick while it runs
             await app.job_manager.retry_job(running)
             statuses = await _statuses(app)
-            assert statuses[running.id] == "failed"
-            waiting = [job_id for job_id, status in statuses.items() if job_id != running.id]
-            assert [statuses[job_id] for job_id in waiting] == ["todo"]
-            # ...and the waiting job can now be taken: nothing holds the account's lock.
+            assert sorted(statuses.values()) == ["todo", "todo"]
+            # The retried job is the older one: it runs first, then the other, never both at once.
             nxt = await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id)
-            assert nxt is not None and nxt.id == waiting[0]
+            assert nxt is not None and nxt.id == running.id
+            assert await app.job_manager.fetch_job(queues=[SYNC_QUEUE], worker_id=worker_id) is None
 
     asyncio.run(scenario())
 
