@@ -4,8 +4,10 @@
 - :mod:`.mapping`: one unified row to its FOCUS rows (pure; the column choices are documented there and in
   docs/focus.md);
 - :mod:`.writer`: CSV and Parquet files;
-- :mod:`.export`: the rows of a live query over the store's accounts, or of a sync destination's ``focus`` view;
-- :mod:`.view`: that view's SQL, for DuckDB and PostgreSQL.
+- :mod:`.export`: the rows of a live query over the store's accounts;
+- :mod:`.view`: the same mapping in SQL over a sync destination's tables (its ``focus`` view), for DuckDB and
+  PostgreSQL; :mod:`.synced` runs it for ``export focus --from``;
+- :mod:`.command`: ``unimeter export focus``.
 
 Nothing here is imported by ``unimeter`` itself: the package loads when an export or a sync asks for it.
 """
