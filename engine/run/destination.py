@@ -28,7 +28,6 @@ import httpx
 
 from ..errors import ConfigurationError, DestinationError
 from ..spec.model import IntegrationSpec
-from .network import pooled_transport
 
 ALLOWED_BASE_URLS_ENV = "UNIMETER_ALLOWED_BASE_URLS"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -186,7 +185,12 @@ def shared_ssl_context() -> ssl.SSLContext:
 
 
 def http_transport() -> httpx.AsyncHTTPTransport:
-    """A pooled HTTP transport on the shared TLS context (:func:`unimeter.run.network.pooled_transport`)."""
+    """A pooled HTTP transport on the shared TLS context (:func:`unimeter.run.network.pooled_transport`).
+
+    Imported here, not at the top: httpcore (~40 ms) loads with the first transport, as it does inside httpx, so
+    commands that never send (lint, check on recorded exchanges) do not pay for it."""
+    from .network import pooled_transport
+
     return pooled_transport(shared_ssl_context())
 
 
