@@ -198,7 +198,8 @@ def _sync_account(
 async def _retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
     """Procrastinate's recipe (docs: "Retry stalled jobs"): jobs of workers with no heartbeat for the timeout."""
     seconds: float = context.additional_context.get("stalled_after", 30.0)
-    stalled = list(await context.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
+    # Only the workers' own queue: the schedule processes beat at Procrastinate's default pace, not this one.
+    stalled = list(await context.app.job_manager.get_stalled_jobs(queue=SYNC_QUEUE, seconds_since_heartbeat=seconds))
     for job in stalled:
         try:
             await context.app.job_manager.retry_job(job, retry_at=utils.utcnow())

@@ -45,7 +45,15 @@ from unimeter.store.secrets import SECRET_KEY_ENV
 
 PROJECT = Path(__file__).resolve().parents[2]
 LIMIT = (3, 1.0)
-"""The test vendor's documented limit: 3 requests in any second."""
+"""The test vendor's limit: 3 requests in any second."""
+DECLARED = (3, 1.5)
+"""What the test's mapping declares: the same 3 requests, in a window half a second longer. A booked slot and the
+request's arrival at the sandbox are apart by the scheduling delays of every process on a loaded 2-core machine
+(the workers, the sandbox's threads, PostgreSQL); the store's budget adds 2% of the window, at least 0.25 s, which
+covers a real vendor's minute-long window but not a test's one-second window on a busy machine. Without the budget
+shared through the store the margin changes nothing: each query starts with three slots of its own (measured once,
+with this scenario, a one-second declaration and a limiter per query: the sandbox refused 3 to 5 requests per
+account in 25 seconds; with the shared budget, none)."""
 REPORTS = ({"report_type": "daily_usage"}, {"report_type": "usage_events"})
 DAYS_BACK = 75
 """--since this many days ago: three 30-day windows of each report, so a first sync makes six requests or more."""
@@ -79,11 +87,11 @@ class TightCursor(CursorSimulator):
 
 
 def _tight_mapping(folder: Path) -> None:
-    """The shipped Cursor mapping with :data:`LIMIT` as its rate limit, first on the search path."""
+    """The shipped Cursor mapping with :data:`DECLARED` as its rate limit, first on the search path."""
     text = (PROJECT / "mappings" / "cursor.yaml").read_text()
     tight, count = re.subn(
         r"^rate_limit: \{requests: 20, per_seconds: 60\}$",
-        f"rate_limit: {{requests: {LIMIT[0]}, per_seconds: {LIMIT[1]:g}}}",
+        f"rate_limit: {{requests: {DECLARED[0]}, per_seconds: {DECLARED[1]:g}}}",
         text,
         flags=re.MULTILINE,
     )
@@ -208,9 +216,8 @@ def _vendor_rows(world: World, account_id: str) -> set[str]:
     account = open_store(world.url).get_account(account_id, environment="prod")
     today = datetime.now(UTC).date().isoformat()
 
-    # One budget for both reports' queries (each query would otherwise start a window of its own), a little wider
-    # than the vendor's, as the store's budget is.
-    budget = RateLimiter(LIMIT[0], LIMIT[1] + 0.25)
+    # One budget for both reports' queries (each query would otherwise start a window of its own).
+    budget = RateLimiter(*DECLARED)
 
     async def read() -> set[str]:
         ids: set[str] = set()
@@ -266,7 +273,7 @@ def _shown(url: str) -> str:
 
 
 def _wait_out_the_window() -> None:
-    time.sleep(LIMIT[1] + 0.3)
+    time.sleep(DECLARED[1] + 0.3)
 
 
 def test_three_workers_deliver_every_row_once_and_the_vendor_refuses_nothing(world: World) -> None:
