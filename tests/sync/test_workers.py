@@ -294,6 +294,9 @@ def test_three_workers_deliver_every_row_once_and_the_vendor_refuses_nothing(wor
 
     jobs = _sync_jobs(world)
     assert [job for job in jobs if job[1] != "succeeded"] == []
+    ticks = world.query("SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'unimeter.scheduled_sync'")
+    assert ticks[0][0] >= 2, "the schedule ticked"
+    assert len(jobs) >= 3 * ACCOUNTS, "--enqueue queued one sync per account, the schedule the others"
     assert len({worker for _, _, worker, _ in jobs}) == 3, "every worker took jobs"
     for account in world.accounts:
         simulator = _simulator(world, account)

@@ -24,10 +24,12 @@ from unimeter.errors import (
     VendorServerError,
     VendorTimeoutError,
 )
-from unimeter.queue.app import SYNC_TASK, SyncJob, build_app, defer_syncs, ensure_schema
+from unimeter.queue.app import RUNNER, SYNC_TASK, SyncJob, build_app, defer_syncs, ensure_schema
+from unimeter.queue.jobs import SyncJobError
 from unimeter.queue.retry import SyncRetryStrategy, retryable
 from unimeter.queue.settings import QUEUE_URL_ENV, SYNC_QUEUE, WorkerSettings, check_cron, every, queue_url
 from unimeter.store import DATABASE_URL_ENV
+from unimeter.sync.runner import StreamResult
 
 
 @pytest.fixture
@@ -289,3 +291,80 @@ def test_worker_numbers_out_of_range_are_refused(
     code = main([*args, "--database", f"sqlite://{tmp_path / 's.db'}", option, value])
     assert code == 2
     assert option in capsys.readouterr().err
+
+
+# --- retries, in a worker run in this process -------------------------------------------------------------------
+
+
+class _FlakyRunner:
+    """Fails the first ``failures`` runs with ``error``, then syncs (records the accounts it ran)."""
+
+    def __init__(self, error: Exception, failures: int) -> None:
+        self.error = error
+        self.failures = failures
+        self.runs: list[str] = []
+
+    def __call__(self, job: SyncJob) -> dict[str, int]:
+        self.runs.append(job.account_id)
+        if len(self.runs) <= self.failures:
+            raise self.error
+        return {"rows": 1}
+
+
+async def _drain(app: procrastinate.App, runner: _FlakyRunner) -> None:
+    """Run a worker until nothing is left to take now (a retry scheduled later is not "now")."""
+    await app.run_worker_async(
+        queues=[SYNC_QUEUE], wait=False, install_signal_handlers=False, additional_context={RUNNER: runner}
+    )
+
+
+def test_a_retryable_failure_runs_again_after_its_backoff_and_then_succeeds(queue_db: str) -> None:
+    runner = _FlakyRunner(VendorServerError("503 from the vendor", status=503), failures=1)
+
+    async def scenario() -> None:
+        app = build_app(queue_db)
+        async with app.open_async():
+            await ensure_schema(app)
+            await defer_syncs(app, [SyncJob("a1", "prod")])
+            await _drain(app, runner)
+            [job] = await app.job_manager.list_jobs_async()
+            assert (job.status, job.attempts) == ("todo", 1)
+            assert job.scheduled_at is not None
+            wait = (job.scheduled_at - procrastinate.utils.utcnow()).total_seconds()
+            assert 1.5 < wait <= 3.0, "the first retry waits 3 seconds"
+            await asyncio.sleep(wait + 0.2)
+            await _drain(app, runner)
+            [job] = await app.job_manager.list_jobs_async()
+            assert (job.status, job.attempts) == ("succeeded", 2)
+
+    asyncio.run(scenario())
+    assert runner.runs == ["a1", "a1"]
+
+
+def test_a_failure_another_attempt_cannot_mend_fails_the_job_at_once(queue_db: str) -> None:
+    runner = _FlakyRunner(VendorAuthError("401: invalid API key", status=401), failures=1)
+
+    async def scenario() -> None:
+        app = build_app(queue_db)
+        async with app.open_async():
+            await ensure_schema(app)
+            await defer_syncs(app, [SyncJob("a1", "prod")])
+            await _drain(app, runner)
+            [job] = await app.job_manager.list_jobs_async()
+            assert (job.status, job.attempts) == ("failed", 1)
+
+    asyncio.run(scenario())
+    assert runner.runs == ["a1"]
+
+
+def test_a_sync_with_a_failed_stream_is_retried_only_when_one_failure_may_pass() -> None:
+    def stream(report: str, code: str) -> StreamResult:
+        return StreamResult("a1", "cursor", "prod", report, "failed", error=f"{code} happened", code=code)
+
+    job = SyncJob("a1", "prod")
+    outage = SyncJobError(job, [stream("report_type=usage_events", "remote_server_error")])
+    assert retryable(outage)
+    assert "report_type=usage_events (remote_server_error): remote_server_error happened" in str(outage)
+    assert not retryable(SyncJobError(job, [stream("report_type=daily_usage", "remote_unauthorized")]))
+    mixed = [stream("report_type=daily_usage", "mapping_error"), stream("report_type=usage_events", "remote_timeout")]
+    assert retryable(SyncJobError(job, mixed)), "a retry resumes the failed streams; the one that may pass may pass"
