@@ -658,6 +658,9 @@ def _add_worker_command(
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
+    if args.queue_url is not None and not (args.enqueue or args.schedule is not None):
+        print("unimeter sync: --queue-url goes with --enqueue or --schedule (a plain sync runs here)", file=sys.stderr)
+        return 2
     if args.enqueue or args.schedule is not None:
         from .queue.command import EnqueueArgs, enqueue_command
 

@@ -368,3 +368,30 @@ def test_a_sync_with_a_failed_stream_is_retried_only_when_one_failure_may_pass()
     assert not retryable(SyncJobError(job, [stream("report_type=daily_usage", "remote_unauthorized")]))
     mixed = [stream("report_type=daily_usage", "mapping_error"), stream("report_type=usage_events", "remote_timeout")]
     assert retryable(SyncJobError(job, mixed)), "a retry resumes the failed streams; the one that may pass may pass"
+
+
+# --- sync --enqueue / --schedule refusals -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--enqueue", "--to", "postgresql://u@127.0.0.1/d"], "--to is the workers'"),
+        (["--schedule", "every hour"], "not a cron expression"),
+        (["--schedule", "0 * * * *", "--full-refresh"], "at every tick"),
+        (["--enqueue", "--since", "last week"], "last week"),
+        (["--enqueue", "--account", "no-such-account"], "no account 'no-such-account'"),
+    ],
+    ids=["to", "cron", "schedule-full-refresh", "since", "account"],
+)
+def test_enqueue_refuses_what_workers_could_not_do(
+    extra: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    store = ["--database", f"sqlite://{tmp_path / 's.db'}", "--queue-url", "postgresql://u@127.0.0.1:1/q"]
+    assert main(["sync", *store, *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_queue_url_without_enqueue_or_schedule_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sync", "--queue-url", "postgresql://u@127.0.0.1/q"]) == 2
+    assert "--enqueue or --schedule" in capsys.readouterr().err
