@@ -55,12 +55,14 @@ shared through the store the margin changes nothing: each query starts with thre
 with this scenario, a one-second declaration and a limiter per query: the sandbox refused 3 to 5 requests per
 account in 25 seconds; with the shared budget, none)."""
 REPORTS = ({"report_type": "daily_usage"}, {"report_type": "usage_events"})
-DAYS_BACK = 75
-"""--since this many days ago: three 30-day windows of each report, so a first sync makes six requests or more."""
+DAYS_BACK = 45
+"""--since this many days ago: two 30-day windows of each report, so a first sync makes four requests."""
 ACCOUNTS = 4
 """One more account than workers: a worker that ends a job takes the oldest waiting one, which is another account's
 (the one it just synced waits behind), so each account's jobs move from worker to worker."""
-STALLED_AFTER = 2.0
+STALLED_AFTER = 4.0
+"""Seconds without a heartbeat (sent every third of it) before a worker counts as dead: short, so the test does not
+wait Procrastinate's 30 s, and long enough that a live worker on a loaded machine is never taken for dead."""
 WAIT_SECONDS = 60
 
 
@@ -209,17 +211,16 @@ def _simulator(world: World, account_id: str) -> TightCursor:
     return simulator
 
 
-def _vendor_rows(world: World, account_id: str) -> set[str]:
-    """The ids the vendor's own rows have, for the range the syncs read (since .. today, both reports), read with the
-    mapping's own limiter before any worker starts (so the sandbox's window is the test's alone)."""
+def _vendor_rows(world: World, *account_ids: str) -> dict[str, set[str]]:
+    """The ids of the vendor's own rows, per account, for the range the syncs read (since .. today, both reports),
+    read with the mapping's own limit before any worker starts (so each team's window is the test's alone)."""
     spec = load_integration("cursor")
-    account = open_store(world.url).get_account(account_id, environment="prod")
+    store = open_store(world.url)
     today = datetime.now(UTC).date().isoformat()
 
-    # One budget for both reports' queries (each query would otherwise start a window of its own).
-    budget = RateLimiter(*DECLARED)
-
-    async def read() -> set[str]:
+    async def read(account_id: str) -> set[str]:
+        account = store.get_account(account_id, environment="prod")
+        budget = RateLimiter(*DECLARED)  # one budget for both reports' queries, as the account has one
         ids: set[str] = set()
         for report in REPORTS:
             params = {**report, "start_date": world.since, "end_date": today}
@@ -230,7 +231,10 @@ def _vendor_rows(world: World, account_id: str) -> set[str]:
                 ids.update(row["id"] for row in page.rows)
         return ids
 
-    return asyncio.run(read())
+    async def read_all() -> list[set[str]]:
+        return list(await asyncio.gather(*(read(account_id) for account_id in account_ids)))
+
+    return dict(zip(account_ids, asyncio.run(read_all()), strict=True))
 
 
 def _destination_rows(world: World) -> list[tuple[str, str]]:
@@ -277,12 +281,12 @@ def _wait_out_the_window() -> None:
 
 
 def test_three_workers_deliver_every_row_once_and_the_vendor_refuses_nothing(world: World) -> None:
-    expected = {account: _vendor_rows(world, account) for account in world.accounts}
+    expected = _vendor_rows(world, *world.accounts)
     assert all(len(ids) > 20 for ids in expected.values()), "each team has rows in the range"
     answered_before = {account: len(_simulator(world, account).answered) for account in world.accounts}
     _wait_out_the_window()
 
-    world.start_workers(3)
+    workers = world.start_workers(3)
     assert _enqueue(world, "--all").endswith(f"{ACCOUNTS} queued, 0 already waiting on {_shown(world.url)}\n")
     # A schedule every second: each account's next sync waits while its last runs, and starts the moment it ends,
     # on whichever worker is free.
@@ -310,6 +314,11 @@ def test_three_workers_deliver_every_row_once_and_the_vendor_refuses_nothing(wor
     for account, ids in expected.items():
         assert {row_id for owner, row_id in rows if owner == account} == ids
 
+    # SIGTERM: each worker stops once its running job (none now) is done, and says nothing went wrong.
+    for process in workers:
+        process.send_signal(signal.SIGTERM)
+    assert [process.wait(timeout=20) for process in workers] == [0, 0, 0]
+
 
 def _finished_per_account(world: World) -> int:
     done: dict[str, int] = dict.fromkeys(world.accounts, 0)
@@ -321,7 +330,7 @@ def _finished_per_account(world: World) -> int:
 
 def test_a_job_whose_worker_is_killed_is_finished_by_another_without_duplicates(world: World) -> None:
     account = next(iter(world.accounts))
-    expected = _vendor_rows(world, account)
+    expected = _vendor_rows(world, account)[account]
     _wait_out_the_window()
     # Small loads, so the killed worker has loaded part of the account's rows before it dies.
     workers = world.start_workers(3, "--batch-rows", "20")
