@@ -76,9 +76,9 @@ class SyncJob:
 
 
 SyncRunner = Callable[[SyncJob], dict[str, Any]]
-"""Runs one sync in the worker's thread and returns a small summary (rows, high-water mark) for the job's log."""
-AccountLister = Callable[[Sequence[str], str | None], list[SyncJob]]
-"""The sync jobs of a schedule's tick: (account ids, or none for all; environment or None) -> jobs."""
+"""Runs one sync in the worker's thread and returns a small summary (rows per report) for the job's log."""
+AccountLister = Callable[[Sequence[str], str | None], list[tuple[str, str]]]
+"""The accounts of a schedule's tick: (account ids, or none for all; environment or None) -> (id, environment)."""
 
 
 @dataclass
@@ -122,17 +122,25 @@ def register_worker_periodics(app: procrastinate.App, stalled_check_cron: str) -
     )
 
 
-def register_schedule(app: procrastinate.App, cron: str, account_ids: Sequence[str], environment: str | None) -> None:
-    """A schedule's periodic tick. Its id is the cron and the accounts, so two schedule processes with the same
-    schedule defer each tick once, and two different schedules both run."""
-    schedule_id = f"{cron}|{environment or '*'}|{','.join(sorted(account_ids)) or '*'}"
+def register_schedule(
+    app: procrastinate.App,
+    cron: str,
+    account_ids: Sequence[str],
+    environment: str | None,
+    reports: Sequence[str] = (),
+) -> None:
+    """A schedule's periodic tick. Its id is the cron and the selection, so two schedule processes with the same
+    schedule defer each tick once, and two different schedules both run. The tick carries the selection, since any
+    schedule process may run it."""
+    selection = [environment or "*", ",".join(sorted(account_ids)) or "*", ",".join(sorted(reports)) or "*"]
+    schedule_id = "|".join([cron, *selection])
     app.periodic_registry.register_task(
         task=app.tasks[SCHEDULED_SYNC_TASK],
         cron=cron,
         periodic_id=schedule_id,
         configure_kwargs={
             "queueing_lock": f"{SCHEDULED_SYNC_TASK}:{schedule_id}",
-            "task_kwargs": {"account_ids": list(account_ids), "environment": environment},
+            "task_kwargs": {"account_ids": list(account_ids), "environment": environment, "reports": list(reports)},
         },
     )
 
@@ -220,11 +228,18 @@ async def _remove_old_jobs(context: JobContext, timestamp: int) -> None:
 
 
 async def _scheduled_sync(
-    context: JobContext, timestamp: int, account_ids: list[str], environment: str | None
+    context: JobContext,
+    timestamp: int,
+    account_ids: list[str],
+    environment: str | None,
+    reports: list[str] | None = None,
 ) -> dict[str, int]:
-    """One tick of a schedule: the accounts' sync jobs, each account queued at most once (its queueing lock)."""
+    """One tick of a schedule: a sync job per account (listed now, so a new account is included), unless the same
+    job already waits."""
     lister: AccountLister = context.additional_context[ACCOUNT_LISTER]
-    report = await defer_syncs(context.app, await asyncio.to_thread(lister, account_ids, environment))
+    accounts = await asyncio.to_thread(lister, account_ids, environment)
+    jobs = [SyncJob(account_id, env, reports=tuple(reports or ())) for account_id, env in accounts]
+    report = await defer_syncs(context.app, jobs)
     logger.info(
         "schedule tick %s: %d accounts queued, %d already waiting",
         timestamp,

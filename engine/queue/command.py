@@ -177,11 +177,11 @@ def enqueue_command(args: EnqueueArgs) -> int:
             chosen = f"{len(jobs)} account(s)" if args.accounts else "every account"
             print(f"unimeter sync: queueing {chosen} on {redact_url(url)} at '{cron}' until stopped", file=sys.stderr)
 
-            def lister(account_ids: Sequence[str], environment: str | None) -> list[SyncJob]:
+            def lister(account_ids: Sequence[str], environment: str | None) -> list[tuple[str, str]]:
                 # Listed again at every tick, so an account added since the schedule started is synced too.
-                return _jobs(store, args, account_ids, environment)
+                return [(job.account_id, job.environment) for job in _jobs(store, args, account_ids, environment)]
 
-            run_schedule(url, cron, list(args.accounts), args.environment, lister)
+            run_schedule(url, cron, list(args.accounts), args.environment, list(args.reports), lister)
             return 0
     except UnimeterError as error:
         return _fail("sync", error)

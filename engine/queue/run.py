@@ -94,10 +94,15 @@ def enqueue(url: str, jobs: Sequence[SyncJob]) -> DeferReport:
 
 
 async def _schedule(
-    url: str, cron: str, account_ids: Sequence[str], environment: str | None, lister: AccountLister
+    url: str,
+    cron: str,
+    account_ids: Sequence[str],
+    environment: str | None,
+    reports: Sequence[str],
+    lister: AccountLister,
 ) -> None:
     app = build_app(url)
-    register_schedule(app, cron, account_ids, environment)
+    register_schedule(app, cron, account_ids, environment, reports)
     async with app.open_async():
         await ensure_schema(app)
         # A worker of the schedule's own queue: Procrastinate's periodic deferrer defers each tick (once, however
@@ -110,8 +115,13 @@ async def _schedule(
 
 
 def run_schedule(
-    url: str, cron: str, account_ids: Sequence[str], environment: str | None, lister: AccountLister
+    url: str,
+    cron: str,
+    account_ids: Sequence[str],
+    environment: str | None,
+    reports: Sequence[str],
+    lister: AccountLister,
 ) -> None:
     """Queue the accounts' sync jobs at every tick of ``cron`` until SIGINT or SIGTERM."""
     check_reachable(url)
-    asyncio.run(_schedule(url, cron, account_ids, environment, lister))
+    asyncio.run(_schedule(url, cron, account_ids, environment, reports, lister))

@@ -6,8 +6,9 @@ The worker processes themselves (rate budgets, a killed worker, schedules) are i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import procrastinate
 import psycopg
@@ -24,10 +25,27 @@ from unimeter.errors import (
     VendorServerError,
     VendorTimeoutError,
 )
-from unimeter.queue.app import RUNNER, SYNC_TASK, SyncJob, build_app, defer_syncs, ensure_schema
+from unimeter.queue.app import (
+    ACCOUNT_LISTER,
+    RUNNER,
+    SCHEDULED_SYNC_TASK,
+    SYNC_TASK,
+    SyncJob,
+    build_app,
+    defer_syncs,
+    ensure_schema,
+)
 from unimeter.queue.jobs import SyncJobError
 from unimeter.queue.retry import SyncRetryStrategy, retryable
-from unimeter.queue.settings import QUEUE_URL_ENV, SYNC_QUEUE, WorkerSettings, check_cron, every, queue_url
+from unimeter.queue.settings import (
+    QUEUE_URL_ENV,
+    SCHEDULE_QUEUE,
+    SYNC_QUEUE,
+    WorkerSettings,
+    check_cron,
+    every,
+    queue_url,
+)
 from unimeter.store import DATABASE_URL_ENV
 from unimeter.sync.runner import StreamResult
 
@@ -395,3 +413,33 @@ def test_enqueue_refuses_what_workers_could_not_do(
 def test_a_queue_url_without_enqueue_or_schedule_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sync", "--queue-url", "postgresql://u@127.0.0.1/q"]) == 2
     assert "--enqueue or --schedule" in capsys.readouterr().err
+
+
+def test_a_schedule_tick_queues_the_accounts_listed_then_with_the_schedule_s_reports(queue_db: str) -> None:
+    listed: list[tuple[list[str], str | None]] = []
+
+    def lister(account_ids: Sequence[str], environment: str | None) -> list[tuple[str, str]]:
+        listed.append((list(account_ids), environment))
+        return [("a1", "prod"), ("a2", "prod")]
+
+    async def scenario() -> list[dict[str, Any]]:
+        app = build_app(queue_db)
+        async with app.open_async():
+            await ensure_schema(app)
+            tick = {"timestamp": 1, "account_ids": [], "environment": "prod", "reports": ["report_type=usage_events"]}
+            await app.configure_task(SCHEDULED_SYNC_TASK).defer_async(**tick)
+            await defer_syncs(app, [SyncJob("a2", "prod", reports=("report_type=usage_events",))])  # already waits
+            await app.run_worker_async(
+                queues=[SCHEDULE_QUEUE],
+                wait=False,
+                install_signal_handlers=False,
+                additional_context={ACCOUNT_LISTER: lister},
+            )
+            return [job.task_kwargs for job in await app.job_manager.list_jobs_async(task=SYNC_TASK)]
+
+    queued = asyncio.run(scenario())
+    assert listed == [([], "prod")]
+    assert sorted((job["account_id"], tuple(job["reports"])) for job in queued) == [
+        ("a1", ("report_type=usage_events",)),
+        ("a2", ("report_type=usage_events",)),
+    ], "a2's identical job was not queued again"
