@@ -343,7 +343,23 @@ class Warehouse:
                 # Dropped and made again, not replaced: PostgreSQL refuses to change a view's column types.
                 client.execute_sql(f"DROP VIEW IF EXISTS {name}")
                 client.execute_sql(f"CREATE VIEW {name} AS {body}")
+            if USAGE_TABLE in tables:
+                for statement in self._focus_view_statements(tables):
+                    client.execute_sql(statement)
         self._views_for = tables
+
+    def _focus_view_statements(self, tables: frozenset[str]) -> list[str]:
+        """The ``focus`` view (docs/focus.md): the synced money rows as FOCUS 1.0 rows, the SQL that
+        ``unimeter export focus --from`` runs, so a person querying the destination sees what the export writes."""
+        from ..focus.view import SyncTables, create_focus_view_statements
+
+        synced = SyncTables(
+            schema=DATASET,
+            usage=USAGE_TABLE,
+            charges="usage__charges" if "usage__charges" in tables else None,
+            resources="usage__resources" if "usage__resources" in tables else None,
+        )
+        return create_focus_view_statements(self.destination.kind, synced)
 
 
 def state_row(
