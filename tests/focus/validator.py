@@ -1,8 +1,9 @@
 """The FinOps Foundation's ``focus-validator`` (1.0.0, FOCUS 1.0), run offline on a file from its own venv.
 
 It lives in ``.venv-focus`` (``.ci/focus-validator-env`` makes it; why a venv of its own:
-tests/focus/validator-requirements.txt), or wherever ``UNIMETER_FOCUS_VALIDATOR_PYTHON`` points. Without it the
-tests that need it skip, and fail under ``CI=true``: a CI run must not report an export as validated when it was not.
+tests/focus/validator-requirements.txt), or wherever ``UNIMETER_FOCUS_VALIDATOR_PYTHON`` points. The first test
+that needs it makes ``.venv-focus`` when it is missing (from the package registry); when that fails, the tests that
+need it skip, and fail under ``CI=true``: a CI run must not report an export as validated when it was not.
 
 Three faults of focus-validator 1.0.0 are worked around here, none in the export:
 
@@ -47,10 +48,13 @@ def _in_ci() -> bool:
 
 
 def validator_python() -> Path:
-    """The validator venv's interpreter; skips (fails under CI) when there is none."""
+    """The validator venv's interpreter, the default one made on first use; skips (fails under CI) when there is
+    none and it cannot be made."""
     python = Path(os.environ.get(PYTHON_ENV) or DEFAULT_PYTHON)
-    reason = ""
-    if not python.is_file():
+    reason = _make_default_venv() if not python.is_file() and not os.environ.get(PYTHON_ENV) else ""
+    if reason:
+        pass  # making it failed: that is the reason
+    elif not python.is_file():
         reason = f"no FOCUS validator venv at {python}; run .ci/focus-validator-env (or set {PYTHON_ENV})"
     else:
         found = subprocess.run(
@@ -66,6 +70,22 @@ def validator_python() -> Path:
     if reason:
         pytest.skip(reason)
     return python
+
+
+_MADE: list[str] = []
+"""What making the default venv said, once per session (a second failing attempt would only cost time)."""
+
+
+def _make_default_venv() -> str:
+    """Make ``.venv-focus`` with ``.ci/focus-validator-env`` (from the package registry, about a minute), as the
+    test session starts its own PostgreSQL: the README's test command then validates too. '' when it worked."""
+    if not _MADE:
+        made = subprocess.run(
+            ["bash", str(ROOT / ".ci" / "focus-validator-env")], capture_output=True, text=True, timeout=900
+        )
+        failed = f"making {DEFAULT_PYTHON.parent.parent} failed: {made.stderr[-1500:]}"
+        _MADE.append("" if made.returncode == 0 else failed)
+    return _MADE[0]
 
 
 def package_folder(python: Path) -> Path:
