@@ -68,9 +68,11 @@ def test_the_queue_defaults_to_a_postgresql_accounts_store(monkeypatch: pytest.M
     assert queue_url("postgres://u@other/q") == "postgres://u@other/q"
 
 
-def test_an_embedded_store_has_no_queue_and_the_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_embedded_store_has_no_queue_and_the_error_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv(QUEUE_URL_ENV, raising=False)
-    monkeypatch.setenv(DATABASE_URL_ENV, "sqlite:///tmp/accounts.db")
+    monkeypatch.setenv(DATABASE_URL_ENV, f"sqlite:///{tmp_path / 'accounts.db'}")
     with pytest.raises(ConfigurationError, match="--queue-url") as raised:
         queue_url()
     assert "without a queue" in str(raised.value)
