@@ -258,10 +258,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.integrations:
         print("unimeter demo: naming integrations needs --from-fixtures", file=sys.stderr)
         return 2
-    if args.to and not args.sync:
-        print("unimeter demo: --to needs --sync", file=sys.stderr)
+    if args.to and not (args.sync or args.dashboard):
+        print("unimeter demo: --to needs --sync or --dashboard", file=sys.stderr)
         return 2
-    return run_demo(as_json=args.json, seed=args.seed, sync=args.sync, sync_to=args.to)
+    if (args.host or args.port is not None) and not args.dashboard:
+        print("unimeter demo: --host and --port need --dashboard", file=sys.stderr)
+        return 2
+    return run_demo(
+        as_json=args.json,
+        seed=args.seed,
+        sync=args.sync,
+        sync_to=args.to,
+        dashboard=args.dashboard,
+        host=args.host or "127.0.0.1",
+        port=8000 if args.port is None else args.port,
+    )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -271,6 +282,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from .api.limits import limits_from_env
     from .service import UsageService, create_app
     from .store.sql import DATABASE_URL_ENV
+    from .synced import SYNC_URL_ENV, synced_database_from
 
     if args.workers < 1:
         print("unimeter serve: --workers must be at least 1", file=sys.stderr)
@@ -283,13 +295,24 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except UnimeterError as error:
         print(json.dumps(error_envelope(error), indent=2), file=sys.stderr)
         return 1
+    try:
+        synced = synced_database_from(args.sync_to, option="--sync-to")
+    except ValueError as error:
+        print(f"unimeter serve: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"unimeter serve: dashboard at http://{_url_host(args.host)}:{args.port}/ (reads {synced.shown})",
+        file=sys.stderr,
+    )
     if args.workers == 1:
-        app = create_app(UsageService(store, cursor_key, limits=limits_from_env()))
+        app = create_app(UsageService(store, cursor_key, limits=limits_from_env()), synced)
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
         return 0
     # Worker processes build the same app from the environment they inherit (--mappings already went there).
     if args.database:
         os.environ[DATABASE_URL_ENV] = args.database
+    if args.sync_to:
+        os.environ[SYNC_URL_ENV] = args.sync_to
     uvicorn.run(
         "unimeter.service.app:app_from_environment",
         factory=True,
@@ -299,6 +322,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     return 0
+
+
+def _url_host(host: str) -> str:
+    """A host as a URL names it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -502,6 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="service processes on one port (default 1); one per core uses every core, since one process runs "
         "its transforms on one; accounts, tokens and rate budgets are shared through the store",
     )
+    serve.add_argument(
+        "--sync-to",
+        metavar="URL",
+        help="the sync destination the dashboard at / reads: PATH.duckdb or postgresql://... "
+        "(default: UNIMETER_SYNC_URL, else the file unimeter sync writes by default)",
+    )
     serve.set_defaults(handler=_cmd_serve)
     sandbox = commands.add_parser(
         "sandbox", parents=[mappings], help="run the local vendor simulators (no credentials, no network)"
@@ -550,7 +584,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="end by syncing the sandbox's accounts into DuckDB (unimeter sync) and printing an example query",
     )
-    demo.add_argument("--to", metavar="URL", help="with --sync: keep the rows in this FILE.duckdb or postgresql://...")
+    demo.add_argument(
+        "--to", metavar="URL", help="with --sync or --dashboard: keep the rows in this FILE.duckdb or postgresql://..."
+    )
+    demo.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="sync the sandbox's last week, then serve the dashboard and print its address (until Ctrl-C)",
+    )
+    demo.add_argument("--host", help="with --dashboard: the address to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="with --dashboard: the port (default 8000; 0 picks a free one)")
     demo.set_defaults(handler=_cmd_demo)
     _add_sync_command(commands, mappings)
     _add_store_commands(commands, mappings)

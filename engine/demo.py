@@ -207,6 +207,34 @@ def _sync_ending(store: Any, folder: Path, to: str | None, out: TextIO, progress
     return not report.failed
 
 
+def _dashboard_ending(
+    store: Any, folder: Path, to: str | None, host: str, port: int, out: TextIO, progress: TextIO
+) -> bool:
+    """Sync the demo's accounts over the last weeks, then serve the dashboard until interrupted; False when the sync
+    failed (the dashboard is served anyway, showing what arrived and why the rest did not)."""
+    from .demo_dashboard import serve_dashboard, sync_weeks
+    from .sync import parse_destination
+    from .sync.command import print_summary
+
+    try:
+        destination = parse_destination(to or str(folder / "demo.duckdb"))
+        report = sync_weeks(store, destination, progress)
+    except ValueError as error:
+        print(f"unimeter demo: {error}", file=progress)
+        return False
+    except UnimeterError as error:
+        print(f"unimeter demo: sync: {error.code}: {error.message}", file=progress)
+        return False
+    print(file=out)
+    print_summary(report, out)
+    try:
+        serve_dashboard(store, destination, host=host, port=port, environment="demo", out=out)
+    except OSError as error:
+        print(f"unimeter demo: cannot serve the dashboard on {host}:{port}: {error.strerror or error}", file=progress)
+        return False
+    return not report.failed
+
+
 def run_demo(
     *,
     as_json: bool = False,
@@ -215,9 +243,13 @@ def run_demo(
     progress: TextIO = sys.stderr,
     sync: bool = False,
     sync_to: str | None = None,
+    dashboard: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 8000,
 ) -> int:
     """Print unified usage from every simulator; 0 on success, 1 when any vendor query failed. With ``sync``, end
-    by syncing the sandbox's accounts into DuckDB (``sync_to``: another destination) and printing a query."""
+    by syncing the sandbox's accounts into DuckDB (``sync_to``: another destination) and printing a query. With
+    ``dashboard``, sync the last weeks instead and serve the dashboard on ``host:port`` until interrupted."""
     from .sandbox import SIMULATORS, SandboxConfig, account_fields, start_sandbox
 
     with (
@@ -258,6 +290,9 @@ def run_demo(
             " net is the bill, docs/money.md; `unimeter demo --json` prints the rows in full)",
         )
         ending = progress if as_json else out  # --json keeps stdout one JSON document
-        if sync and not _sync_ending(store, Path(folder), sync_to, ending, progress):
+        if dashboard:
+            if not _dashboard_ending(store, Path(folder), sync_to, host, port, ending, progress):
+                failed = True
+        elif sync and not _sync_ending(store, Path(folder), sync_to, ending, progress):
             failed = True
     return 1 if failed else 0

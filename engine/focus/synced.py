@@ -10,16 +10,13 @@ currency) is an error naming it, as it is in the live export.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigurationError, MappingError, UnimeterError
-from ..redaction import redact_text
+from ..synced import SyncedDatabase, parse_synced_database, reading
 from .columns import COLUMNS
 from .export import ExportRange
 from .mapping import to_decimal
@@ -36,50 +33,13 @@ class SyncSourceError(UnimeterError):
     http_status = 503
 
 
-@dataclass(frozen=True)
-class SyncSource:
-    kind: str
-    """``duckdb`` (``target`` a file path) or ``postgres`` (``target`` a URL)."""
-    target: str
-
-    @property
-    def dialect(self) -> str:
-        return self.kind
-
-    @property
-    def shown(self) -> str:
-        """As messages show it: the path, or the URL without its password."""
-        if self.kind == "duckdb":
-            return self.target
-        parts = urlsplit(self.target)
-        if parts.password is None:
-            return self.target
-        netloc = f"{parts.username}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        password = urlsplit(self.target).password if self.kind == "postgres" else None
-        return (password,) if password else ()
+SyncSource = SyncedDatabase
+"""A sync destination, as ``--from`` names it (the same class ``unimeter sync --to`` and the dashboard use)."""
 
 
 def parse_source(text: str) -> SyncSource:
     """``--from``: a DuckDB file or a PostgreSQL URL; a ValueError saying what is accepted otherwise."""
-    if text.startswith(("postgresql://", "postgres://")):
-        return SyncSource("postgres", text)
-    if text.startswith("duckdb:///"):
-        return SyncSource("duckdb", "/" + text.removeprefix("duckdb:///").lstrip("/"))
-    if "://" not in text and text.endswith((".duckdb", ".db")):
-        return SyncSource("duckdb", str(Path(text).expanduser().resolve()))
-    shown = text
-    with contextlib.suppress(ValueError):
-        password = urlsplit(text).password
-        if password:
-            shown = redact_text(text, (password,))
-    raise ValueError(
-        f"--from {shown!r} is not a sync destination: give a DuckDB file (PATH.duckdb or duckdb:///ABSOLUTE/PATH) "
-        "or a PostgreSQL URL (postgresql://user@host/db)"
-    )
+    return parse_synced_database(text, option="--from")
 
 
 def export_query(
@@ -132,53 +92,6 @@ def focus_row(values: Sequence[Any]) -> dict[str, Any]:
     return row
 
 
-class _Reader:
-    """One connection to the destination, DuckDB or PostgreSQL, behind the three calls an export needs."""
-
-    def __init__(self, source: SyncSource) -> None:
-        self.source = source
-        if source.kind == "duckdb":
-            if not Path(source.target).is_file():
-                raise ConfigurationError(f"--from {source.target}: no such DuckDB file (run unimeter sync first)")
-            import duckdb
-
-            self.connection: Any = duckdb.connect(source.target, read_only=True)
-            self.cursor: Any = self.connection
-        else:
-            import psycopg
-
-            self.connection = psycopg.connect(source.target)
-            self.cursor = self.connection.cursor()
-
-    def tables(self, schema: str) -> set[str]:
-        self.cursor.execute(f"SELECT table_name FROM information_schema.tables WHERE table_schema = {literal(schema)}")
-        return {str(name) for (name,) in self.cursor.fetchall()}
-
-    def rows(self, query: str) -> Iterator[list[Any]]:
-        self.cursor.execute(query)
-        while batch := self.cursor.fetchmany(BATCH_ROWS):
-            yield batch
-
-    def close(self) -> None:
-        self.connection.close()
-
-
-@contextlib.contextmanager
-def _reading(source: SyncSource) -> Iterator[_Reader]:
-    reader: _Reader | None = None
-    try:
-        reader = _Reader(source)
-        yield reader
-    except UnimeterError:
-        raise
-    except Exception as error:  # the database drivers' own errors, named, without a password
-        message = redact_text(f"{type(error).__name__}: {error}".strip(), source.secrets).splitlines()[0]
-        raise SyncSourceError(f"cannot read the sync destination {source.shown}: {message}") from None
-    finally:
-        if reader is not None:
-            reader.close()
-
-
 def synced_focus_rows(
     source: SyncSource,
     span: ExportRange,
@@ -188,7 +101,9 @@ def synced_focus_rows(
     schema: str = "unimeter",
 ) -> Iterator[list[dict[str, Any]]]:
     """The destination's FOCUS rows of the range, a batch at a time."""
-    with _reading(source) as reader:
+    if source.kind == "duckdb" and not Path(source.target).is_file():
+        raise ConfigurationError(f"--from {source.target}: no such DuckDB file (run unimeter sync first)")
+    with reading(source, SyncSourceError, "cannot read the sync destination") as reader:
         present = reader.tables(schema)
         if "usage" not in present:
             raise ConfigurationError(
@@ -200,5 +115,5 @@ def synced_focus_rows(
             resources="usage__resources" if "usage__resources" in present else None,
         )
         query = export_query(source, tables, span, integrations=integrations, account_ids=account_ids)
-        for batch in reader.rows(query):
+        for batch in reader.batches(query, size=BATCH_ROWS):
             yield [focus_row(values) for values in batch]

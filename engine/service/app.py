@@ -29,7 +29,9 @@ from ..errors import (
     TokenNotFoundError,
     UnimeterError,
 )
+from ..synced import SyncedDatabase, synced_database_from
 from .accounts_api import AccountsApi
+from .dashboard_api import DashboardApi
 from .integrations_api import IntegrationsApi
 from .limits import BodySizeLimit
 from .request_id import RequestId, request_id
@@ -107,8 +109,10 @@ async def _openapi(request: Request) -> Response:
     return JSONResponse(openapi_document())
 
 
-def create_app(service: UsageService) -> Starlette:
-    """The ASGI application; the routes are the reference's endpoint plus accounts, tokens, health and OpenAPI."""
+def create_app(service: UsageService, synced: SyncedDatabase | None = None) -> Starlette:
+    """The ASGI application; the routes are the reference's endpoint plus accounts, tokens, health, OpenAPI and the
+    dashboard at ``/``, which reads the sync destination ``synced`` (default: ``$UNIMETER_SYNC_URL``, else the file
+    ``unimeter sync`` writes by default)."""
     accounts = AccountsApi(service.store)
     tokens = TokensApi(service.store)
     integrations = IntegrationsApi(service.store)
@@ -126,6 +130,7 @@ def create_app(service: UsageService) -> Starlette:
         Route("/integrations/{name}", integrations.get, methods=["GET"]),
         Route("/health", _health_endpoint(service.store), methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
+        *DashboardApi(service.store, synced or synced_database_from(None, option="--sync-to")).routes(),
     ]
 
     @contextlib.asynccontextmanager
@@ -150,7 +155,8 @@ def create_app(service: UsageService) -> Starlette:
 
 def app_from_environment() -> Starlette:
     """The application a worker of ``unimeter serve --workers N`` builds: the store of ``UNIMETER_DATABASE_URL``
-    (else the default file), the cursor key and limits from the environment, as the parent process set them up;
+    (else the default file), the cursor key, limits and the dashboard's sync destination (``UNIMETER_SYNC_URL``) from
+    the environment, as the parent process set them up;
     every worker thus signs and accepts the same ``next_cursor`` and shares accounts, tokens and rate budgets."""
     from ..api.limits import limits_from_env
     from ..store import open_store

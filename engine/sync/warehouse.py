@@ -20,22 +20,19 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import UnimeterError
 from ..redaction import redact_text
-from ..resources import data_dir
+from ..synced import SyncedDatabase, default_synced_database, parse_synced_database, sync_dir
 from .columns import list_columns, usage_columns
 
 DATASET = "unimeter"
 """The schema (PostgreSQL) or DuckDB schema the tables go in: queries name ``unimeter.usage`` on both."""
 USAGE_TABLE = "usage"
 STATE_TABLE = "_unimeter_sync_state"
-DEFAULT_FILE = "usage.duckdb"
 
 
 class SyncDestinationError(UnimeterError):
@@ -44,60 +41,16 @@ class SyncDestinationError(UnimeterError):
     code = "sync_destination_error"
 
 
-def sync_dir() -> Path:
-    """Where a sync keeps dlt's folders and, by default, the DuckDB file: ``<data dir>/sync``."""
-    return data_dir() / "sync"
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where rows go: ``kind`` is ``duckdb`` (``target`` a file path) or ``postgres`` (``target`` a URL)."""
-
-    kind: str
-    target: str
-
-    @property
-    def shown(self) -> str:
-        """The destination as messages show it: a path, or the URL without its password."""
-        if self.kind == "duckdb":
-            return self.target
-        parts = urlsplit(self.target)
-        if parts.password is None:
-            return self.target
-        host = parts.hostname or ""
-        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        password = urlsplit(self.target).password if self.kind == "postgres" else None
-        return (password,) if password else ()
+Destination = SyncedDatabase
+"""Where rows go: ``kind`` is ``duckdb`` (``target`` a file path) or ``postgres`` (``target`` a URL)."""
 
 
 def parse_destination(text: str | None) -> Destination:
     """``--to``: nothing (the DuckDB file in the data directory), a ``.duckdb`` path or ``duckdb:///PATH``, or a
     ``postgresql://`` URL. Anything else is a ValueError naming what is accepted."""
     if text is None or text == "":
-        return Destination("duckdb", str(sync_dir() / DEFAULT_FILE))
-    if text.startswith(("postgresql://", "postgres://")):
-        return Destination("postgres", text)
-    if text.startswith("duckdb:///"):
-        path = text.removeprefix("duckdb:///")
-        return Destination("duckdb", str(Path("/" + path if not path.startswith("/") else path)))
-    if "://" not in text and text.endswith((".duckdb", ".db")):
-        return Destination("duckdb", str(Path(text).expanduser().resolve()))
-    raise ValueError(
-        f"--to {redact_text(text, _url_password(text))!r} is not a destination: give a DuckDB file (PATH.duckdb or "
-        "duckdb:///ABSOLUTE/PATH) or a PostgreSQL URL (postgresql://user@host/db)"
-    )
-
-
-def _url_password(text: str) -> tuple[str, ...]:
-    with contextlib.suppress(ValueError):
-        password = urlsplit(text).password
-        if password:
-            return (password,)
-    return ()
+        return default_synced_database()
+    return parse_synced_database(text, option="--to")
 
 
 def _import_dlt() -> Any:

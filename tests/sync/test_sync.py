@@ -209,7 +209,7 @@ def test_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert again.returncode == 0 and rows_again == rows[0]
     assert again.stdout.startswith(f"synced into {destination}") and "0 failed" in again.stdout
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "hunter2" not in bad.stderr
-    assert "is not a destination" in bad.stderr
+    assert "is not a sync destination" in bad.stderr
 
 
 def _run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
