@@ -50,7 +50,7 @@ def serve_dashboard(store: Any, destination: Any, *, host: str, port: int, envir
     sock = bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-    print(f"\ndashboard: http://{shown_host}:{bound_port}/#token={token}", file=out)
+    print(f"\ndashboard: http://{shown_host}:{bound_port}/#period={DAYS}&token={token}", file=out)
     print(
         f"(the environment {environment!r} of the demo's own store; the token in the address works until the demo "
         "stops; Ctrl-C stops it)",
@@ -60,5 +60,9 @@ def serve_dashboard(store: Any, destination: Any, *, host: str, port: int, envir
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn stops gracefully on Ctrl-C, then raises it again; for the demo it is the normal way out.
+        pass
     finally:
         sock.close()
+    print("dashboard stopped", file=out)

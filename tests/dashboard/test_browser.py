@@ -174,11 +174,11 @@ def test_changing_a_filter_changes_the_figures_to_what_sql_says(page: Any, world
     everything = shown_totals(page)
     assert everything == sql_net(world, "prod", start, end)
 
-    choose(page, "Vendor", "cursor", "prod")
-    cursor = shown_totals(page)
-    assert cursor == sql_net(world, "prod", start, end, "cursor")
-    assert cursor != everything
-    assert [series["name"] for series in chart_option(page, "cost")["series"]] == ["cursor"]
+    choose(page, "Vendor", "confluent", "prod")
+    confluent = shown_totals(page)
+    assert confluent == sql_net(world, "prod", start, end, "confluent")
+    assert confluent != everything
+    assert [series["name"] for series in chart_option(page, "cost")["series"]] == ["confluent"]
 
     choose(page, "Vendor", "", "prod")
     choose(page, "Cost by", "month", "prod")

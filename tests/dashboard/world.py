@@ -1,9 +1,12 @@
 """A synced world for the dashboard tests: three sandboxes, a store with accounts in three environments, a DuckDB
 destination synced over the last week, and the HTTP service (dashboard included) on a loopback port.
 
-- ``prod``: one account per simulator (sandbox seed 0), plus a Confluent account whose simulator answers every
-  request with a server error (a failing sync) and a Cursor account with a wrong key (``needs_reauth``);
-- ``staging``: Cursor and OpenAI accounts of a second sandbox (seed 1: other organizations, so other row ids);
+- ``prod``: one account per simulator but Cursor's and OpenAI's (sandbox seed 0), plus a Confluent account whose
+  simulator answers every request with a server error (a failing sync) and a Cursor account with a wrong key
+  (``needs_reauth``);
+- ``staging``: Cursor and OpenAI accounts of a second sandbox (seed 1). Not in ``prod`` too: a row's id is what it
+  measures, and two sandboxes' Cursor rows of the same user and day are the same row (the last account synced would
+  own it), as two accounts of one real organization would be;
 - ``empty``: a token and no account.
 
 The expected figures are computed by the tests with their own SQL over the same file (:func:`sql`), never read from
@@ -35,6 +38,8 @@ from unimeter.sync import SyncOptions, parse_destination, sync
 from unimeter.synced import SyncedDatabase
 
 DAYS = 7
+PROD = ["claude", "claude-console", "confluent", "datadog", "openai-codex", "cursor"]
+STAGING = ["cursor", "openai"]
 
 
 async def no_sleep(_seconds: float) -> None:
@@ -103,15 +108,17 @@ def build_world(folder: Path) -> Iterator[World]:
         patch.setenv("XDG_DATA_HOME", str(folder / "data"))
         patch.setenv("DLT_PROJECT_DIR", str(folder / "dlt"))
         patch.setenv("DLT_DATA_DIR", str(folder / "dlt"))
-        main = stack.enter_context(start_sandbox(None, SandboxConfig(seed=0)))
-        other = stack.enter_context(start_sandbox(["cursor", "openai"], SandboxConfig(seed=1)))
+        main = stack.enter_context(start_sandbox(PROD, SandboxConfig(seed=0)))
+        other = stack.enter_context(start_sandbox(STAGING, SandboxConfig(seed=1)))
         broken = stack.enter_context(
             start_sandbox(["confluent"], SandboxConfig(seed=2), [("confluent", "server_error", 100_000)])
         )
         store = open_store(f"sqlite:///{folder / 'accounts.db'}", key_file=folder / "secret.key")
         world = World(folder, store, folder / "usage.duckdb", tokens={})
         world.accounts["prod"] = {
-            name: str(store.create_account(name, environment="prod", **main.account(name)).id) for name in main.servers
+            name: str(store.create_account(name, environment="prod", **main.account(name)).id)
+            for name in main.servers
+            if name != "cursor"  # its simulator serves the needs_reauth account below
         }
         world.accounts["prod"]["failing"] = str(
             store.create_account("confluent", environment="prod", **broken.account("confluent")).id

@@ -564,9 +564,17 @@
   }
 
   /* A token in the address's fragment (#token=..., as `unimeter demo --dashboard` prints it) is taken into this tab
-     and removed from the address at once; a fragment never reaches the server or its logs. */
+     and removed from the address at once; a fragment never reaches the server or its logs. A period there
+     (#period=7, a value of the Period menu) is the one shown first. */
   async function takeTokenFromAddress() {
     const fragment = new URLSearchParams(window.location.hash.slice(1));
+    const period = fragment.get("period");
+    if (period && [...$("period").options].some((option) => option.value === period) && periodDays(period)) {
+      $("period").value = period;
+      const days = periodDays(period);
+      $("from").value = days[0];
+      $("to").value = days[1];
+    }
     const token = fragment.get("token");
     if (!token) return;
     history.replaceState(null, "", window.location.pathname + window.location.search);
@@ -578,7 +586,7 @@
 
   async function start() {
     wire();
-    const days = periodDays("30");
+    const days = periodDays($("period").value);
     $("from").value = days[0];
     $("to").value = days[1];
     try { await takeTokenFromAddress(); } catch (error) { return; }
