@@ -17,6 +17,9 @@ GRANULARITIES = ("day", "month")
 DEFAULT_DAYS = 30
 """The period when none is asked for: the last 30 UTC days, today included."""
 MAX_DAYS = 3660
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+"""Days a filter may name: far enough from the calendar's ends that a period's edges can always be computed."""
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 
@@ -55,11 +58,17 @@ class Filters:
 
 def _day(text: str, parameter: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidParameterError(
             f"{parameter} must be a day, YYYY-MM-DD (got {text[:40]!r})", parameter=parameter
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidParameterError(
+            f"{parameter} must be a day from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()} (got {text[:40]!r})",
+            parameter=parameter,
+        )
+    return day
 
 
 def _values(params: Mapping[str, Sequence[str]], name: str) -> list[str]:

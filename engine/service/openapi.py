@@ -225,6 +225,52 @@ def _integrations_paths() -> dict[str, Any]:
     }
 
 
+def _dashboard_paths() -> dict[str, Any]:
+    """``/dashboard/api/*``: the JSON and CSV behind the dashboard at ``/`` (docs/dashboard.md), in the token's
+    environment."""
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    failures = {
+        "400": {"description": "A bad filter (details.parameter names it)", **error},
+        "401": {"description": "Missing, wrong, expired or revoked API token", **error},
+        "503": {"description": "The sync destination cannot be read now (a sync writing a DuckDB file)", **error},
+    }
+    day = {"type": "string", "format": "date"}
+    filters = [
+        {"name": "from", "in": "query", "schema": day, "description": "first UTC day (default: 29 days before to)"},
+        {"name": "to", "in": "query", "schema": day, "description": "last UTC day, included (default: today)"},
+        {"name": "granularity", "in": "query", "schema": {"type": "string", "enum": ["day", "month"]}},
+        {
+            "name": "integration",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "only these integrations (comma-separated or repeated)",
+        },
+        {"name": "currency", "in": "query", "schema": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+    ]
+    page = [
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    ]
+
+    def answer(operation: str, text: str, params: list[dict[str, Any]], media: str = "application/json") -> Any:
+        schema = {"type": "string"} if media == "text/csv" else {"type": "object"}
+        return {
+            "get": {
+                "operationId": operation,
+                "parameters": params,
+                "responses": {"200": {"description": text, "content": {media: {"schema": schema}}}, **failures},
+            }
+        }
+
+    return {
+        "/dashboard/api/session": answer("dashboardSession", "The token's environment", []),
+        "/dashboard/api/overview": answer("dashboardOverview", "Totals, figures and filter choices", filters),
+        "/dashboard/api/health": answer("dashboardHealth", "Each account's status and sync state", []),
+        "/dashboard/api/rows": answer("dashboardRows", "A page of the synced rows", filters + page),
+        "/dashboard/api/rows.csv": answer("dashboardRowsCsv", "Every row of the filters", filters, "text/csv"),
+    }
+
+
 def _accounts_paths() -> dict[str, Any]:
     """``/integrated-accounts``: the accounts API, in the caller's environment."""
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -418,5 +464,6 @@ def openapi_document() -> dict[str, Any]:
             **_accounts_paths(),
             **_integrations_paths(),
             **_tokens_paths(),
+            **_dashboard_paths(),
         },
     }

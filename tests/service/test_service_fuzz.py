@@ -34,6 +34,14 @@ def test_fuzzed_usage_queries_never_give_a_5xx(fuzzed: Fuzzed, mode: GenerationM
         assert statuses.get(200, 0) > 0 and fuzzed.vendor.requests > 0, f"nothing reached a vendor: {statuses}"
 
 
+@pytest.mark.parametrize("path", ["/dashboard/api/overview", "/dashboard/api/rows", "/dashboard/api/rows.csv"])
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
+def test_fuzzed_dashboard_filters_never_give_a_5xx(fuzzed: Fuzzed, path: str, mode: GenerationMode) -> None:
+    statuses = fuzz(fuzzed, path, mode)
+    assert sum(statuses.values()) >= 20, statuses
+    assert not [status for status in statuses if status >= 500], statuses
+
+
 def test_fuzzed_health_never_gives_a_5xx(fuzzed: Fuzzed) -> None:
     statuses = fuzz(fuzzed, "/health", GenerationMode.POSITIVE)
     assert set(statuses) == {200}
