@@ -77,7 +77,7 @@ def test_a_token_sees_only_its_environment(world: World) -> None:
     [
         ({"from": "2026-13-01"}, "from", "YYYY-MM-DD"),
         ({"to": "9999-12-31"}, "to", "from 1970-01-01 to 9998-12-31"),
-        ({"from": "0001-01-01", "to": "0001-01-02"}, "from", "from 1970-01-01"),
+        ({"from": "0001-01-01"}, "from", "from 1970-01-01"),
         ({"from": "2026-11-02", "to": "2026-11-01"}, "from", "is after to"),
         ({"granularity": "week"}, "granularity", "day, month"),
         ({"currency": "usd"}, "currency", "ISO 4217"),
