@@ -50,7 +50,7 @@ def sync_states(reader: SyncedReader | None, environment: str) -> dict[str, list
     return states
 
 
-def _advice(account: dict[str, Any], reports: list[dict[str, Any]]) -> str | None:
+def _advice(account: dict[str, Any], reports: list[dict[str, Any]], known: bool) -> str | None:
     """What to do, for an account that needs something done; None when it is healthy."""
     if account.get("error"):
         return (
@@ -65,6 +65,8 @@ def _advice(account: dict[str, Any], reports: list[dict[str, Any]]) -> str | Non
             "(or PATCH /integrated-accounts/{id}), then sync again"
         )
     if not reports:
+        if not known:
+            return None
         return f"never synced: run unimeter sync --account {account['id']}"
     failed = [report for report in reports if report["status"] == "failed"]
     if failed:
@@ -75,8 +77,11 @@ def _advice(account: dict[str, Any], reports: list[dict[str, Any]]) -> str | Non
     return None
 
 
-def account_health(accounts: list[Any], states: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One entry per account of the environment (store order): status, reports, last sync and error, advice."""
+def account_health(
+    accounts: list[Any], states: dict[str, list[dict[str, Any]]], *, known: bool = True
+) -> list[dict[str, Any]]:
+    """One entry per account of the environment (store order): status, reports, last sync and error, advice.
+    ``known`` False: the sync state could not be read, so no account is called never synced."""
     health = []
     for account in accounts:
         public = account.to_public() if hasattr(account, "to_public") else dict(account)
@@ -97,7 +102,7 @@ def account_health(accounts: list[Any], states: dict[str, list[dict[str, Any]]])
                 "last_success_at": max(successes) if successes else None,
                 "last_error": errors[-1]["last_error"] if errors else None,
                 "reports": reports,
-                "advice": _advice(public, reports),
+                "advice": _advice(public, reports, known),
             }
         )
     return health

@@ -136,6 +136,8 @@ class DashboardApi:
         return _guarded(JSONResponse(body))
 
     async def health(self, request: Request) -> Response:
+        """Each account of the environment with its sync state; when the destination cannot be read, the accounts
+        with the store's status alone and ``sync_state_error`` saying why (the store still answers)."""
         environment = await authenticate(request, self.store)
         accounts = await run_in_threadpool(self.store.list_accounts, environment)
 
@@ -145,9 +147,15 @@ class DashboardApi:
             with self._reader() as reader:
                 return health.sync_states(reader, environment)
 
+        problem = None
+        try:
+            found = await run_in_threadpool(states)
+        except SyncedDataError as error:
+            found, problem = {}, error.message
         body = {
             "environment": environment,
-            "accounts": health.account_health(accounts, await run_in_threadpool(states)),
+            "accounts": health.account_health(accounts, found, known=problem is None),
+            "sync_state_error": problem,
         }
         return _guarded(JSONResponse(body))
 

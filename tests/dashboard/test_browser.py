@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -392,3 +393,24 @@ CONTRAST_SCRIPT = """() => {
   }
   return low;
 }"""
+
+
+def test_loading_then_an_unreadable_destination_say_what_is_happening(
+    page: Any, world: World, screenshots: Path
+) -> None:
+    held: list[Any] = []
+    page.route("**/dashboard/api/overview*", lambda route: held.append(route))
+    page.goto(f"{world.url}/#token={world.tokens['prod']}")
+    page.wait_for_function(
+        "() => document.getElementById('status').textContent.startsWith('Loading the figures of prod')"
+    )
+    assert page.get_attribute("#main", "aria-busy") == "true"
+    message = "cannot read the sync destination /srv/usage.duckdb: IOException: Could not set lock on file"
+    envelope = {"status": 503, "error": "sync_destination_unavailable", "message": message, "details": {}}
+    held[0].fulfill(status=503, content_type="application/json", body=json.dumps(envelope))
+    page.wait_for_selector("#notice:not([hidden])")
+    notice = page.inner_text("#notice")
+    assert "The synced data cannot be read" in notice and message in notice
+    assert page.get_attribute("#main", "aria-busy") == "false"
+    assert page.get_attribute("#notice", "role") == "alert"
+    page.screenshot(path=str(screenshots / "error.png"))

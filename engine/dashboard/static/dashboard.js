@@ -381,7 +381,9 @@
       return row;
     }));
     const problems = $("problems");
-    if (bad.length) {
+    if (health.sync_state_error) {
+      paragraphs(problems, "The sync state cannot be read", [health.sync_state_error], "warning");
+    } else if (bad.length) {
       paragraphs(problems, bad.length === 1 ? "One account needs attention" : bad.length + " accounts need attention",
         bad.map((account) => account.integration + " (" + account.id.slice(0, 8) + "): " +
           (account.last_error ? account.last_error + ". " : "") + account.advice), "warning");
