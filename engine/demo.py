@@ -176,22 +176,36 @@ ORDER BY u.integration"""
 """The example the demo runs on what it synced: the bill per vendor (docs/sync.md)."""
 
 
+def _sync_demo(store: Any, folder: Path, to: str | None, options: Any, progress: TextIO) -> tuple[Any, Any] | None:
+    """Sync the demo's accounts into ``to`` (else a DuckDB file in ``folder``): the destination and the report, or
+    None once the reason it could not is printed."""
+    from .sync import parse_destination, sync
+
+    try:
+        destination = parse_destination(to or str(folder / "demo.duckdb"))
+        return destination, sync(store, destination, options, progress=progress)
+    except ValueError as error:
+        print(f"unimeter demo: {error}", file=progress)
+    except UnimeterError as error:
+        print(f"unimeter demo: sync: {error.code}: {error.message}", file=progress)
+    return None
+
+
 def _sync_ending(store: Any, folder: Path, to: str | None, out: TextIO, progress: TextIO) -> bool:
     """Sync the demo's accounts into DuckDB (or ``to``) and print an example query's result; False when it failed."""
     from decimal import Decimal as Exact
 
-    from .sync import SyncOptions, parse_destination, sync
+    from .sync import SyncOptions
     from .sync.command import print_summary
     from .sync.warehouse import Warehouse
 
+    synced = _sync_demo(store, folder, to, SyncOptions(), progress)
+    if synced is None:
+        return False
+    destination, report = synced
     try:
-        destination = parse_destination(to or str(folder / "demo.duckdb"))
-        report = sync(store, destination, SyncOptions(), progress=progress)
         with Warehouse(destination) as warehouse:
             names, rows = warehouse.query(DEMO_QUERY)
-    except ValueError as error:
-        print(f"unimeter demo: {error}", file=progress)
-        return False
     except UnimeterError as error:
         print(f"unimeter demo: sync: {error.code}: {error.message}", file=progress)
         return False
@@ -210,21 +224,15 @@ def _sync_ending(store: Any, folder: Path, to: str | None, out: TextIO, progress
 def _dashboard_ending(
     store: Any, folder: Path, to: str | None, host: str, port: int, out: TextIO, progress: TextIO
 ) -> bool:
-    """Sync the demo's accounts over the last weeks, then serve the dashboard until interrupted; False when the sync
+    """Sync the demo's accounts over the last week, then serve the dashboard until interrupted; False when the sync
     failed (the dashboard is served anyway, showing what arrived and why the rest did not)."""
-    from .demo_dashboard import serve_dashboard, sync_weeks
-    from .sync import parse_destination
+    from .demo_dashboard import serve_dashboard, sync_options
     from .sync.command import print_summary
 
-    try:
-        destination = parse_destination(to or str(folder / "demo.duckdb"))
-        report = sync_weeks(store, destination, progress)
-    except ValueError as error:
-        print(f"unimeter demo: {error}", file=progress)
+    synced = _sync_demo(store, folder, to, sync_options(), progress)
+    if synced is None:
         return False
-    except UnimeterError as error:
-        print(f"unimeter demo: sync: {error.code}: {error.message}", file=progress)
-        return False
+    destination, report = synced
     print(file=out)
     print_summary(report, out)
     try:

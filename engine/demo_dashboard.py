@@ -18,13 +18,12 @@ DAYS = 7
 of its paged reports cost about 20 s of waiting)."""
 
 
-def sync_weeks(store: Any, destination: Any, progress: TextIO) -> Any:
-    """Sync every demo account from ``DAYS`` days ago into ``destination``; the sync's report."""
-    from .sync import SyncOptions, sync
+def sync_options() -> Any:
+    """A sync of every demo account from ``DAYS`` days ago (UTC midnight) to today."""
+    from .sync import SyncOptions
 
     today = datetime.now(UTC).date()
-    since = datetime.combine(today - timedelta(days=DAYS - 1), time.min, tzinfo=UTC)
-    return sync(store, destination, SyncOptions(since=since), progress=progress)
+    return SyncOptions(since=datetime.combine(today - timedelta(days=DAYS - 1), time.min, tzinfo=UTC))
 
 
 def bind(host: str, port: int) -> socket.socket:
