@@ -303,4 +303,10 @@ def run_demo(
                 failed = True
         elif sync and not _sync_ending(store, Path(folder), sync_to, ending, progress):
             failed = True
+        if not dashboard:
+            print(
+                "(to see them as charts in a browser: `unimeter demo --dashboard` syncs the sandbox's last week and "
+                "prints the dashboard's address; docs/dashboard.md)",
+                file=ending,
+            )
     return 1 if failed else 0
