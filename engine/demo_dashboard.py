@@ -14,8 +14,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, TextIO
 
 DAYS = 7
-"""How far back the dashboard demo syncs: a week of daily figures (Claude's 60 requests a minute make each day
-of its paged reports cost about 20 s of waiting)."""
+"""How far back the dashboard demo syncs: a week of daily figures. Longer costs minutes: the sandbox pages its
+reports as the vendors do, and the slowest vendor's documented 60 requests a minute bound each day's reads."""
 
 
 def sync_options() -> Any:
