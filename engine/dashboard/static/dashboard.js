@@ -98,6 +98,7 @@
 
   /* ------------------------------------------------------------------------------------------ states */
 
+  function sentence(text) { return text ? text.charAt(0).toUpperCase() + text.slice(1) : ""; }
   function setStatus(text) { $("status").textContent = text; }
   function setBusy(busy) { $("main").setAttribute("aria-busy", busy ? "true" : "false"); }
 
@@ -364,7 +365,7 @@
         account.reports.map((report) => report.report + ": " + report.status +
           (report.status === "skipped" && report.last_error ? " (" + report.last_error + ")" : "") +
           (report.status !== "skipped" && report.last_rows !== null ? " (" + formatCount(report.last_rows) + " rows)" : "")).join("; ") || "none",
-        account.last_error || account.error || "", account.advice || ""];
+        account.last_error || account.error || "", sentence(account.advice)];
       cells.forEach((value, index) => {
         const cell = document.createElement("td");
         if (index === 2) {
@@ -386,7 +387,7 @@
     } else if (bad.length) {
       paragraphs(problems, bad.length === 1 ? "One account needs attention" : bad.length + " accounts need attention",
         bad.map((account) => account.integration + " (" + account.id.slice(0, 8) + "): " +
-          (account.last_error ? account.last_error + ". " : "") + account.advice), "warning");
+          (account.last_error ? account.last_error.replace(/\.?$/, ". ") : "") + sentence(account.advice)), "warning");
     } else { problems.hidden = true; }
   }
 
