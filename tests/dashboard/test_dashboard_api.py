@@ -224,3 +224,46 @@ def test_postgresql_gives_the_figures_duckdb_gives(world: World, postgres_url: s
             for body in (on_postgres, on_duckdb):
                 body.pop("choices", None)  # the overview's span ends today
             assert on_postgres == on_duckdb, path
+
+
+def test_two_currencies_are_never_added_together(world: World, tmp_path: Path) -> None:
+    """A copy of the synced file where three rows are billed in EUR as well: the bill tile has each currency apart,
+    the charts draw the chosen one, and the table and CSV give each its own column."""
+    import duckdb
+
+    copy = tmp_path / "two-currencies.duckdb"
+    copy.write_bytes(world.duckdb_file.read_bytes())
+    with duckdb.connect(str(copy)) as connection:
+        connection.execute(
+            "INSERT INTO unimeter.usage__charges SELECT * REPLACE ('EUR' AS currency, amount * 2 AS amount, "
+            "_dlt_id || '-eur' AS _dlt_id) FROM unimeter.usage__charges c "
+            "WHERE c.type = 'net' AND c._dlt_root_id IN (SELECT _dlt_id FROM unimeter.usage "
+            "WHERE environment = 'prod' AND integration = 'datadog') "
+        )
+        first = datetime.combine(datetime.now(UTC).date() - timedelta(days=29), datetime.min.time(), tzinfo=UTC)
+        bills = dict(
+            connection.execute(
+                "SELECT c.currency, SUM(c.amount) FROM unimeter.usage u JOIN unimeter.charges c "
+                "ON c.usage_id = u.id WHERE c.type = 'net' AND u.environment = 'prod' AND u.start_date >= ? "
+                "GROUP BY c.currency",
+                [first],
+            ).fetchall()
+        )
+    usd, eur = bills["USD"], bills["EUR"]
+    headers = {"Authorization": f"Bearer {world.tokens['prod']}"}
+    with serve(world.store, SyncedDatabase("duckdb", str(copy))) as service:
+        overview = httpx.get(service.url + "/dashboard/api/overview", headers=headers, timeout=30).json()
+        totals = {total["currency"]: Decimal(total["net"]) for total in overview["figures"]["totals"]}
+        assert totals == {"USD": usd, "EUR": eur}
+        assert overview["choices"]["currencies"] == ["EUR", "USD"]
+        assert overview["figures"]["currency"] == "USD"  # the largest bill, unless one is asked for
+        in_euros = httpx.get(
+            service.url + "/dashboard/api/overview", params={"currency": "EUR"}, headers=headers, timeout=30
+        ).json()["figures"]
+        assert [series["integration"] for series in in_euros["cost_over_time"]["series"]] == ["datadog"]
+        drawn = sum(Decimal(value) for value in in_euros["cost_over_time"]["series"][0]["values"] if value)
+        assert drawn == eur
+        text = httpx.get(service.url + "/dashboard/api/rows.csv", headers=headers, timeout=30).text
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert sum(Decimal(row["net_EUR"]) for row in rows if row["net_EUR"]) == eur
+        assert sum(Decimal(row["net_USD"]) for row in rows if row["net_USD"]) == usd
