@@ -12,7 +12,7 @@ integrations asked for.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +59,12 @@ def money(value: Any) -> str:
     amount = value if isinstance(value, Decimal) else Decimal(str(value))
     text = format(amount.normalize(), "f")
     return "0" if text in ("-0", "0") else text
+
+
+def instant(value: datetime) -> str:
+    """An instant read back from the destination as RFC 3339 in UTC (``...Z``), whatever zone the driver gave it in
+    (DuckDB answers in the session's time zone, the machine's by default)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def count(value: Any) -> int | float | None:
@@ -168,16 +174,21 @@ def top_users_by_tokens(reader: SyncedReader, filters: Filters) -> list[dict[str
     return [{"user": user, "tokens": count(tokens) or 0} for user, tokens in rows]
 
 
+def currencies(reader: SyncedReader, environment: str) -> list[str]:
+    """The currencies the environment's net charges are in: the table's ``net_<CURRENCY>`` columns."""
+    _, rows = reader.execute(
+        f"SELECT DISTINCT c.currency FROM {USAGE} u JOIN {CHARGES} c ON c.usage_id = u.id "
+        "WHERE c.type = 'net' AND u.environment = ? ORDER BY c.currency",
+        [environment],
+    )
+    return [currency for (currency,) in rows if currency]
+
+
 def choices(reader: SyncedReader, environment: str) -> dict[str, Any]:
     """What the filters can offer in this environment: its synced integrations and currencies, and the span of days
     its rows cover (so an empty period can say where the data is)."""
     _, integrations = reader.execute(
         f"SELECT DISTINCT u.integration FROM {USAGE} u WHERE u.environment = ? ORDER BY u.integration", [environment]
-    )
-    _, currencies = reader.execute(
-        f"SELECT DISTINCT c.currency FROM {USAGE} u JOIN {CHARGES} c ON c.usage_id = u.id "
-        "WHERE c.type = 'net' AND u.environment = ? ORDER BY c.currency",
-        [environment],
     )
     _, span = reader.execute(
         "SELECT MIN(CAST(u.start_date AT TIME ZONE 'UTC' AS DATE)), MAX(CAST(u.start_date AT TIME ZONE 'UTC' AS DATE)) "
@@ -187,7 +198,7 @@ def choices(reader: SyncedReader, environment: str) -> dict[str, Any]:
     first, last = span[0]
     return {
         "integrations": [name for (name,) in integrations],
-        "currencies": [currency for (currency,) in currencies if currency],
+        "currencies": currencies(reader, environment),
         "first_day": first.isoformat() if first else None,
         "last_day": last.isoformat() if last else None,
     }
@@ -232,7 +243,7 @@ ROW_COLUMNS = (
 
 def _cell(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return instant(value)
     if isinstance(value, float):
         return count(value)
     return value

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ..synced import SCHEMA, SyncedReader
+from .figures import instant
 
 STATE = f"{SCHEMA}._unimeter_sync_state"
 STATE_COLUMNS = (
@@ -27,13 +28,13 @@ STATE_COLUMNS = (
 
 def _instant(value: Any) -> str | None:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return instant(value)
     return None if value is None else str(value)
 
 
-def sync_states(reader: SyncedReader | None, environment: str) -> dict[str, list[dict[str, Any]]]:
+def sync_states(reader: SyncedReader, environment: str) -> dict[str, list[dict[str, Any]]]:
     """The state rows of ``environment`` by account id; none when nothing was synced yet."""
-    if reader is None or "_unimeter_sync_state" not in reader.tables():
+    if "_unimeter_sync_state" not in reader.tables():
         return {}
     _, rows = reader.execute(
         f"SELECT {', '.join(STATE_COLUMNS)} FROM {STATE} WHERE environment = ? ORDER BY integrated_account_id, report",
@@ -84,7 +85,7 @@ def account_health(
     ``known`` False: the sync state could not be read, so no account is called never synced."""
     health = []
     for account in accounts:
-        public = account.to_public() if hasattr(account, "to_public") else dict(account)
+        public = account.to_public()
         account_id = str(public["id"])
         reports = states.get(account_id, [])
         runs = [report["last_run_at"] for report in reports if report["last_run_at"]]
