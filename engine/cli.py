@@ -281,6 +281,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from .api.cursor import load_cursor_key
     from .api.limits import limits_from_env
     from .service import UsageService, create_app
+    from .service.dashboard_api import dashboard_address
     from .store.sql import DATABASE_URL_ENV
     from .synced import SYNC_URL_ENV, synced_database_from
 
@@ -300,10 +301,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"unimeter serve: {error}", file=sys.stderr)
         return 2
-    print(
-        f"unimeter serve: dashboard at http://{_url_host(args.host)}:{args.port}/ (reads {synced.shown})",
-        file=sys.stderr,
-    )
+    # With --port 0 the port is the system's choice, which uvicorn's own line below gives.
+    address = dashboard_address(args.host, args.port) if args.port else "/ of the address below"
+    print(f"unimeter serve: dashboard at {address} (reads {synced.shown})", file=sys.stderr)
     if args.workers == 1:
         app = create_app(UsageService(store, cursor_key, limits=limits_from_env()), synced)
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
@@ -322,11 +322,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     return 0
-
-
-def _url_host(host: str) -> str:
-    """A host as a URL names it: an IPv6 address in brackets."""
-    return f"[{host}]" if ":" in host else host
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:

@@ -43,13 +43,13 @@ def serve_dashboard(store: Any, destination: Any, *, host: str, port: int, envir
     from .api.cursor import load_cursor_key
     from .api.limits import limits_from_env
     from .service import UsageService, create_app
+    from .service.dashboard_api import dashboard_address
 
     token, _ = store.issue_token(environment=environment, name="unimeter demo --dashboard")
     app = create_app(UsageService(store, load_cursor_key(), limits=limits_from_env()), destination)
     sock = bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
-    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-    print(f"\ndashboard: http://{shown_host}:{bound_port}/#period={DAYS}&token={token}", file=out)
+    print(f"\ndashboard: {dashboard_address(bound_host, bound_port)}#period={DAYS}&token={token}", file=out)
     print(
         f"(the environment {environment!r} of the demo's own store; the token in the address works until the demo "
         "stops; Ctrl-C stops it)",

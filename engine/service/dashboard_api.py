@@ -9,9 +9,10 @@ images and connections from this origin only: the page loads nothing from elsewh
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
@@ -51,6 +52,16 @@ class SyncedDataError(UnimeterError):
     http_status = 503
 
 
+def dashboard_address(host: str, port: int) -> str:
+    """The page's address on ``host:port`` (an IPv6 address in brackets), as ``serve`` and the demo print it."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
+def _query(request: Request) -> dict[str, list[str]]:
+    """Every query parameter with all its values (a repeated one is an error the filters name)."""
+    return {key: request.query_params.getlist(key) for key in request.query_params}
+
+
 def _guarded(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -82,10 +93,17 @@ class DashboardApi:
 
     # ---------------------------------------------------------------------------------------------- reading
 
-    def _reader(self) -> Any:
-        """A read-only connection for one request; the file closes when the request's figures are read."""
-        doing = "cannot read the sync destination"
-        return reading(self.synced, SyncedDataError, doing)
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[SyncedReader]:
+        """A read-only connection for one request; the file closes when the request's figures are read. A DuckDB
+        file that another process holds is, in practice, a sync writing it: the error says to wait for it."""
+        try:
+            with reading(self.synced, SyncedDataError, "cannot read the sync destination") as reader:
+                yield reader
+        except SyncedDataError as error:
+            if "lock" in error.message.lower():
+                error.message += "; a sync is probably writing it: try again when it ends"
+            raise
 
     def _is_synced(self) -> bool:
         return self.synced.kind != "duckdb" or Path(self.synced.target).is_file()
@@ -100,21 +118,16 @@ class DashboardApi:
         }
 
     def _filters(self, request: Request, environment: str) -> Filters:
-        params = {key: request.query_params.getlist(key) for key in request.query_params}
-        return parse_filters(params, environment, self.today())
+        return parse_filters(_query(request), environment, self.today())
 
     def _with_reader(self, environment: str, work: Callable[[SyncedReader], dict[str, Any]]) -> dict[str, Any]:
+        """``work``'s answer with ``synced: true``, or the not-synced answer when there is nothing to read yet."""
         if not self._is_synced():
             return self._not_synced(environment)
-        try:
-            with self._reader() as reader:
-                if "usage" not in reader.tables():
-                    return self._not_synced(environment)
-                return {"synced": True, **work(reader)}
-        except SyncedDataError as error:
-            if "lock" in error.message.lower():
-                error.message += "; a sync is probably writing it: try again when it ends"
-            raise
+        with self._reader() as reader:
+            if "usage" not in reader.tables():
+                return self._not_synced(environment)
+            return {"synced": True, **work(reader)}
 
     # --------------------------------------------------------------------------------------------- routes
 
@@ -162,12 +175,10 @@ class DashboardApi:
     async def rows(self, request: Request) -> Response:
         environment = await authenticate(request, self.store)
         filters = self._filters(request, environment)
-        params = {key: request.query_params.getlist(key) for key in request.query_params}
-        offset, limit = parse_page(params, max_limit=MAX_PAGE_ROWS)
+        offset, limit = parse_page(_query(request), max_limit=MAX_PAGE_ROWS)
 
         def work(reader: SyncedReader) -> dict[str, Any]:
-            currencies = figures.choices(reader, environment)["currencies"]
-            return figures.rows_page(reader, filters, currencies, offset, limit)
+            return figures.rows_page(reader, filters, figures.currencies(reader, environment), offset, limit)
 
         body = await run_in_threadpool(self._with_reader, environment, work)
         body.update(environment=environment, filters=filters.to_dict())
@@ -189,14 +200,9 @@ class DashboardApi:
     def _csv(self, environment: str, filters: Filters) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        if not self._is_synced():
-            writer.writerow(figures.row_names(()))
-            return out.getvalue()
-        with self._reader() as reader:
-            if "usage" not in reader.tables():
-                writer.writerow(figures.row_names(()))
-                return out.getvalue()
-            currencies = figures.choices(reader, environment)["currencies"]
+
+        def work(reader: SyncedReader) -> dict[str, Any]:
+            currencies = figures.currencies(reader, environment)
             names = figures.row_names(currencies)
             writer.writerow(names)
             query, params = figures.rows_query(filters, currencies)
@@ -204,6 +210,10 @@ class DashboardApi:
                 for values in batch:
                     cells = figures.row_values(values, currencies)
                     writer.writerow([_csv_cell(name, cell) for name, cell in zip(names, cells, strict=True)])
+            return {}
+
+        if not self._with_reader(environment, work)["synced"]:
+            writer.writerow(figures.row_names(()))
         return out.getvalue()
 
 
